@@ -65,4 +65,8 @@ type SinkContext struct {
 	// pulsar_function_user_metric_).
 	RecordMetric func(name string, value float64)
 	Publisher    Publisher
+	// Fatal ends the instance with err (exit non-zero, the worker restarts
+	// it). For failures found off the Write path, e.g. a failOnError policy
+	// triggered by a delivery callback.
+	Fatal func(err error)
 }

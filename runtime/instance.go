@@ -1,0 +1,576 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsar/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch"
+)
+
+// SchemaAware is implemented by sinks that read RecordData.Schema. The
+// runtime fetches a schema version from the broker only for such sinks, so a
+// raw-payload sink never depends on schema look-ups succeeding.
+type SchemaAware interface {
+	NeedsSchema() bool
+}
+
+// Options tune a Run beyond what the instance configuration says.
+type Options struct {
+	Logger *slog.Logger
+	// CloseTimeout bounds Sink.Close on shutdown. The worker sends SIGKILL
+	// about 10 s after SIGTERM, so the default (8 s) leaves room to close
+	// consumers and the client after the flush.
+	CloseTimeout time.Duration
+	// DisableControlServer and DisableMetricsServer are for tools (localrun)
+	// that have no worker to talk to.
+	DisableControlServer bool
+	DisableMetricsServer bool
+}
+
+// Instance is one running function instance: the consumers, the receive
+// loop feeding the sink, and the control and metrics servers.
+type Instance struct {
+	cfg  *InstanceConfig
+	sink Sink
+	log  *slog.Logger
+	opts Options
+
+	client     pulsar.Client
+	consumers  []pulsar.Consumer
+	msgs       chan pulsar.ConsumerMessage
+	schemas    *schemafetch.Fetcher
+	needSchema bool
+
+	registry *prometheus.Registry
+	stats    *Stats
+
+	pending   pendingQueue
+	publisher *publisher
+
+	fatalOnce sync.Once
+	fatalCh   chan error
+	lastRecv  time.Time
+}
+
+// Run starts an instance and blocks until ctx is cancelled (clean shutdown,
+// nil error) or a fatal error happens (returned; the caller exits non-zero so
+// the worker restarts the instance).
+func Run(ctx context.Context, cfg *InstanceConfig, sink Sink, opts Options) (err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 8 * time.Second
+	}
+	inst := &Instance{
+		cfg:     cfg,
+		sink:    sink,
+		log:     opts.Logger,
+		opts:    opts,
+		fatalCh: make(chan error, 1),
+	}
+	return inst.run(ctx)
+}
+
+func (in *Instance) run(ctx context.Context) error {
+	cfg := in.cfg
+	if cfg.ProcessingGuarantees == EffectivelyOnce {
+		return errors.New("instance conf: processingGuarantees EFFECTIVELY_ONCE is not supported by this sink; use ATLEAST_ONCE")
+	}
+
+	in.registry = prometheus.NewRegistry()
+	in.stats = NewStats(MetricLabels{
+		Tenant:     cfg.Tenant,
+		Namespace:  cfg.Tenant + "/" + cfg.Namespace,
+		Name:       cfg.Name,
+		InstanceID: cfg.FuncID,
+		Cluster:    cfg.ClusterName,
+		FQFN:       cfg.FQFN(),
+	}, in.registry)
+
+	// The servers start before the client so that the worker's status calls
+	// answer (running=true) while consumers are still being created.
+	if !in.opts.DisableControlServer && cfg.Port > 0 {
+		ctl, err := StartControlServer(ControlConfig{
+			Port:       cfg.Port,
+			InstanceID: cfg.InstanceID,
+			Stats:      in.stats,
+			Logger:     in.log,
+		})
+		if err != nil {
+			return fmt.Errorf("gRPC InstanceControl on port %d: %w", cfg.Port, err)
+		}
+		defer ctl.Stop()
+		if cfg.ExpectedHealthCheckInterval > 0 {
+			stopWatch := ctl.StartHealthWatchdog(cfg.ExpectedHealthCheckInterval, func() {
+				in.setFatal(errors.New("no health check from the worker within 3x expectedHealthCheckInterval"))
+			})
+			defer stopWatch()
+		}
+	}
+	if !in.opts.DisableMetricsServer && cfg.MetricsPort > 0 {
+		ms, err := StartMetricsServer(cfg.MetricsPort, in.registry, in.log)
+		if err != nil {
+			return fmt.Errorf("metrics server on port %d: %w", cfg.MetricsPort, err)
+		}
+		defer ms.Stop()
+	}
+
+	client, err := NewClient(cfg, in.log)
+	if err != nil {
+		return err
+	}
+	in.client = client
+	defer client.Close()
+	in.publisher = newPublisher(client)
+	defer in.publisher.close()
+
+	sc := &SinkContext{
+		Tenant:       cfg.Tenant,
+		Namespace:    cfg.Namespace,
+		Name:         cfg.Name,
+		InstanceID:   cfg.InstanceID,
+		ClusterName:  cfg.ClusterName,
+		UserConfig:   cfg.UserConfig,
+		Secret:       secretResolver(cfg.SecretsMap),
+		Logger:       in.log,
+		Registerer:   in.registry,
+		RecordMetric: in.stats.RecordUserMetric,
+		Publisher:    in.publisher,
+		Fatal:        in.setFatal,
+	}
+	if err := in.sink.Open(ctx, sc); err != nil {
+		return fmt.Errorf("sink open: %w", err)
+	}
+	// Asked after Open: whether schemas matter depends on the sink's config
+	// (only some message formats read them).
+	if sa, ok := in.sink.(SchemaAware); ok && sa.NeedsSchema() {
+		in.needSchema = true
+		in.schemas = schemafetch.New(cfg.ServiceURL, schemaFetchOptions(cfg))
+		if err := in.schemas.Err(); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), in.opts.CloseTimeout)
+			_ = in.sink.Close(closeCtx)
+			cancel()
+			return fmt.Errorf("schema client: %w", err)
+		}
+		defer in.schemas.Close()
+	}
+
+	if err := in.subscribe(); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), in.opts.CloseTimeout)
+		_ = in.sink.Close(closeCtx)
+		cancel()
+		return err
+	}
+
+	loopErr := in.receiveLoop(ctx)
+	in.shutdown()
+	return loopErr
+}
+
+// setFatal records the first fatal error; the receive loop picks it up and
+// the instance exits non-zero.
+func (in *Instance) setFatal(err error) {
+	in.fatalOnce.Do(func() {
+		in.stats.RecordSystemException(err)
+		in.fatalCh <- err
+	})
+}
+
+func (in *Instance) subscribe() error {
+	cfg := in.cfg
+	queue := 0
+	for _, s := range cfg.Inputs {
+		q := s.ReceiverQueueSize
+		if q <= 0 {
+			q = 1000 // pulsar-client-go's default
+		}
+		queue += q
+	}
+	// One channel for all consumers: the sink sees one ordered stream per
+	// consumer partition, and the buffer is bounded by the receiver queues.
+	in.msgs = make(chan pulsar.ConsumerMessage, queue)
+
+	for _, spec := range cfg.Inputs {
+		opts := in.consumerOptions(spec)
+		c, err := in.client.Subscribe(opts)
+		if err != nil {
+			for _, prev := range in.consumers {
+				prev.Close()
+			}
+			what := "topic"
+			if spec.IsRegex {
+				what = "topics pattern"
+			}
+			return fmt.Errorf("subscribe to %s %q as %q: %w", what, spec.Topic, cfg.SubscriptionName, err)
+		}
+		in.consumers = append(in.consumers, c)
+	}
+	in.log.Info("subscribed", "inputs", len(cfg.Inputs), "subscription", cfg.SubscriptionName,
+		"type", subscriptionTypeName(cfg.SubscriptionType))
+	return nil
+}
+
+func (in *Instance) consumerOptions(spec InputSpec) pulsar.ConsumerOptions {
+	cfg := in.cfg
+	o := pulsar.ConsumerOptions{
+		SubscriptionName:            cfg.SubscriptionName,
+		Type:                        pulsarSubscriptionType(cfg),
+		SubscriptionInitialPosition: pulsar.SubscriptionPositionLatest,
+		MessageChannel:              in.msgs,
+		ReceiverQueueSize:           spec.ReceiverQueueSize,
+		Properties:                  spec.ConsumerProperties,
+		Name:                        fmt.Sprintf("%s-%d", cfg.FQFN(), cfg.InstanceID),
+		// Encrypted messages are forwarded as they are, with their
+		// encryption context, as the Java sink does; without this the
+		// client would refuse them (no key reader is configured).
+		Decryption: &pulsar.MessageDecryptionInfo{ConsumerCryptoFailureAction: cryptoAction(spec.CryptoFailureAction)},
+	}
+	if cfg.SubscriptionPosition == Earliest {
+		o.SubscriptionInitialPosition = pulsar.SubscriptionPositionEarliest
+	}
+	if spec.IsRegex {
+		o.TopicsPattern = spec.Topic
+	} else {
+		o.Topic = spec.Topic
+	}
+	if cfg.NegativeAckRedeliveryDelay > 0 {
+		o.NackRedeliveryDelay = cfg.NegativeAckRedeliveryDelay
+	}
+	if cfg.MaxMessageRetries > 0 {
+		o.DLQ = &pulsar.DLQPolicy{
+			MaxDeliveries:   uint32(cfg.MaxMessageRetries),
+			DeadLetterTopic: cfg.DeadLetterTopic,
+		}
+	}
+	return o
+}
+
+func cryptoAction(name string) int {
+	switch strings.ToUpper(name) {
+	case "FAIL":
+		return crypto.ConsumerCryptoFailureActionFail
+	case "DISCARD":
+		return crypto.ConsumerCryptoFailureActionDiscard
+	default:
+		return crypto.ConsumerCryptoFailureActionConsume
+	}
+}
+
+func pulsarSubscriptionType(cfg *InstanceConfig) pulsar.SubscriptionType {
+	// retainOrdering asks for one consumer at a time per partition, which is
+	// what FAILOVER gives (the worker maps --retain-ordering the same way).
+	if cfg.RetainOrdering {
+		return pulsar.Failover
+	}
+	switch cfg.SubscriptionType {
+	case Failover:
+		return pulsar.Failover
+	case KeyShared:
+		return pulsar.KeyShared
+	default:
+		return pulsar.Shared
+	}
+}
+
+func subscriptionTypeName(t SubscriptionType) string {
+	switch t {
+	case Failover:
+		return "FAILOVER"
+	case KeyShared:
+		return "KEY_SHARED"
+	default:
+		return "SHARED"
+	}
+}
+
+// receiveLoop hands messages to the sink until ctx ends or a fatal error.
+func (in *Instance) receiveLoop(ctx context.Context) error {
+	sweep := time.NewTicker(in.sweepInterval())
+	defer sweep.Stop()
+	in.lastRecv = time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			in.log.Info("shutting down", "reason", context.Cause(ctx))
+			return nil
+		case err := <-in.fatalCh:
+			return err
+		case <-sweep.C:
+			in.sweep()
+			if in.cfg.KillAfterIdle > 0 && time.Since(in.lastRecv) > in.cfg.KillAfterIdle {
+				in.log.Info("idle for killAfterIdleMs, exiting", "idle", time.Since(in.lastRecv))
+				return nil
+			}
+		case cm := <-in.msgs:
+			in.lastRecv = time.Now()
+			if err := in.handle(ctx, cm); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (in *Instance) sweepInterval() time.Duration {
+	if in.cfg.AckTimeout > 0 && in.cfg.AckTimeout < 4*time.Second {
+		return in.cfg.AckTimeout / 4
+	}
+	return time.Second
+}
+
+// sweep fails records that outlived the ack timeout. pulsar-client-go has
+// no ack timeout of its own, so the runtime provides the contract's
+// timeoutMs: an unresolved record is negatively acknowledged and
+// redelivered, as the Java instance's consumer would do.
+func (in *Instance) sweep() {
+	if in.cfg.AckTimeout <= 0 {
+		in.pending.compact()
+		return
+	}
+	deadline := time.Now().Add(-in.cfg.AckTimeout)
+	for _, r := range in.pending.expired(deadline) {
+		r.Fail(fmt.Errorf("ack timeout: not resolved within %s", in.cfg.AckTimeout))
+	}
+}
+
+func (in *Instance) handle(ctx context.Context, cm pulsar.ConsumerMessage) error {
+	msg := cm.Message
+	in.stats.IncReceived()
+	r := in.newRecord(cm.Consumer, msg)
+
+	if in.cfg.ProcessingGuarantees == AtMostOnce {
+		// At-most-once: acknowledged on receipt, before the sink sees it.
+		if err := cm.Consumer.Ack(msg); err != nil {
+			in.stats.RecordSystemException(fmt.Errorf("ack %s: %w", msg.ID(), err))
+		}
+	}
+
+	if in.needSchema && len(msg.SchemaVersion()) > 0 {
+		s, err := in.schemas.Get(ctx, msg.Topic(), msg.SchemaVersion())
+		if err != nil {
+			r.Fail(fmt.Errorf("record %s %s: schema version %x: %w", msg.Topic(), msg.ID(), msg.SchemaVersion(), err))
+			return nil
+		}
+		r.Schema = s
+	}
+
+	in.pending.push(r)
+	if err := in.sink.Write(ctx, r); err != nil {
+		var fe *FatalError
+		if errors.As(err, &fe) {
+			r.Fail(err)
+			return err
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Shutdown interrupted a blocked Write; the record is
+			// failed in shutdown like every other unresolved one.
+			return nil
+		}
+		r.Fail(fmt.Errorf("record %s %s: %w", msg.Topic(), msg.ID(), err))
+	}
+	return nil
+}
+
+func (in *Instance) newRecord(c pulsar.Consumer, msg pulsar.Message) *Record {
+	r := &Record{
+		received: time.Now(),
+		resolver: in,
+		consumer: c,
+		msg:      msg,
+	}
+	d := &r.RecordData
+	d.Payload = msg.Payload()
+	d.Key = msg.Key()
+	d.HasKey = d.Key != ""
+	d.Properties = msg.Properties()
+	d.Topic = msg.Topic()
+	d.Partition = partitionOf(msg.Topic())
+	d.MessageID = msg.ID()
+	d.PublishTime = msg.PublishTime()
+	d.EventTime = msg.EventTime()
+	d.RedeliveryCount = msg.RedeliveryCount()
+	d.SchemaVersion = msg.SchemaVersion()
+	if ec := msg.GetEncryptionContext(); ec != nil && len(ec.Keys) > 0 {
+		d.Encryption = convertEncryption(ec)
+	}
+	return r
+}
+
+func partitionOf(topic string) int {
+	i := strings.LastIndex(topic, "-partition-")
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(topic[i+len("-partition-"):])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func convertEncryption(ec *pulsar.EncryptionContext) *EncryptionContext {
+	out := &EncryptionContext{
+		Keys:             make(map[string]EncryptionKey, len(ec.Keys)),
+		Param:            ec.Param,
+		Algorithm:        ec.Algorithm,
+		UncompressedSize: ec.UncompressedSize,
+		BatchSize:        ec.BatchSize,
+		HasBatchSize:     ec.BatchSize > 0,
+	}
+	// Java always has a compression type (NONE by default), and the JSON
+	// format writes it whenever it is set.
+	out.CompressionType = "NONE"
+	switch ec.CompressionType {
+	case pulsar.LZ4:
+		out.CompressionType = "LZ4"
+	case pulsar.ZLib:
+		out.CompressionType = "ZLIB"
+	case pulsar.ZSTD:
+		out.CompressionType = "ZSTD"
+	}
+	for k, v := range ec.Keys {
+		out.Keys[k] = EncryptionKey{Value: v.KeyValue, Metadata: v.Metadata}
+	}
+	return out
+}
+
+// ack and fail implement resolver for records from a live consumer.
+func (in *Instance) ack(r *Record) {
+	if in.cfg.ProcessingGuarantees != AtMostOnce {
+		if err := r.consumer.Ack(r.msg); err != nil {
+			in.stats.RecordSystemException(fmt.Errorf("ack %s: %w", r.msg.ID(), err))
+		}
+	}
+	in.stats.RecordSuccess(time.Since(r.received))
+}
+
+func (in *Instance) fail(r *Record, err error) {
+	if in.cfg.ProcessingGuarantees != AtMostOnce {
+		r.consumer.Nack(r.msg)
+	}
+	in.stats.RecordUserException(err)
+	in.log.Warn("record failed", "topic", r.Topic, "id", r.MessageID.String(), "error", err.Error())
+}
+
+// shutdown stops taking records, lets the sink flush within CloseTimeout,
+// and resolves whatever is still open so nothing is left half-done.
+func (in *Instance) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), in.opts.CloseTimeout)
+	defer cancel()
+	if err := in.sink.Close(ctx); err != nil {
+		in.log.Error("sink close", "error", err.Error())
+	}
+	left := in.pending.drain()
+	for _, r := range left {
+		r.Fail(errors.New("instance shutting down before the sink resolved the record"))
+	}
+	// Messages taken from the consumers' queues but never handed to the
+	// sink are negatively acknowledged so that they are redelivered at once
+	// rather than after the consumer's reconnect.
+	for {
+		select {
+		case cm := <-in.msgs:
+			cm.Consumer.Nack(cm.Message)
+			continue
+		default:
+		}
+		break
+	}
+	for _, c := range in.consumers {
+		c.Close()
+	}
+	in.log.Info("stopped", "unresolved_at_close", len(left))
+}
+
+// pendingQueue keeps unresolved records in receive order, which is also
+// ack-timeout order, so expiry and compaction only look at the head.
+type pendingQueue struct {
+	mu sync.Mutex
+	q  []*Record
+}
+
+func (p *pendingQueue) push(r *Record) {
+	p.mu.Lock()
+	p.q = append(p.q, r)
+	p.mu.Unlock()
+}
+
+// compact drops resolved records from the head.
+func (p *pendingQueue) compact() {
+	p.mu.Lock()
+	p.compactLocked()
+	p.mu.Unlock()
+}
+
+func (p *pendingQueue) compactLocked() {
+	i := 0
+	for i < len(p.q) && p.q[i].Resolved() {
+		p.q[i] = nil
+		i++
+	}
+	if i > 0 {
+		p.q = p.q[i:]
+	}
+	// Reallocate once the slice's dead prefix dominates, so memory follows
+	// the number of pending records rather than the total ever seen.
+	if cap(p.q) > 1024 && len(p.q) < cap(p.q)/4 {
+		p.q = append([]*Record(nil), p.q...)
+	}
+}
+
+// expired returns unresolved records received before deadline.
+func (p *pendingQueue) expired(deadline time.Time) []*Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.compactLocked()
+	var out []*Record
+	for _, r := range p.q {
+		if !r.received.Before(deadline) {
+			break
+		}
+		if !r.Resolved() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (p *pendingQueue) drain() []*Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*Record
+	for _, r := range p.q {
+		if !r.Resolved() {
+			out = append(out, r)
+		}
+	}
+	p.q = nil
+	return out
+}
+
+// secretResolver resolves secretsMap entries the way the process runtime
+// and Function Mesh deliver them: as environment variables named by the
+// secret's key. When the conf carries a secretsMap (the worker), only its
+// names are secrets; Function Mesh passes no secretsMap and sets one
+// variable per secret, so there every name is looked up.
+func secretResolver(secrets map[string]any) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if secrets != nil {
+			if _, ok := secrets[name]; !ok {
+				return "", false
+			}
+		}
+		return os.LookupEnv(name)
+	}
+}
