@@ -36,6 +36,10 @@ type Options struct {
 	// that have no worker to talk to.
 	DisableControlServer bool
 	DisableMetricsServer bool
+	// Secret, when set, resolves the sink's secrets instead of the
+	// environment (localrun: the clear-text secrets: block of a sink config
+	// file, as pulsar-admin's local run does).
+	Secret func(name string) (string, bool)
 }
 
 // Instance is one running function instance: the consumers, the receive
@@ -72,6 +76,9 @@ func Run(ctx context.Context, cfg *InstanceConfig, sink Sink, opts Options) (err
 	}
 	if opts.CloseTimeout <= 0 {
 		opts.CloseTimeout = 8 * time.Second
+	}
+	if opts.Secret == nil {
+		opts.Secret = secretResolver(cfg.SecretsMap)
 	}
 	inst := &Instance{
 		cfg:     cfg,
@@ -143,7 +150,7 @@ func (in *Instance) run(ctx context.Context) error {
 		InstanceID:   cfg.InstanceID,
 		ClusterName:  cfg.ClusterName,
 		UserConfig:   cfg.UserConfig,
-		Secret:       secretResolver(cfg.SecretsMap),
+		Secret:       in.opts.Secret,
 		Logger:       in.log,
 		Registerer:   in.registry,
 		RecordMetric: in.stats.RecordUserMetric,
@@ -398,7 +405,11 @@ func (in *Instance) newRecord(c pulsar.Consumer, msg pulsar.Message) *Record {
 	d.Partition = partitionOf(msg.Topic())
 	d.MessageID = msg.ID()
 	d.PublishTime = msg.PublishTime()
-	d.EventTime = msg.EventTime()
+	// The client reports an unset event time as the Unix epoch; the
+	// contract (and the Java sink's formats) treat it as absent.
+	if et := msg.EventTime(); et.UnixMilli() > 0 {
+		d.EventTime = et
+	}
 	d.RedeliveryCount = msg.RedeliveryCount()
 	d.SchemaVersion = msg.SchemaVersion()
 	if ec := msg.GetEncryptionContext(); ec != nil && len(ec.Keys) > 0 {

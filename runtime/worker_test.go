@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func instancePIDs(bin, name string) []string {
 // and delete end the process within 10 s.
 func TestDeployThroughFunctionsWorker(t *testing.T) {
 	env := testenv.Pulsar(t)
-	bin := testsinkBinary(t)
+	bin := e2e.TestsinkBinary(t)
 	topic := env.UniqueTopic(t, "rt-worker")
 	env.CreateTopic(t, topic)
 	name := "rtworker" + strings.ReplaceAll(filepath.Base(t.TempDir()), "-", "")
@@ -81,10 +82,10 @@ func TestDeployThroughFunctionsWorker(t *testing.T) {
 		return err == nil && st.NumRunning == 1
 	}, "function %s running", name)
 
-	client := newClient(t, env)
+	client := e2e.NewClient(t, env)
 	const n = 500
-	produce(t, client, topic, n, func(i int) string { return fmt.Sprintf("w-%d", i) })
-	waitLines(t, out, n, 60*time.Second, nil)
+	e2e.Produce(t, client, topic, n, func(i int) string { return fmt.Sprintf("w-%d", i) })
+	e2e.WaitLines(t, out, n, 60*time.Second, nil)
 
 	var last *adminStatus
 	env.WaitFor(t, 30*time.Second, func() bool {

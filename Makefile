@@ -1,0 +1,84 @@
+# Build, test and tooling entry points; `make help` lists them.
+#
+# Tools the targets install live under .cache (git-ignored), except the protoc plugins, which `go install` puts in
+# the Go bin directory where the packages' //go:generate lines look for them.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+MODULE := github.com/pulsar-kinesis/kinesis-sink
+# Downloads and tool installs; scripts/local-env.sh uses the same directory.
+CACHE_DIR ?= $(or $(KS_CACHE_DIR),$(CURDIR)/.cache)
+LOCAL_ENV := scripts/local-env.sh
+
+# Stamped into internal/version by `build`; overridable, e.g. make build VERSION=v1.2.3.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X $(MODULE)/internal/version.Version=$(VERSION) -X $(MODULE)/internal/version.Commit=$(COMMIT)
+
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(CACHE_DIR)/bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GO_BIN_DIR = $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+
+# Run apt-get through sudo unless already root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# The variables integration tests read: `make unit` clears them so that nothing reaches for a service.
+SERVICE_VARS := PULSAR_HOME PULSAR_SERVICE_URL PULSAR_WEB_URL KINESIS_ENDPOINT AWS_EMULATOR_ENDPOINT KS_REQUIRE_SERVICES
+
+.PHONY: help build test unit lint generate generate-tools up down env status clean demo bench package fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
+
+build: ## build bin/kinesis-sink (static, version-stamped)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kinesis-sink ./cmd/kinesis-sink
+
+# Integration packages share one Pulsar and one kinesalite; -p 2 keeps at most two packages on them at a time.
+test: build ## build, start the local services, run every test against them, stop the services
+	scripts/lib/with-services.sh $(GO) test -count=1 -timeout 40m -p 2 ./...
+
+unit: ## run the tests that need no service (go test -short)
+	env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
+
+lint: $(STATICCHECK) ## go vet and staticcheck
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN='$(dir $@)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+generate: generate-tools ## regenerate protobuf/gRPC and flatbuffers code (go generate ./...)
+	PATH='$(GO_BIN_DIR)':"$$PATH" $(GO) generate ./...
+
+# protoc and flatc from Debian; the Go plugins at the versions matching go.mod's runtime libraries.
+generate-tools:
+	@command -v protoc >/dev/null || { $(SUDO) apt-get install -y -q protobuf-compiler || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q protobuf-compiler; }; }
+	@command -v flatc >/dev/null || { $(SUDO) apt-get install -y -q flatbuffers-compiler || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q flatbuffers-compiler; }; }
+	@$(GO) version -m '$(GO_BIN_DIR)/protoc-gen-go' 2>/dev/null | grep -q 'google.golang.org/protobuf[[:space:]]*$(PROTOC_GEN_GO_VERSION)' || \
+		$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@$(GO) version -m '$(GO_BIN_DIR)/protoc-gen-go-grpc' 2>/dev/null | grep -q 'google.golang.org/grpc/cmd/protoc-gen-go-grpc[[:space:]]*$(PROTOC_GEN_GO_GRPC_VERSION)' || \
+		$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+up: ## install (first time) and start Pulsar, kinesalite and moto on 127.0.0.1
+	$(LOCAL_ENV) up
+
+down: ## stop what `up` started
+	$(LOCAL_ENV) down
+
+env: ## print the export lines for the services: eval "$(make -s env)"
+	@$(LOCAL_ENV) env
+
+status: ## show what runs
+	@$(LOCAL_ENV) status
+
+clean: ## remove build output
+	rm -rf bin dist
+
+demo bench package fuzz:
+	@echo "make $@: not yet implemented" >&2
+	@exit 1

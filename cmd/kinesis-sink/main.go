@@ -1,0 +1,54 @@
+// Command kinesis-sink moves Apache Pulsar messages into Amazon Kinesis Data
+// Streams. The function worker and Function Mesh start it as a Go function
+// (`kinesis-sink -instance-conf <json>`); users can also run it by hand with
+// `localrun`, and deploy it with `deploy`.
+package main
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/version"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/sink"
+)
+
+const prog = "kinesis-sink"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func newSink() runtime.Sink { return sink.New() }
+
+func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version":
+			fmt.Printf("%s %s (commit %s, %s, %s/%s)\n", prog, version.Version, version.Commit,
+				goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+			return 0
+		case "localrun":
+			return localrun(args[1:])
+		case "help", "--help", "-help", "-h":
+			usage()
+			return 0
+		}
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	return runtime.Main(prog, args, newSink)
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, `Usage:
+  %[1]s -instance-conf <json> [-instance-conf-path <yaml>]   run as a Pulsar Go function instance
+  %[1]s localrun --service-url URL --inputs t1,t2 --sink-config-file kinesis.yaml [flags]
+  %[1]s version
+
+Run '%[1]s localrun -h' for its flags.
+`, prog)
+}

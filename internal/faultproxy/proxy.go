@@ -1,0 +1,703 @@
+// Package faultproxy is an HTTP proxy in front of a Kinesis emulator
+// (kinesalite) that injects the failures real Kinesis produces and the
+// emulator never does.
+//
+// It exists because kinesalite never throttles and never fails part of a
+// PutRecords call (FailedRecordCount is always 0), and has no knobs for
+// latency, errors or outages. The producer's most important paths (retry
+// only the failed entries, per-shard backoff, whole-request errors, timeouts,
+// outages, ordering under retries) would otherwise be untested, or tested
+// against a fake that answers whatever the test expects. With the proxy the
+// records that do get through are stored and read back from the real
+// emulator, so tests still check real outcomes.
+//
+// Faults apply to PutRecords calls (X-Amz-Target Kinesis_20131202.PutRecords)
+// except Unreachable, which applies to every connection. Every other call
+// is passed through untouched. Rules can be changed at any time with
+// SetRules; random choices come from a generator seeded in New, so a given
+// sequence of requests meets the same faults. Counters reports what the
+// proxy did.
+package faultproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PutRecordsTarget is the X-Amz-Target of the calls the proxy tampers with.
+const PutRecordsTarget = "Kinesis_20131202.PutRecords"
+
+// Per-entry error codes Kinesis returns in a PutRecords response.
+const (
+	CodeThrottled       = "ProvisionedThroughputExceededException"
+	CodeInternalFailure = "InternalFailure"
+)
+
+// Rules say which faults to inject. The zero value injects nothing.
+// Fractions are probabilities in [0, 1], drawn per request (or per entry).
+type Rules struct {
+	// DropFraction of PutRecords entries are not forwarded; the response
+	// reports them as failed with DropCode (index-aligned, with
+	// FailedRecordCount counting them) while the others are written.
+	DropFraction float64
+	// DropCode is CodeThrottled (the default) or CodeInternalFailure.
+	// Throttling messages name the entry's shard as Kinesis does.
+	DropCode string
+
+	// ShardOutages fail every entry routed to a shard (by MD5 of the
+	// partition key, or the explicit hash key, against the emulator's shard
+	// hash-key ranges) until a time.
+	ShardOutages []ShardOutage
+
+	// ErrorFraction of PutRecords requests are answered, without
+	// forwarding, with HTTP ErrorStatus (default 500) and, when ErrorCode is
+	// set, a JSON error body {"__type": ErrorCode}. With ErrorStatus 500 and
+	// no ErrorCode the code is InternalFailure.
+	ErrorFraction float64
+	ErrorStatus   int
+	ErrorCode     string
+
+	// ResetFraction of PutRecords requests have their connection reset
+	// without a response, before forwarding (nothing written).
+	ResetFraction float64
+	// ResetAfterForwardFraction of PutRecords requests are forwarded
+	// (written) and then have their connection reset: the client cannot
+	// know the records were stored, and retries write duplicates.
+	ResetAfterForwardFraction float64
+
+	// DelayFraction of PutRecords requests get their response held back by
+	// Delay after forwarding (the records are written at once).
+	DelayFraction float64
+	Delay         time.Duration
+
+	// UnreachableUntil makes the proxy refuse service until that time:
+	// new connections are closed as soon as they are accepted and requests
+	// on open connections are answered by closing them. Any call.
+	UnreachableUntil time.Time
+}
+
+// ShardOutage fails all entries for one shard until Until.
+type ShardOutage struct {
+	Stream  string
+	ShardID string // e.g. "shardId-000000000001"
+	Until   time.Time
+	// Code is the per-entry error code; default CodeThrottled.
+	Code string
+}
+
+// Counters say what the proxy did since New.
+type Counters struct {
+	Requests         int64 // every HTTP request received
+	PutRecords       int64 // PutRecords requests received
+	Forwarded        int64 // requests (any call) forwarded to the target
+	EntriesForwarded int64 // PutRecords entries forwarded
+	EntriesDropped   int64 // entries answered as failed by DropFraction
+	EntriesShardDown int64 // entries answered as failed by a ShardOutage
+	HTTPErrors       int64 // requests answered with ErrorStatus
+	Resets           int64 // connections reset before forwarding
+	ResetsAfterWrite int64 // connections reset after forwarding
+	Delayed          int64 // responses held back by Delay
+	Refused          int64 // connections/requests refused while unreachable
+	Held             int64 // requests that waited at the Hold gate
+	ShardMapFailures int64 // ListShards calls to the target that failed
+	ForwardFailures  int64 // forwards that failed (target down)
+}
+
+// Proxy is a running fault-injecting proxy bound to 127.0.0.1.
+type Proxy struct {
+	target string
+	ln     net.Listener
+	srv    *http.Server
+	client *http.Client
+
+	mu       sync.Mutex
+	rules    Rules
+	rng      *rand.Rand
+	counters Counters
+	gate     chan struct{} // non-nil while held; closed by Release
+	shardMap map[string][]shardRange
+}
+
+type shardRange struct {
+	id         string
+	start, end *big.Int
+}
+
+// New starts a proxy for target (the emulator's base URL, e.g.
+// "http://127.0.0.1:4567") on 127.0.0.1 with a free port. seed drives every
+// random choice.
+func New(target string, seed uint64) (*Proxy, error) {
+	target = strings.TrimRight(target, "/")
+	if !strings.HasPrefix(target, "http://") {
+		return nil, fmt.Errorf("faultproxy target %q: allowed an http:// URL", target)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: listen on 127.0.0.1: %w", err)
+	}
+	p := &Proxy{
+		target:   target,
+		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		shardMap: make(map[string][]shardRange),
+		client: &http.Client{Transport: &http.Transport{
+			MaxIdleConns:        64,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+		}},
+	}
+	p.ln = &refusingListener{Listener: ln, p: p}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go p.srv.Serve(p.ln)
+	return p, nil
+}
+
+// URL is the proxy's base URL, to use as the Kinesis endpoint.
+func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+// Close stops the proxy and closes every connection.
+func (p *Proxy) Close() error {
+	p.Release()
+	err := p.srv.Close()
+	p.client.CloseIdleConnections()
+	return err
+}
+
+// SetRules replaces the rules; requests already past a decision keep it.
+func (p *Proxy) SetRules(r Rules) {
+	p.mu.Lock()
+	p.rules = r
+	p.mu.Unlock()
+}
+
+// Rules returns the current rules.
+func (p *Proxy) Rules() Rules {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rules
+}
+
+// Counters returns a snapshot of the counters.
+func (p *Proxy) Counters() Counters {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counters
+}
+
+// Hold makes PutRecords requests wait (before forwarding) until Release,
+// so that tests can hold a producer's requests in flight deterministically.
+func (p *Proxy) Hold() {
+	p.mu.Lock()
+	if p.gate == nil {
+		p.gate = make(chan struct{})
+	}
+	p.mu.Unlock()
+}
+
+// Release lets held requests, and later ones, through.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	if p.gate != nil {
+		close(p.gate)
+		p.gate = nil
+	}
+	p.mu.Unlock()
+}
+
+// HashKey is the 128-bit hash key Kinesis routes an entry by: the explicit
+// hash key when given, else MD5 of the UTF-8 partition key read as a
+// big-endian integer.
+func HashKey(partitionKey, explicitHashKey string) (*big.Int, error) {
+	if explicitHashKey != "" {
+		v, ok := new(big.Int).SetString(explicitHashKey, 10)
+		if !ok {
+			return nil, fmt.Errorf("explicit hash key %q: not a decimal integer", explicitHashKey)
+		}
+		return v, nil
+	}
+	sum := md5.Sum([]byte(partitionKey))
+	return new(big.Int).SetBytes(sum[:]), nil
+}
+
+// ShardFor returns the open shard of stream that receives an entry, using
+// the emulator's current shard map.
+func (p *Proxy) ShardFor(ctx context.Context, stream, partitionKey, explicitHashKey string) (string, error) {
+	h, err := HashKey(partitionKey, explicitHashKey)
+	if err != nil {
+		return "", err
+	}
+	return p.shardFor(ctx, stream, h)
+}
+
+func (p *Proxy) shardFor(ctx context.Context, stream string, h *big.Int) (string, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		p.mu.Lock()
+		ranges, ok := p.shardMap[stream]
+		p.mu.Unlock()
+		if !ok || attempt == 1 {
+			var err error
+			if ranges, err = p.listShards(ctx, stream); err != nil {
+				p.mu.Lock()
+				p.counters.ShardMapFailures++
+				p.mu.Unlock()
+				return "", err
+			}
+			p.mu.Lock()
+			p.shardMap[stream] = ranges
+			p.mu.Unlock()
+		}
+		for _, r := range ranges {
+			if h.Cmp(r.start) >= 0 && h.Cmp(r.end) <= 0 {
+				return r.id, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("stream %q: no open shard covers hash key %s", stream, h)
+}
+
+// listShards asks the target for the stream's open shards. kinesalite
+// checks that an Authorization header is well formed but not the signature,
+// so a fixed one does.
+func (p *Proxy) listShards(ctx context.Context, stream string) ([]shardRange, error) {
+	body, _ := json.Marshal(map[string]string{"StreamName": stream})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.target+"/", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListShards")
+	req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDFAULTPROXY/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list shards of %q: %w", stream, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("list shards of %q: %w", stream, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list shards of %q: HTTP %d: %.200s", stream, resp.StatusCode, raw)
+	}
+	var out struct {
+		Shards []struct {
+			ShardId      string
+			HashKeyRange struct {
+				StartingHashKey, EndingHashKey string
+			}
+			SequenceNumberRange struct {
+				EndingSequenceNumber *string
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("list shards of %q: %w", stream, err)
+	}
+	var ranges []shardRange
+	for _, s := range out.Shards {
+		if s.SequenceNumberRange.EndingSequenceNumber != nil {
+			continue // closed by a reshard; receives nothing
+		}
+		start, ok1 := new(big.Int).SetString(s.HashKeyRange.StartingHashKey, 10)
+		end, ok2 := new(big.Int).SetString(s.HashKeyRange.EndingHashKey, 10)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("list shards of %q: bad hash key range for %s", stream, s.ShardId)
+		}
+		ranges = append(ranges, shardRange{id: s.ShardId, start: start, end: end})
+	}
+	return ranges, nil
+}
+
+// refusingListener closes connections while the proxy is unreachable, so
+// that new connections fail as they would against a host that is down.
+type refusingListener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (l *refusingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if !l.p.unreachable() {
+			return c, nil
+		}
+		l.p.mu.Lock()
+		l.p.counters.Refused++
+		l.p.mu.Unlock()
+		resetConn(c)
+	}
+}
+
+func (p *Proxy) unreachable() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Now().Before(p.rules.UnreachableUntil)
+}
+
+// resetConn closes with an RST rather than a FIN, as a crashed peer or a
+// load balancer dropping the connection would.
+func resetConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// hangUp closes the request's connection without answering.
+func hangUp(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	c, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	resetConn(c)
+}
+
+// decision is every random choice for one PutRecords request, drawn
+// together under the lock so that the sequence is reproducible.
+type decision struct {
+	reset, httpErr, delay, resetAfter bool
+	drop                              []bool
+	rules                             Rules
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.counters.Requests++
+	down := time.Now().Before(p.rules.UnreachableUntil)
+	if down {
+		p.counters.Refused++
+	}
+	p.mu.Unlock()
+	if down {
+		hangUp(w)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client went away
+	}
+	if r.Header.Get("X-Amz-Target") != PutRecordsTarget {
+		p.passThrough(w, r, body)
+		return
+	}
+
+	p.mu.Lock()
+	p.counters.PutRecords++
+	gate := p.gate
+	if gate != nil {
+		p.counters.Held++
+	}
+	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	p.putRecords(w, r, body)
+}
+
+type putRecordsEntry struct {
+	PartitionKey    string
+	ExplicitHashKey string
+}
+
+func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req map[string]json.RawMessage
+	var entries []json.RawMessage
+	var stream string
+	if json.Unmarshal(body, &req) != nil || json.Unmarshal(req["Records"], &entries) != nil {
+		p.passThrough(w, r, body) // let the emulator answer malformed input
+		return
+	}
+	_ = json.Unmarshal(req["StreamName"], &stream)
+
+	p.mu.Lock()
+	d := decision{rules: p.rules, drop: make([]bool, len(entries))}
+	rl := &d.rules
+	d.reset = p.draw(rl.ResetFraction)
+	d.httpErr = p.draw(rl.ErrorFraction)
+	d.resetAfter = p.draw(rl.ResetAfterForwardFraction)
+	d.delay = rl.Delay > 0 && p.draw(rl.DelayFraction)
+	for i := range d.drop {
+		d.drop[i] = p.draw(rl.DropFraction)
+	}
+	switch {
+	case d.reset:
+		p.counters.Resets++
+	case d.httpErr:
+		p.counters.HTTPErrors++
+	}
+	p.mu.Unlock()
+
+	if d.reset {
+		hangUp(w)
+		return
+	}
+	if d.httpErr {
+		writeError(w, rl.ErrorStatus, rl.ErrorCode)
+		return
+	}
+
+	// Per entry: forward it, or answer it as failed.
+	now := time.Now()
+	failed := make([]json.RawMessage, len(entries)) // nil: forwarded
+	var forward []json.RawMessage
+	var nDropped, nDown int64
+	for i, raw := range entries {
+		code, msg := p.entryFault(r.Context(), &d, stream, raw, d.drop[i], now)
+		if code == "" {
+			forward = append(forward, raw)
+			continue
+		}
+		if d.drop[i] {
+			nDropped++
+		} else {
+			nDown++
+		}
+		failed[i], _ = json.Marshal(map[string]string{"ErrorCode": code, "ErrorMessage": msg})
+	}
+	p.mu.Lock()
+	p.counters.EntriesDropped += nDropped
+	p.counters.EntriesShardDown += nDown
+	p.counters.EntriesForwarded += int64(len(forward))
+	p.mu.Unlock()
+
+	var status int
+	var respBody []byte
+	header := http.Header{}
+	if len(forward) == 0 {
+		status, respBody = http.StatusOK, mergeResponse(nil, failed)
+		header.Set("Content-Type", "application/x-amz-json-1.1")
+	} else {
+		if len(forward) < len(entries) {
+			req["Records"], _ = json.Marshal(forward)
+			body, _ = json.Marshal(req)
+		}
+		resp, err := p.forward(r, body)
+		if err != nil {
+			hangUp(w) // the target is down: the client sees a dead connection
+			return
+		}
+		status, header, respBody = resp.status, resp.header, resp.body
+		if status == http.StatusOK && len(forward) < len(entries) {
+			merged := mergeResponse(resp.body, failed)
+			if merged == nil {
+				writeError(w, http.StatusInternalServerError, "InternalFailure")
+				return
+			}
+			respBody = merged
+		}
+	}
+
+	if d.delay {
+		p.mu.Lock()
+		p.counters.Delayed++
+		p.mu.Unlock()
+		t := time.NewTimer(rl.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if d.resetAfter {
+		p.mu.Lock()
+		p.counters.ResetsAfterWrite++
+		p.mu.Unlock()
+		hangUp(w)
+		return
+	}
+	writeResponse(w, status, header, respBody)
+}
+
+func (p *Proxy) draw(f float64) bool { return f > 0 && p.rng.Float64() < f }
+
+// entryFault decides whether one entry fails, and how, without forwarding.
+func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw json.RawMessage, drop bool, now time.Time) (code, msg string) {
+	var outage *ShardOutage
+	for i := range d.rules.ShardOutages {
+		o := &d.rules.ShardOutages[i]
+		if o.Stream == stream && now.Before(o.Until) {
+			outage = o
+			break
+		}
+	}
+	if !drop && outage == nil {
+		return "", ""
+	}
+	needShard := outage != nil || d.rules.DropCode == "" || d.rules.DropCode == CodeThrottled
+	shard := ""
+	if needShard {
+		var e putRecordsEntry
+		if json.Unmarshal(raw, &e) == nil {
+			if h, err := HashKey(e.PartitionKey, e.ExplicitHashKey); err == nil {
+				shard, _ = p.shardFor(ctx, stream, h)
+			}
+		}
+	}
+	if outage != nil && shard != "" {
+		for i := range d.rules.ShardOutages {
+			o := &d.rules.ShardOutages[i]
+			if o.Stream == stream && o.ShardID == shard && now.Before(o.Until) {
+				return entryError(o.Code, stream, shard)
+			}
+		}
+	}
+	if drop {
+		return entryError(d.rules.DropCode, stream, shard)
+	}
+	return "", ""
+}
+
+// entryError builds a per-entry error as Kinesis words it.
+func entryError(code, stream, shard string) (string, string) {
+	if code == "" {
+		code = CodeThrottled
+	}
+	switch {
+	case code == CodeThrottled && shard != "":
+		return code, fmt.Sprintf("Rate exceeded for shard %s in stream %s under account 000000000000.", shard, stream)
+	case code == CodeThrottled:
+		return code, fmt.Sprintf("Rate exceeded for stream %s under account 000000000000.", stream)
+	case code == CodeInternalFailure:
+		return code, "Internal service failure."
+	}
+	return code, "Injected by faultproxy."
+}
+
+// mergeResponse rebuilds a PutRecords response for the full request:
+// failed[i] != nil is an injected failure, the others take the forwarded
+// entries' results in order. It returns nil if the target's response does
+// not parse or does not match.
+func mergeResponse(target []byte, failed []json.RawMessage) []byte {
+	resp := map[string]json.RawMessage{}
+	var results []json.RawMessage
+	fwdFailed := 0
+	if target != nil {
+		if json.Unmarshal(target, &resp) != nil || json.Unmarshal(resp["Records"], &results) != nil {
+			return nil
+		}
+		_ = json.Unmarshal(resp["FailedRecordCount"], &fwdFailed)
+	}
+	all := make([]json.RawMessage, len(failed))
+	injected, j := 0, 0
+	for i := range failed {
+		if failed[i] != nil {
+			all[i] = failed[i]
+			injected++
+			continue
+		}
+		if j >= len(results) {
+			return nil
+		}
+		all[i] = results[j]
+		j++
+	}
+	if j != len(results) {
+		return nil
+	}
+	resp["Records"], _ = json.Marshal(all)
+	resp["FailedRecordCount"], _ = json.Marshal(fwdFailed + injected)
+	out, _ := json.Marshal(resp)
+	return out
+}
+
+type forwarded struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// forward sends the request, with body, to the target and reads the
+// whole response.
+func (p *Proxy) forward(r *http.Request, body []byte) (*forwarded, error) {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Proxy-Connection":
+			continue
+		}
+		req.Header[k] = vs
+	}
+	resp, err := p.client.Do(req)
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			p.mu.Lock()
+			p.counters.Forwarded++
+			p.mu.Unlock()
+			h := resp.Header.Clone()
+			h.Del("Content-Length")
+			h.Del("Connection")
+			return &forwarded{status: resp.StatusCode, header: h, body: b}, nil
+		}
+	}
+	if !errors.Is(err, context.Canceled) {
+		p.mu.Lock()
+		p.counters.ForwardFailures++
+		p.mu.Unlock()
+	}
+	return nil, err
+}
+
+func (p *Proxy) passThrough(w http.ResponseWriter, r *http.Request, body []byte) {
+	resp, err := p.forward(r, body)
+	if err != nil {
+		hangUp(w)
+		return
+	}
+	writeResponse(w, resp.status, resp.header, resp.body)
+}
+
+func writeResponse(w http.ResponseWriter, status int, header http.Header, body []byte) {
+	for k, vs := range header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, code string) {
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if code == "" && status == http.StatusInternalServerError {
+		code = CodeInternalFailure
+	}
+	var body []byte
+	if code != "" {
+		body, _ = json.Marshal(map[string]string{"__type": code, "message": "Injected by faultproxy."})
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("X-Amzn-Requestid", "faultproxy")
+	writeResponse(w, status, h, body)
+}

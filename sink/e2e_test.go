@@ -1,0 +1,431 @@
+package sink_test
+
+// End-to-end tests of the product binary: records published to a real
+// Pulsar standalone, consumed by bin/kinesis-sink running under the
+// instance contract, written to a real kinesalite, read back with
+// GetRecords and compared byte for byte.
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/pulsar-kinesis/kinesis-sink/flatbuf/kinesisfbs"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
+)
+
+// sinkConfig is a config as a Java sink user writes it, pointed at the
+// emulator.
+func sinkConfig(endpoint, stream string, extra map[string]any) map[string]any {
+	m := map[string]any{
+		"awsEndpoint":              endpoint,
+		"awsRegion":                "us-east-1",
+		"awsKinesisStreamName":     stream,
+		"awsCredentialPluginParam": `{"accessKey":"AKIDE2E","secretKey":"e2e-secret-value"}`,
+		"metricsLevel":             "none",
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+type running struct {
+	in   *e2e.Instance
+	port int
+}
+
+func startSink(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any) *running {
+	t.Helper()
+	bin := e2e.KinesisSinkBinary(t)
+	port := e2e.FreePort(t)
+	conf := e2e.WorkerConf(env, name, port, e2e.FreePort(t), topics, userConfig, nil)
+	in := e2e.Start(t, bin, []string{"-instance-conf", conf}, nil)
+	return &running{in: in, port: port}
+}
+
+func uniqueName(t *testing.T, prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e9)
+}
+
+type avroInner struct {
+	A string  `avro:"a" json:"a"`
+	B bool    `avro:"b" json:"b"`
+	D float64 `avro:"d" json:"d"`
+	F float32 `avro:"f" json:"f"`
+	I int32   `avro:"i" json:"i"`
+	L int64   `avro:"l" json:"l"`
+}
+
+type avroOuter struct {
+	C string    `avro:"c" json:"c"`
+	D int32     `avro:"d" json:"d"`
+	E avroInner `avro:"e" json:"e"`
+}
+
+const avroOuterSchema = `{"type":"record","name":"Outer","fields":[{"name":"c","type":"string"},{"name":"d","type":"int"},
+{"name":"e","type":{"type":"record","name":"Inner","fields":[{"name":"a","type":"string"},{"name":"b","type":"boolean"},
+{"name":"d","type":"double"},{"name":"f","type":"float"},{"name":"i","type":"int"},{"name":"l","type":"long"}]}}]}`
+
+const eventTime = 1648502845803
+
+// TestEveryFormatThroughTheRuntime publishes the same records in each
+// message format and compares what Kinesis stored with the bytes the Java
+// sink writes for them.
+func TestEveryFormatThroughTheRuntime(t *testing.T) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	client := e2e.NewClient(t, env)
+
+	value := avroOuter{C: "1", D: 1, E: avroInner{A: "a", B: true, D: 1, F: 1, I: 1, L: 10}}
+	props := map[string]string{"prop-key": "prop-value"}
+
+	for _, tc := range []struct {
+		format string
+		check  func(t *testing.T, tp topics, recs []testenv.KinesisRecord)
+	}{
+		{"ONLY_RAW_PAYLOAD", func(t *testing.T, tp topics, recs []testenv.KinesisRecord) {
+			got := map[string]bool{}
+			for _, r := range recs {
+				got[string(r.Data)] = true
+			}
+			if !got["plain-bytes"] || !got["message-value"] || len(recs) != 2 {
+				t.Errorf("raw payloads: got %v", keys(got))
+			}
+		}},
+		{"FULL_MESSAGE_IN_JSON", func(t *testing.T, tp topics, recs []testenv.KinesisRecord) {
+			got := map[string]bool{}
+			for _, r := range recs {
+				got[string(r.Data)] = true
+			}
+			for _, w := range []string{
+				`{"payloadBase64":"cGxhaW4tYnl0ZXM=","properties":{}}`,
+				`{"payloadBase64":"bWVzc2FnZS12YWx1ZQ==","properties":{"prop-key":"prop-value"}}`,
+			} {
+				if !got[w] {
+					t.Errorf("missing %s in %v", w, got)
+				}
+			}
+		}},
+		{"FULL_MESSAGE_IN_FB", func(t *testing.T, tp topics, recs []testenv.KinesisRecord) {
+			found := 0
+			for _, r := range recs {
+				m := kinesisfbs.GetRootAsMessage(r.Data, 0)
+				pb := make([]byte, m.PayloadLength()) // [byte] is int8 in the Java schema
+				for i := range pb {
+					pb[i] = byte(m.Payload(i))
+				}
+				payload := string(pb)
+				switch payload {
+				case "plain-bytes":
+					if m.PropertiesLength() != 0 {
+						t.Errorf("plain-bytes: %d properties, want none", m.PropertiesLength())
+					}
+					found++
+				case "message-value":
+					var kv kinesisfbs.KeyValue
+					if m.PropertiesLength() != 1 || !m.Properties(&kv, 0) || string(kv.Key()) != "prop-key" || string(kv.Value()) != "prop-value" {
+						t.Errorf("message-value: properties wrong")
+					}
+					found++
+				}
+			}
+			if found != 2 {
+				t.Errorf("found %d of 2 FlatBuffers records", found)
+			}
+		}},
+		{"FULL_MESSAGE_IN_JSON_EXPAND_VALUE", func(t *testing.T, tp topics, recs []testenv.KinesisRecord) {
+			got := map[string]bool{}
+			for _, r := range recs {
+				got[string(r.Data)] = true
+			}
+			for _, w := range []string{
+				// The reference outputs of the Java sink's UtilsTest, with
+				// our topic name.
+				`{"topicName":"` + tp.avro + `","key":"message-key","payload":{"c":"1","d":1,"e":{"a":"a","b":true,"d":1.0,"f":1.0,"i":1,"l":10}},"properties":{"prop-key":"prop-value"},"eventTime":1648502845803}`,
+				`{"topicName":"` + tp.str + `","key":"message-key","payload":"message-value","properties":{"prop-key":"prop-value"},"eventTime":1648502845803}`,
+				// No schema, no key, no event time: bytes as base64, the
+				// absent fields left out.
+				`{"topicName":"` + tp.raw + `","payload":"cGxhaW4tYnl0ZXM="}`,
+			} {
+				if !got[w] {
+					t.Errorf("missing\n%s\nin\n%s", w, strings.Join(keys(got), "\n"))
+				}
+			}
+		}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			stream := ks.UniqueStream(t, "fmt")
+			ks.CreateStream(t, stream, 2)
+			topicRaw := env.UniqueTopic(t, "fmt-bytes")
+			topicStr := env.UniqueTopic(t, "fmt-string")
+			topicAvro := env.UniqueTopic(t, "fmt-avro")
+			name := uniqueName(t, "fmt")
+			rs := startSink(t, env, name, []string{topicRaw, topicStr, topicAvro},
+				sinkConfig(ks.Endpoint, stream, map[string]any{"messageFormat": tc.format}))
+
+			send := func(topic string, schema pulsar.Schema, msg *pulsar.ProducerMessage) {
+				p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, Schema: schema})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				if _, err := p.Send(context.Background(), msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(topicRaw, nil, &pulsar.ProducerMessage{Payload: []byte("plain-bytes")})
+			if tc.format == "FULL_MESSAGE_IN_JSON_EXPAND_VALUE" {
+				send(topicStr, pulsar.NewStringSchema(nil), &pulsar.ProducerMessage{Value: "message-value", Key: "message-key",
+					Properties: props, EventTime: time.UnixMilli(eventTime)})
+				send(topicAvro, pulsar.NewAvroSchema(avroOuterSchema, nil), &pulsar.ProducerMessage{Value: value, Key: "message-key",
+					Properties: props, EventTime: time.UnixMilli(eventTime)})
+			} else {
+				send(topicStr, nil, &pulsar.ProducerMessage{Payload: []byte("message-value"), Key: "message-key",
+					Properties: props, EventTime: time.UnixMilli(eventTime)})
+			}
+			want := 2
+			if tc.format == "FULL_MESSAGE_IN_JSON_EXPAND_VALUE" {
+				want = 3
+			}
+			recs := ks.WaitForRecords(t, stream, want, 60*time.Second)
+			if !rs.in.Running() {
+				t.Fatalf("instance exited: %v", rs.in.Err)
+			}
+			// Routing: the message key, else the topic name (Java rule).
+			for _, r := range recs {
+				if r.PartitionKey != "message-key" && !strings.HasPrefix(r.PartitionKey, "persistent://public/default/fmt-") {
+					t.Errorf("partition key %q", r.PartitionKey)
+				}
+			}
+			tc.check(t, topics{raw: topicRaw, str: topicStr, avro: topicAvro}, recs)
+		})
+	}
+}
+
+type topics struct{ raw, str, avro string }
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestNothingLostUnderThrottling runs 100,000 records through the runtime
+// into kinesalite with 30% of entries answered as throttled. kinesalite
+// never throttles and never fails part of a request, so a fault-injecting
+// proxy in front of it does.
+func TestNothingLostUnderThrottling(t *testing.T) {
+	n := 100000
+	if testing.Short() {
+		n = 10000
+	}
+	runThrottled(t, n, false)
+}
+
+// TestOrderPerKeyUnderThrottling is the same with retainOrdering: records
+// of one key must reach Kinesis in the order Pulsar delivered them.
+func TestOrderPerKeyUnderThrottling(t *testing.T) {
+	runThrottled(t, 5000, true)
+}
+
+func runThrottled(t *testing.T, n int, ordered bool) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	stream := ks.UniqueStream(t, "thr")
+	ks.CreateStream(t, stream, 4)
+	proxy, err := faultproxy.New(ks.Endpoint, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.SetRules(faultproxy.Rules{DropFraction: 0.3})
+
+	topic := env.UniqueTopic(t, "thr")
+	env.CreatePartitionedTopic(t, topic, 2)
+	extra := map[string]any{"retryInitialDelayInMillis": 20, "retryMaxDelayInMillis": 500, "recordTtl": 600000}
+	if ordered {
+		extra["retainOrdering"] = true
+	}
+	name := uniqueName(t, "thr")
+	rs := startSink(t, env, name, []string{topic}, sinkConfig(proxy.URL(), stream, extra))
+
+	client := e2e.NewClient(t, env)
+	const keysN = 50
+	start := time.Now()
+	// Keys route a key's messages to one partition, so Pulsar delivers
+	// each key in publish order; the payload carries key and sequence.
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("key-%02d", i%keysN)
+		p.SendAsync(context.Background(), &pulsar.ProducerMessage{Key: k, Payload: []byte(fmt.Sprintf("%s/%07d", k, i/keysN))},
+			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+				if err != nil {
+					t.Errorf("send: %v", err)
+				}
+			})
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+
+	var recs []testenv.KinesisRecord
+	env.WaitFor(t, 10*time.Minute, func() bool {
+		if !rs.in.Running() {
+			t.Fatalf("instance exited: %v", rs.in.Err)
+		}
+		recs = ks.ReadAll(t, stream)
+		return distinct(recs) >= n
+	}, "%d distinct records in Kinesis", n)
+	elapsed := time.Since(start)
+
+	seen := map[string]int{}
+	last := map[string]int{}
+	outOfOrder := 0
+	for _, r := range recs { // shard order, then sequence order
+		s := string(r.Data)
+		seen[s]++
+		if seen[s] > 1 {
+			continue // a duplicate of an earlier write; order is judged on first writes
+		}
+		var k string
+		var seq int
+		if _, err := fmt.Sscanf(strings.Replace(s, "/", " ", 1), "%s %d", &k, &seq); err != nil {
+			t.Fatalf("bad record %q", s)
+		}
+		if r.PartitionKey != k {
+			t.Fatalf("record %q has partition key %q", s, r.PartitionKey)
+		}
+		if prev, ok := last[k]; ok && seq < prev {
+			outOfOrder++
+		}
+		last[k] = seq
+	}
+	missing := 0
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("key-%02d", i%keysN)
+		if seen[fmt.Sprintf("%s/%07d", k, i/keysN)] == 0 {
+			missing++
+		}
+	}
+	dups := len(recs) - len(seen)
+	c := proxy.Counters()
+	t.Logf("records=%d distinct=%d missing=%d duplicates=%d outOfOrder=%d entriesDropped=%d putRecords=%d in %s",
+		n, len(seen), missing, dups, outOfOrder, c.EntriesDropped, c.PutRecords, elapsed.Round(time.Millisecond))
+	if missing != 0 {
+		t.Fatalf("%d records missing", missing)
+	}
+	if c.EntriesDropped == 0 {
+		t.Fatal("the proxy injected no throttling: the test proved nothing")
+	}
+	if ordered && outOfOrder != 0 {
+		t.Fatalf("%d records out of order per key with retainOrdering", outOfOrder)
+	}
+	st := e2e.FunctionStatus(t, e2e.StatusClient(t, rs.port))
+	if st == nil || st.NumSuccessfullyProcessed < int64(n) {
+		t.Fatalf("status: %+v", st)
+	}
+}
+
+func distinct(recs []testenv.KinesisRecord) int {
+	m := make(map[string]struct{}, len(recs))
+	for _, r := range recs {
+		m[string(r.Data)] = struct{}{}
+	}
+	return len(m)
+}
+
+// TestFailurePolicyDeadLetter sends an oversize record, a record whose
+// explicit hash key is malformed and a record routed to a missing stream;
+// each goes to the dead-letter topic with its reason, and the good records
+// reach Kinesis.
+func TestFailurePolicyDeadLetter(t *testing.T) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	stream := ks.UniqueStream(t, "dlq")
+	ks.CreateStream(t, stream, 1)
+	topic := env.UniqueTopic(t, "dlq-in")
+	dlt := env.UniqueTopic(t, "dlq-out")
+	client := e2e.NewClient(t, env)
+	dlc, err := client.Subscribe(pulsar.ConsumerOptions{Topic: dlt, SubscriptionName: "check",
+		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlc.Close()
+
+	name := uniqueName(t, "dlq")
+	rs := startSink(t, env, name, []string{topic}, sinkConfig(ks.Endpoint, stream, map[string]any{
+		"failurePolicy": "deadLetter", "deadLetterTopic": dlt,
+		"streamNameProperty": "target-stream", "explicitHashKeyProperty": "ehk",
+	}))
+
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	send := func(payload []byte, props map[string]string) {
+		if _, err := p.Send(context.Background(), &pulsar.ProducerMessage{Payload: payload, Properties: props}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send([]byte("good-1"), nil)
+	send(make([]byte, 1<<20+10), map[string]string{"case": "oversize"})
+	send([]byte("bad-ehk"), map[string]string{"case": "ehk", "ehk": "12abc"})
+	send([]byte("no-stream"), map[string]string{"case": "missing-stream", "target-stream": "does-not-exist-" + name})
+	send([]byte("good-2"), nil)
+
+	recs := ks.WaitForRecords(t, stream, 2, 60*time.Second)
+	got := map[string]bool{}
+	for _, r := range recs {
+		got[string(r.Data)] = true
+	}
+	if !got["good-1"] || !got["good-2"] || len(recs) != 2 {
+		t.Fatalf("kinesis has %d records: %v", len(recs), keys(got))
+	}
+
+	reasons := map[string]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for len(reasons) < 3 {
+		m, err := dlc.Receive(ctx)
+		if err != nil {
+			t.Fatalf("dead-letter topic has %d of 3 records: %v (%v)", len(reasons), err, reasons)
+		}
+		dlc.Ack(m)
+		reasons[m.Properties()["case"]] = m.Properties()["kinesis-sink-error"]
+		if m.Properties()["case"] == "oversize" && len(m.Payload()) != 1<<20+10 {
+			t.Errorf("oversize record's payload changed: %d bytes", len(m.Payload()))
+		}
+	}
+	for c, want := range map[string]string{"oversize": "too large", "ehk": "explicit hash key", "missing-stream": "does-not-exist"} {
+		if !strings.Contains(reasons[c], want) {
+			t.Errorf("%s: reason %q does not mention %q", c, reasons[c], want)
+		}
+		if strings.Contains(reasons[c], "e2e-secret-value") {
+			t.Errorf("%s: reason leaks the secret", c)
+		}
+	}
+	if !rs.in.Running() {
+		t.Fatalf("instance exited: %v", rs.in.Err)
+	}
+	st := e2e.FunctionStatus(t, e2e.StatusClient(t, rs.port))
+	if st == nil || st.NumSuccessfullyProcessed != 5 {
+		t.Fatalf("status: want 5 records resolved as processed (2 written, 3 dead-lettered), got %+v", st)
+	}
+}

@@ -1,0 +1,86 @@
+// Package producer is the Kinesis send path of the sink: it batches records
+// into PutRecords requests, bounds memory with backpressure, retries only
+// what failed, classifies errors, optionally keeps per-key order, and
+// reports each record's outcome once Kinesis has accepted it (or why not).
+//
+// # Layers
+//
+// What to send, how to build a request and how to retry are separate, as in
+// Vector's sinks:
+//
+//   - Intake (Put): validates the entry (stream name, partition key of 1..256
+//     characters, explicit hash key, size against the stream's maximum record
+//     size), reserves buffer space or blocks until there is some, and queues
+//     the record on its stream. Nothing is sent from the caller's goroutine.
+//   - Dispatch (one goroutine): decides when a stream's queue becomes a
+//     request: when it holds MaxRecordsPerRequest records or
+//     MaxBytesPerRequest bytes, when its oldest record has waited Linger (a
+//     retried record lingers again from the end of its backoff), and at once
+//     on Flush/Close. It cuts batches (retries and
+//     released same-key records first, then fresh ones, up to the count and
+//     byte limits), keeps at most MaxInFlight in flight, moves records whose
+//     backoff has elapsed back into the queues, and expires records past
+//     RecordTTL. One timer serves every deadline; there are no per-record
+//     goroutines or timers.
+//   - Send (MaxInFlight sender goroutines): each builds one PutRecords request
+//     from a batch, calls Kinesis with RequestTimeout, and maps the response
+//     to per-entry outcomes by index. A request rejected as too large (HTTP
+//     413) or invalid (InvalidArgumentException, ValidationException) is
+//     halved and each half sent, so one bad entry fails alone.
+//   - Classify (errors.go): error codes and HTTP status to an action: retry,
+//     split, or fail as fatal. Per-entry codes and whole-request errors use
+//     the same table; unknown codes are retried (RecordTTL bounds them).
+//
+// # Retries
+//
+// Only entries that failed are retried: after a partial failure
+// (FailedRecordCount > 0) the entries with an ErrorCode, matched by index,
+// go back to their stream's priority queue after their backoff and are
+// merged into the next request ahead of fresh records. The backoff is
+// exponential per record (RetryInitialDelay doubling to RetryMaxDelay, with
+// jitter) and, for ProvisionedThroughputExceededException, at least the
+// backoff of the shard named in the error message: a per-shard delay that
+// doubles while that shard keeps throttling and halves while it accepts
+// records, so a hot shard slows down without holding back the others. A
+// record whose next attempt would start after its TTL fails with
+// KindTTLExpired.
+//
+// A request that fails as a whole with a retriable error (unreachable
+// endpoint, timeout, HTTP 5xx, request-level throttling) also pauses its
+// stream, with the same doubling backoff, until a call gets a response
+// again. An outage then costs one probe request per backoff window instead
+// of every buffered record retrying on its own, and the backlog leaves in
+// full requests when the endpoint is back. Records keep being accepted
+// until the buffer bounds block Put.
+//
+// The SDK's retryer is switched off for PutRecords (see noSDKRetries): the
+// producer owns retries. Timeouts and connection errors are retried too;
+// the request may have been written, so duplicates are possible: delivery
+// is at least once.
+//
+// # Ordering (Options.RetainOrdering)
+//
+// PutRecords processes entries independently: an earlier entry can be
+// throttled while a later entry of the same key is written. So ordering
+// cannot come from request order alone. With RetainOrdering the producer
+// keeps, per (stream, partition key), at most one record between queue and
+// resolution: the key's head. Later records of the key wait in a per-key
+// FIFO ("parked") and do not count as sendable. When the head succeeds (or
+// fails for good), its callback runs and then the next parked record is
+// released into the stream's priority queue, where it is sent without
+// lingering. A failed head blocks only its own key while it backs off;
+// other keys keep flowing. A batch therefore never holds two records of one
+// key, and a key's records reach Kinesis in Put order, retries included
+// (a retried duplicate may appear, but never after a later record).
+// A record that fails for good does not stop its successors: the sink's
+// failure policy decides what happens to it.
+//
+// # Memory
+//
+// Every accepted record counts against MaxBufferedRecords and
+// MaxBufferedBytes until its callback has returned: queued, parked, backing
+// off or in flight. Put blocks while either bound is reached, which is the
+// backpressure that reaches Pulsar (the runtime stops receiving, the
+// consumer's queue fills, the broker stops dispatching). Request bodies are
+// built per call and dropped afterwards.
+package producer

@@ -1,0 +1,101 @@
+package producer
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Entry is one record to put. The producer keeps Data and the strings until
+// the record resolves; the caller must not modify Data after Put.
+type Entry struct {
+	// Stream is the target stream name. Records of different streams are
+	// batched separately.
+	Stream string
+	// PartitionKey routes the record (MD5 of the key picks the shard) and,
+	// with RetainOrdering, defines the ordering scope. 1..256 Unicode
+	// characters of valid UTF-8.
+	PartitionKey string
+	// ExplicitHashKey, when not empty, overrides the partition key hash for
+	// routing: a decimal integer in [0, 2^128-1] without leading zeros.
+	ExplicitHashKey string
+	// Data is the record payload.
+	Data []byte
+	// Tag is carried through to the Result untouched, e.g. the sink's
+	// *runtime.Record, so that one shared Callback can serve every entry
+	// without a closure per record.
+	Tag any
+	// Callback receives the record's outcome exactly once, if Put returned
+	// nil. It runs on a producer goroutine (or on Put's goroutine for
+	// records rejected before buffering), must be quick, and must not call
+	// Put, Flush or Close: the record's buffer space is freed only after it
+	// returns. Required.
+	Callback func(Result)
+}
+
+// Result is the outcome of one record.
+type Result struct {
+	Tag          any
+	Stream       string
+	PartitionKey string
+	// ShardID and SequenceNumber are set when Kinesis accepted the record.
+	ShardID, SequenceNumber string
+	// Attempts is how many PutRecords calls carried the record.
+	Attempts int
+	// Latency is the time from Put to this result.
+	Latency time.Duration
+	// Err is nil on success, else an *Error (see Kind for what to do).
+	Err error
+}
+
+// maxHashKey is 2^128-1, the largest explicit hash key.
+const maxHashKey = "340282366920938463463374607431768211455"
+
+// validateEntry checks what Kinesis would reject for this record alone
+// (stream name, partition key, explicit hash key), so that one bad record
+// never costs a request split. Sizes are checked by the caller, which knows
+// the stream's limit.
+func validateEntry(e *Entry) *Error {
+	bad := func(format string, args ...any) *Error {
+		return &Error{Kind: KindInvalid, Stream: e.Stream, Message: fmt.Sprintf(format, args...)}
+	}
+	if n := len(e.Stream); n < 1 || n > 128 {
+		return bad("stream name has %d characters; allowed 1..128", n)
+	}
+	for i := 0; i < len(e.Stream); i++ {
+		c := e.Stream[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return bad("stream name contains %q; allowed letters, digits, '_', '.', '-'", c)
+		}
+	}
+	if !utf8.ValidString(e.PartitionKey) {
+		return bad("partition key %q is not valid UTF-8", e.PartitionKey)
+	}
+	// Kinesis counts Unicode characters, not bytes.
+	if n := utf8.RuneCountInString(e.PartitionKey); n < 1 || n > MaxPartitionKeyChars {
+		return bad("partition key has %d characters; allowed 1..%d", n, MaxPartitionKeyChars)
+	}
+	if h := e.ExplicitHashKey; h != "" && !validHashKey(h) {
+		if len(h) > 64 {
+			h = h[:64] + "..."
+		}
+		return bad("explicit hash key %q: allowed a decimal integer in [0, 2^128-1] without leading zeros", h)
+	}
+	return nil
+}
+
+func validHashKey(h string) bool {
+	if h == "0" {
+		return true
+	}
+	if len(h) < 1 || len(h) > len(maxHashKey) || h[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if h[i] < '0' || h[i] > '9' {
+			return false
+		}
+	}
+	// Same length decimal strings compare like their values.
+	return len(h) < len(maxHashKey) || h <= maxHashKey
+}

@@ -1,0 +1,270 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// Kind classifies why a record failed. The sink decides from it what to do
+// with the Pulsar message (dead-letter it, negatively acknowledge it so that
+// Pulsar redelivers it, or stop the instance).
+type Kind uint8
+
+const (
+	// KindInvalid: the entry itself is malformed (empty stream, partition key
+	// not 1..256 characters or not UTF-8, explicit hash key not a decimal
+	// integer in [0, 2^128-1]); found before sending. Redelivery cannot help.
+	KindInvalid Kind = iota + 1
+	// KindOversize: data + partition key exceed the stream's maximum record
+	// size (or the whole request was too large with this record alone in
+	// it). Found before sending when the size is known. Redelivery cannot help.
+	KindOversize
+	// KindRejected: Kinesis rejected this record alone (InvalidArgument or
+	// ValidationException on a request holding only it). Redelivery cannot help.
+	KindRejected
+	// KindFatal: Kinesis refused the request for a reason no retry fixes:
+	// the stream does not exist, access denied, or a KMS key problem. It
+	// concerns the stream or the credentials, not the record; every record
+	// of that stream will fail the same way until the configuration is fixed.
+	KindFatal
+	// KindTTLExpired: the record kept failing with retriable errors
+	// (throttling, internal failures, timeouts, an unreachable endpoint) until
+	// RecordTTL ran out. Redelivery later may succeed.
+	KindTTLExpired
+	// KindClosed: the producer was closed (or Close's deadline hit) before
+	// the record was delivered. It may still have been written.
+	KindClosed
+)
+
+var kindNames = [...]string{"", "invalid", "oversize", "rejected", "fatal", "ttl-expired", "closed"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && k != 0 {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Sentinels for errors.Is: errors.Is(err, ErrTTLExpired) holds for every
+// *Error of KindTTLExpired. Put also returns ErrClosed itself.
+var (
+	ErrInvalid    = errors.New("producer: invalid record")
+	ErrOversize   = errors.New("producer: record too large")
+	ErrRejected   = errors.New("producer: record rejected by Kinesis")
+	ErrFatal      = errors.New("producer: Kinesis refused the stream")
+	ErrTTLExpired = errors.New("producer: record TTL expired")
+	ErrClosed     = errors.New("producer: closed")
+)
+
+var kindSentinels = [...]error{nil, ErrInvalid, ErrOversize, ErrRejected, ErrFatal, ErrTTLExpired, ErrClosed}
+
+// Error is the error a Result carries when a record was not delivered.
+type Error struct {
+	Kind   Kind
+	Stream string
+	// Code is the Kinesis error code of the last failure, e.g.
+	// "ResourceNotFoundException" or "ProvisionedThroughputExceededException",
+	// or one of the producer's own codes for failures without one:
+	// CodeRequestTimeout, CodeTransport, CodeRequestTooLarge. Empty for
+	// KindInvalid and KindOversize.
+	Code string
+	// Message is the detail: the service's message (truncated) or ours.
+	Message string
+	// Attempts is how many PutRecords calls carried the record.
+	Attempts int
+	// Err is the underlying error of the last attempt, if any.
+	Err error
+}
+
+// Codes the producer assigns to failures that carry no Kinesis error code.
+const (
+	CodeRequestTimeout  = "RequestTimeout"        // RequestTimeout elapsed
+	CodeTransport       = "TransportError"        // connection refused/reset, EOF, DNS...
+	CodeRequestTooLarge = "RequestEntityTooLarge" // HTTP 413 without a code
+	CodeBadResponse     = "BadResponse"           // response not index-aligned with the request
+)
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kinesis stream %q: ", e.Stream)
+	switch e.Kind {
+	case KindInvalid:
+		b.WriteString("invalid record: ")
+	case KindOversize:
+		b.WriteString("record too large: ")
+	case KindRejected:
+		b.WriteString("record rejected: ")
+	case KindFatal:
+		b.WriteString("PutRecords refused: ")
+	case KindTTLExpired:
+		fmt.Fprintf(&b, "record not delivered within its TTL after %d attempt(s); last error: ", e.Attempts)
+	case KindClosed:
+		fmt.Fprintf(&b, "producer closed before the record was delivered (%d attempt(s))", e.Attempts)
+		if e.Code == "" {
+			return b.String()
+		}
+		b.WriteString("; last error: ")
+	}
+	if e.Code != "" {
+		b.WriteString(e.Code)
+		if e.Message != "" {
+			b.WriteString(": ")
+		}
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// Unwrap returns the underlying error of the last attempt.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrX) match on the kind.
+func (e *Error) Is(target error) bool {
+	return int(e.Kind) < len(kindSentinels) && target == kindSentinels[e.Kind] && target != nil
+}
+
+// action is what to do with the records of a request after an outcome.
+type action uint8
+
+const (
+	actRetry  action = iota + 1 // back off and send again
+	actSplit                    // request too large or invalid: halve it; a single entry fails
+	actFatal                    // every record of the request fails with KindFatal
+	actClosed                   // the producer was hard-stopped
+)
+
+// Error codes, from the Kinesis API reference (PutRecords errors and
+// PutRecordsResultEntry) and the common AWS errors, grouped by what they
+// mean for a record.
+var (
+	// Retriable: the service is busy or failed internally; the same request
+	// can succeed later.
+	retriableCodes = map[string]bool{
+		"ProvisionedThroughputExceededException": true,
+		"InternalFailure":                        true, // per-entry and common error
+		"InternalFailureException":               true,
+		"KMSThrottlingException":                 true,
+		"ThrottlingException":                    true,
+		"LimitExceededException":                 true,
+		"ServiceUnavailable":                     true,
+		"ServiceUnavailableException":            true,
+		"RequestTimeout":                         true,
+		"RequestTimeoutException":                true,
+		"ExpiredTokenException":                  true, // the credentials cache refreshes
+		"RequestExpired":                         true, // clock skew; the SDK corrects it
+	}
+	// Invalid: something in the request is malformed; halving the request
+	// isolates the entry responsible.
+	invalidCodes = map[string]bool{
+		"InvalidArgumentException": true, // AWS
+		"ValidationException":      true, // kinesalite, and AWS's model validation
+		"SerializationException":   true,
+	}
+	// Fatal: the stream, account or key configuration is wrong; retrying
+	// the same request cannot help.
+	fatalCodes = map[string]bool{
+		"ResourceNotFoundException":           true,
+		"AccessDeniedException":               true,
+		"KMSAccessDeniedException":            true,
+		"KMSDisabledException":                true,
+		"KMSInvalidStateException":            true,
+		"KMSNotFoundException":                true,
+		"KMSOptInRequired":                    true,
+		"UnrecognizedClientException":         true,
+		"InvalidSignatureException":           true,
+		"IncompleteSignatureException":        true,
+		"MissingAuthenticationTokenException": true,
+		"InvalidClientTokenId":                true,
+		"UnknownOperationException":           true, // the endpoint is not Kinesis
+	}
+)
+
+// classifyCode maps a Kinesis error code (whole-request or per-entry) to an
+// action. Unknown codes are retried: RecordTTL bounds the cost of being
+// wrong, while failing a record that would have gone through loses data.
+func classifyCode(code string) action {
+	switch {
+	case fatalCodes[code]:
+		return actFatal
+	case invalidCodes[code]:
+		return actSplit
+	case retriableCodes[code]:
+		return actRetry
+	default:
+		return actRetry
+	}
+}
+
+// classifyErr turns a failed PutRecords call into an action, a code and a
+// message. stopped says the producer's own context was cancelled.
+func classifyErr(err error, stopped bool) (action, string, string) {
+	if stopped {
+		return actClosed, "", err.Error()
+	}
+	status := 0
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		status = re.HTTPStatusCode()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, msg := ae.ErrorCode(), ae.ErrorMessage()
+		if status == 413 {
+			// kinesalite answers bodies over 7 MiB with a bare 413, which
+			// the SDK reports as UnknownError.
+			if code == "" || code == "UnknownError" {
+				code = CodeRequestTooLarge
+			}
+			return actSplit, code, msg
+		}
+		return classifyCode(code), code, msg
+	}
+	if status == 413 {
+		return actSplit, CodeRequestTooLarge, err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return actRetry, CodeRequestTimeout, "no response within RequestTimeout"
+	}
+	// Transport errors (refused, reset, EOF, DNS, TLS) and anything else the
+	// SDK reports without a service code: the request may or may not have
+	// reached Kinesis, so retrying can duplicate, which at-least-once allows.
+	return actRetry, CodeTransport, err.Error()
+}
+
+// shardFromMessage extracts "shardId-000000000001" from a throttling
+// message such as "Rate exceeded for shard shardId-000000000001 in stream s
+// under account 123456789012.", or "" when there is none.
+func shardFromMessage(msg string) string {
+	i := strings.Index(msg, "shardId-")
+	if i < 0 {
+		return ""
+	}
+	j := i + len("shardId-")
+	for j < len(msg) && msg[j] >= '0' && msg[j] <= '9' {
+		j++
+	}
+	if j == i+len("shardId-") {
+		return ""
+	}
+	return msg[i:j]
+}
+
+// maxMessage bounds the service messages kept in errors: kinesalite's
+// ValidationException for a 500-entry request lists every entry (~20 KB).
+const maxMessage = 512
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -1,0 +1,255 @@
+package producer
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+)
+
+// Size units used by the defaults and limits below.
+const (
+	KiB = 1024
+	MiB = 1024 * KiB
+)
+
+// Service limits of PutRecords (Kinesis API reference, PutRecords and
+// PutRecordsRequestEntry). They bound the options; they are not defaults.
+const (
+	// ServiceMaxRecordsPerRequest is the most entries one PutRecords call may carry.
+	ServiceMaxRecordsPerRequest = 500
+	// ServiceMaxBytesPerRequest is the most data + partition key bytes of one call.
+	ServiceMaxBytesPerRequest = 10 * MiB
+	// ServiceMaxRecordSize is the largest record (data + partition key) a
+	// stream can be configured to accept (MaxRecordSizeInKiB 10240).
+	ServiceMaxRecordSize = 10 * MiB
+	// ServiceDefaultRecordSize is what a stream accepts unless its
+	// MaxRecordSizeInKiB was raised: 1 MiB, data + partition key.
+	ServiceDefaultRecordSize = 1 * MiB
+	// MaxPartitionKeyChars is the partition key limit, in Unicode characters.
+	MaxPartitionKeyChars = 256
+)
+
+// Defaults applied by Options.withDefaults to zero-valued fields. Where the
+// Java sink (through the KPL) has the same knob, the value is the same.
+const (
+	DefaultMaxRecordsPerRequest = 500                      // Java collectionMaxCount
+	DefaultMaxBytesPerRequest   = 5 * MiB                  // Java collectionMaxSize 5242880
+	DefaultLinger               = 100 * time.Millisecond   // KPL RecordMaxBufferedTime
+	DefaultMaxInFlight          = 24                       // Java maxConnections
+	DefaultRetryInitialDelay    = 100 * time.Millisecond   // Java retryInitialDelayInMillis
+	DefaultRetryMaxDelay        = 60 * time.Second         // Java retryMaxDelayInMillis
+	DefaultRecordTTL            = 30 * time.Second         // Java recordTtl
+	DefaultRequestTimeout       = 6 * time.Second          // Java requestTimeout
+	DefaultMaxBufferedRecords   = 10000                    // Flink KinesisStreamsSink maxBufferedRequests
+	DefaultMaxBufferedBytes     = 64 * MiB                 // bounds memory; see MaxBufferedBytes
+	DefaultMaxRecordSize        = ServiceDefaultRecordSize // until DescribeStreamSummary says otherwise
+)
+
+// Options configures a Producer. The zero value of every field means "use
+// the default" (the Default* constants); New validates the result.
+type Options struct {
+	// MaxRecordsPerRequest caps the entries of one PutRecords request,
+	// 1..500. A batch is sent as soon as it holds this many records.
+	MaxRecordsPerRequest int
+
+	// MaxBytesPerRequest caps one request's size counted the way the service
+	// counts it: data bytes plus the UTF-8 bytes of every partition key
+	// (explicit hash keys do not count). 1 KiB..10 MiB. A batch is sent as
+	// soon as adding the next record would pass it. A single record larger
+	// than this (possible only on streams with a raised maximum record size)
+	// is sent in a request of its own. The default 5 MiB also keeps the
+	// base64-encoded body under kinesalite's 7 MiB body limit; above that
+	// kinesalite answers 413 and the producer splits the request.
+	MaxBytesPerRequest int
+
+	// Linger is how long the oldest buffered record of a stream may wait for
+	// its batch to fill before the batch is sent anyway. It trades latency
+	// for fuller requests. Zero means the default; a negative value means no
+	// waiting (send whatever is buffered as soon as a sender is free).
+	// Flush and Close send at once regardless.
+	Linger time.Duration
+
+	// MaxInFlight is the number of PutRecords requests in flight at once
+	// across the whole producer (all streams), which is also the number of
+	// sender goroutines. The HTTP client given to the Kinesis client should
+	// keep at least this many idle connections per host (see NewHTTPClient),
+	// or connections are torn down and re-dialled under load.
+	MaxInFlight int
+
+	// RetryInitialDelay is the backoff before a failed record's first retry;
+	// it doubles with every further attempt up to RetryMaxDelay. These are
+	// real milliseconds (the Java sink schedules its retries in
+	// microseconds, making them 1000 times shorter than configured). A
+	// random jitter of up to half the delay is subtracted so that records
+	// that failed together do not retry together.
+	RetryInitialDelay time.Duration
+
+	// RetryMaxDelay caps the backoff between two attempts of one record, and
+	// the per-shard throttling backoff.
+	RetryMaxDelay time.Duration
+
+	// RecordTTL is how long after Put a record may keep being retried. When
+	// the next attempt could only start after that, the record fails with
+	// KindTTLExpired (the sink then applies its failure policy). Keep it
+	// below the Pulsar consumer's ack timeout, or Pulsar redelivers records
+	// the producer is still retrying. Zero means the default; a negative
+	// value means records never expire (they retry until Close).
+	RecordTTL time.Duration
+
+	// RequestTimeout bounds one PutRecords call, from sending to the parsed
+	// response. A call that times out is retried; it may have succeeded, so
+	// the retry can write duplicates (at-least-once).
+	RequestTimeout time.Duration
+
+	// MaxBufferedRecords bounds the records the producer holds: queued,
+	// waiting for a retry, or in flight. Put blocks while the bound is
+	// reached; that is the backpressure that reaches Pulsar. It should be
+	// well above MaxRecordsPerRequest, or requests never fill.
+	MaxBufferedRecords int
+
+	// MaxBufferedBytes bounds the data + partition key bytes of the records
+	// the producer holds, like MaxBufferedRecords. A record bigger than the
+	// whole bound is still accepted when nothing else is buffered, so that
+	// it cannot block forever.
+	MaxBufferedBytes int64
+
+	// RetainOrdering makes records with the same stream and partition key
+	// reach Kinesis in the order Put was called, retries included: a record
+	// is not sent before the previous record of its key has succeeded or
+	// finally failed. Different keys still go in parallel. Each key then has
+	// at most one record in flight, so one key's throughput is about one
+	// record per request round trip; it suits many-key workloads. Without
+	// it, the producer favours throughput and Kinesis may store a key's
+	// records out of order after a partial failure.
+	RetainOrdering bool
+
+	// MaxRecordSize is the largest record (data + UTF-8 partition key) the
+	// producer accepts for a stream whose own limit it does not know;
+	// 1 KiB..10 MiB. Prepare reads the stream's MaxRecordSizeInKiB from
+	// DescribeStreamSummary, which then wins (kinesalite does not report
+	// it). Bigger records fail at once with KindOversize.
+	MaxRecordSize int
+
+	// Hooks receive metrics events; every hook is optional.
+	Hooks Hooks
+}
+
+// Hooks are callbacks for metrics. They run on the producer's goroutines,
+// concurrently with each other, so they must be safe for concurrent use,
+// quick, and must not call back into the Producer.
+type Hooks struct {
+	// OnRequest is called after every PutRecords call, including each half
+	// of a split request and calls that failed as a whole.
+	OnRequest func(RequestInfo)
+
+	// OnEntryError is called for every entry of a response that carries a
+	// per-entry ErrorCode, and for every entry of a request that failed as a
+	// whole; Retried says whether the record will be tried again.
+	OnEntryError func(EntryErrorInfo)
+
+	// OnPutBlocked is called when Put had to wait for buffer space, with how
+	// long it waited (also when it gave up because its context ended).
+	OnPutBlocked func(time.Duration)
+}
+
+// RequestInfo describes one PutRecords call.
+type RequestInfo struct {
+	Stream string
+	// Records and Bytes are the entries sent and their data + key bytes.
+	Records, Bytes int
+	// Failed is the number of entries not accepted (all of them when the
+	// call failed as a whole).
+	Failed int
+	// ErrorCode is the whole-call error code, "" when the call returned a
+	// response (which may still hold per-entry failures).
+	ErrorCode string
+	Duration  time.Duration
+}
+
+// EntryErrorInfo describes one entry that Kinesis did not accept.
+type EntryErrorInfo struct {
+	Stream string
+	// ShardID is the shard named in a throttling message, "" if unknown.
+	ShardID string
+	Code    string
+	Retried bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxRecordsPerRequest == 0 {
+		o.MaxRecordsPerRequest = DefaultMaxRecordsPerRequest
+	}
+	if o.MaxBytesPerRequest == 0 {
+		o.MaxBytesPerRequest = DefaultMaxBytesPerRequest
+	}
+	switch {
+	case o.Linger == 0:
+		o.Linger = DefaultLinger
+	case o.Linger < 0:
+		o.Linger = 0
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.RetryInitialDelay == 0 {
+		o.RetryInitialDelay = DefaultRetryInitialDelay
+	}
+	if o.RetryMaxDelay == 0 {
+		o.RetryMaxDelay = DefaultRetryMaxDelay
+	}
+	if o.RecordTTL == 0 {
+		o.RecordTTL = DefaultRecordTTL
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxBufferedRecords == 0 {
+		o.MaxBufferedRecords = DefaultMaxBufferedRecords
+	}
+	if o.MaxBufferedBytes == 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if o.MaxRecordSize == 0 {
+		o.MaxRecordSize = DefaultMaxRecordSize
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.MaxRecordsPerRequest < 1 || o.MaxRecordsPerRequest > ServiceMaxRecordsPerRequest:
+		return fmt.Errorf("producer option MaxRecordsPerRequest=%d: allowed 1..%d", o.MaxRecordsPerRequest, ServiceMaxRecordsPerRequest)
+	case o.MaxBytesPerRequest < KiB || o.MaxBytesPerRequest > ServiceMaxBytesPerRequest:
+		return fmt.Errorf("producer option MaxBytesPerRequest=%d: allowed %d..%d bytes", o.MaxBytesPerRequest, KiB, ServiceMaxBytesPerRequest)
+	case o.MaxInFlight < 1 || o.MaxInFlight > 10000:
+		return fmt.Errorf("producer option MaxInFlight=%d: allowed 1..10000", o.MaxInFlight)
+	case o.RetryInitialDelay < time.Millisecond:
+		return fmt.Errorf("producer option RetryInitialDelay=%s: allowed at least 1ms", o.RetryInitialDelay)
+	case o.RetryMaxDelay < o.RetryInitialDelay:
+		return fmt.Errorf("producer option RetryMaxDelay=%s: allowed at least RetryInitialDelay (%s)", o.RetryMaxDelay, o.RetryInitialDelay)
+	case o.RequestTimeout < time.Millisecond:
+		return fmt.Errorf("producer option RequestTimeout=%s: allowed at least 1ms", o.RequestTimeout)
+	case o.MaxBufferedRecords < 1:
+		return fmt.Errorf("producer option MaxBufferedRecords=%d: allowed at least 1", o.MaxBufferedRecords)
+	case o.MaxBufferedBytes < 1:
+		return fmt.Errorf("producer option MaxBufferedBytes=%d: allowed at least 1", o.MaxBufferedBytes)
+	case o.MaxRecordSize < KiB || o.MaxRecordSize > ServiceMaxRecordSize:
+		return fmt.Errorf("producer option MaxRecordSize=%d: allowed %d..%d bytes", o.MaxRecordSize, KiB, ServiceMaxRecordSize)
+	}
+	return nil
+}
+
+// NewHTTPClient returns an HTTP client for the Kinesis client that keeps
+// enough idle connections for MaxInFlight concurrent requests (Go's default
+// keeps 2 per host, so most connections would be re-dialled under load).
+// It sets no overall timeout: the producer bounds each call with
+// RequestTimeout through its context.
+func NewHTTPClient(o Options) *awshttp.BuildableClient {
+	n := o.withDefaults().MaxInFlight
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = n + 8
+		t.MaxIdleConnsPerHost = n + 8
+	})
+}

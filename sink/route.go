@@ -1,0 +1,271 @@
+package sink
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+)
+
+// Kinesis partition keys are 1 to 256 Unicode characters.
+const maxPartitionKeyChars = 256
+
+// KeyMode says where a record's partition key comes from.
+type KeyMode string
+
+const (
+	// KeyDefault is the Java sink's rule: the message key, else the topic
+	// name, else "default".
+	KeyDefault KeyMode = "default"
+	// KeyProperty takes the key from a message property, falling back to
+	// the default rule when the property is absent.
+	KeyProperty KeyMode = "property"
+	// KeyField takes the key from a field of the JSON value (dotted path),
+	// falling back to the default rule when the field is absent.
+	KeyField KeyMode = "field"
+	// KeyRandom spreads records evenly over shards (no per-key order).
+	KeyRandom KeyMode = "random"
+	// KeyFixed sends every record with one configured key (Flink's default
+	// partition): one shard, total order.
+	KeyFixed KeyMode = "fixed"
+)
+
+// RouteOptions configure a Router.
+type RouteOptions struct {
+	KeyMode KeyMode
+	// KeyProperty is the property name for KeyProperty.
+	KeyProperty string
+	// KeyField is the dotted JSON path for KeyField.
+	KeyField string
+	// FixedKey is the key for KeyFixed.
+	FixedKey string
+	// HashKeyProperty names a property holding a decimal explicit hash key;
+	// "" means none.
+	HashKeyProperty string
+	// StreamProperty names a property holding the target stream; "" means
+	// none.
+	StreamProperty string
+	// TopicStreams maps input topics to streams. Keys may be short
+	// ("my-topic"), namespaced ("public/default/my-topic") or full
+	// ("persistent://public/default/my-topic") names; partitions of a
+	// partitioned topic follow their parent.
+	TopicStreams map[string]string
+	// DefaultStream is used when nothing else names a stream
+	// (awsKinesisStreamName, Flink's default stream).
+	DefaultStream string
+}
+
+// Route is where one record goes.
+type Route struct {
+	Stream          string
+	PartitionKey    string
+	ExplicitHashKey string
+}
+
+// Router decides stream, partition key and explicit hash key per record.
+type Router struct {
+	o            RouteOptions
+	topicStreams map[string]string // normalised to full topic names
+	fieldPath    []string
+}
+
+// NewRouter validates the options and builds a Router.
+func NewRouter(o RouteOptions) (*Router, error) {
+	if o.KeyMode == "" {
+		o.KeyMode = KeyDefault
+	}
+	r := &Router{o: o, topicStreams: map[string]string{}}
+	switch o.KeyMode {
+	case KeyDefault, KeyRandom:
+	case KeyProperty:
+		if o.KeyProperty == "" {
+			return nil, fmt.Errorf("partition key mode %q needs a property name", o.KeyMode)
+		}
+	case KeyField:
+		if o.KeyField == "" {
+			return nil, fmt.Errorf("partition key mode %q needs a field path", o.KeyMode)
+		}
+		r.fieldPath = strings.Split(o.KeyField, ".")
+	case KeyFixed:
+		if o.FixedKey == "" || utf8.RuneCountInString(o.FixedKey) > maxPartitionKeyChars {
+			return nil, fmt.Errorf("partition key mode %q needs a key of 1-256 characters", o.KeyMode)
+		}
+	default:
+		return nil, fmt.Errorf("unknown partition key mode %q", o.KeyMode)
+	}
+	for t, s := range o.TopicStreams {
+		r.topicStreams[fullTopicName(t)] = s
+	}
+	return r, nil
+}
+
+// fullTopicName expands short topic names the way Pulsar does.
+func fullTopicName(t string) string {
+	if strings.Contains(t, "://") {
+		return t
+	}
+	switch strings.Count(t, "/") {
+	case 0:
+		return "persistent://public/default/" + t
+	case 2:
+		return "persistent://" + t
+	}
+	return t
+}
+
+// baseTopic strips a partition suffix.
+func baseTopic(t string) string {
+	if i := strings.LastIndex(t, "-partition-"); i > 0 {
+		return t[:i]
+	}
+	return t
+}
+
+// Route computes the destination of r. An error means the record cannot be
+// routed (e.g. a malformed explicit hash key); it names what was wrong.
+func (rt *Router) Route(r *runtime.RecordData) (Route, error) {
+	var out Route
+	out.Stream = rt.stream(r)
+	if out.Stream == "" {
+		return out, fmt.Errorf("no target stream: property %q absent, topic %s not in the topic-to-stream map, and no default stream", rt.o.StreamProperty, r.Topic)
+	}
+	out.PartitionKey = rt.partitionKey(r)
+	if rt.o.HashKeyProperty != "" {
+		if h, ok := r.Properties[rt.o.HashKeyProperty]; ok {
+			if !validHashKey(h) {
+				return out, fmt.Errorf("property %q: explicit hash key must be a decimal integer 0 to 2^128-1, got %q", rt.o.HashKeyProperty, truncate(h, 64))
+			}
+			out.ExplicitHashKey = h
+		}
+	}
+	return out, nil
+}
+
+func (rt *Router) stream(r *runtime.RecordData) string {
+	if rt.o.StreamProperty != "" {
+		if s := r.Properties[rt.o.StreamProperty]; s != "" {
+			return s
+		}
+	}
+	if len(rt.topicStreams) > 0 {
+		if s, ok := rt.topicStreams[baseTopic(r.Topic)]; ok {
+			return s
+		}
+		if s, ok := rt.topicStreams[r.Topic]; ok {
+			return s
+		}
+	}
+	return rt.o.DefaultStream
+}
+
+func (rt *Router) partitionKey(r *runtime.RecordData) string {
+	switch rt.o.KeyMode {
+	case KeyFixed:
+		return rt.o.FixedKey
+	case KeyRandom:
+		return randomKey()
+	case KeyProperty:
+		if v := r.Properties[rt.o.KeyProperty]; v != "" {
+			return cutKey(v)
+		}
+	case KeyField:
+		if v, ok := jsonField(r.Payload, rt.fieldPath); ok && v != "" {
+			return cutKey(v)
+		}
+	}
+	return DefaultPartitionKey(r)
+}
+
+// DefaultPartitionKey is the Java sink's rule: the message key, else the
+// topic name, else "default". Keys longer than Kinesis allows are cut to
+// 256 characters on a character boundary (the Java sink cuts to 255 UTF-16
+// units, an off-by-one we do not copy).
+func DefaultPartitionKey(r *runtime.RecordData) string {
+	switch {
+	case r.HasKey && r.Key != "":
+		return cutKey(r.Key)
+	case r.Topic != "":
+		return cutKey(r.Topic)
+	default:
+		return "default"
+	}
+}
+
+func cutKey(k string) string { return cutChars(k, maxPartitionKeyChars) }
+
+// cutChars keeps at most n characters of s, never splitting one.
+func cutChars(s string, n int) string {
+	if len(s) <= n { // bytes >= characters
+		return s
+	}
+	c := 0
+	for i := range s {
+		if c == n {
+			return s[:i]
+		}
+		c++
+	}
+	return s
+}
+
+func randomKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// jsonField reads a dotted path from a JSON object payload and renders the
+// value as a key: strings as they are, other scalars as their JSON text.
+func jsonField(payload []byte, path []string) (string, bool) {
+	var v any
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return "", false
+	}
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if v, ok = m[p]; !ok {
+			return "", false
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case nil, map[string]any, []any:
+		return "", false
+	default:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+}
+
+var maxHashKey = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
+
+// validHashKey checks the API's pattern 0|([1-9]\d{0,38}) and the 128-bit
+// range.
+func validHashKey(s string) bool {
+	if s == "" || len(s) > 39 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	n, ok := new(big.Int).SetString(s, 10)
+	return ok && n.Cmp(maxHashKey) <= 0
+}
+
+func truncate(s string, n int) string {
+	if c := cutChars(s, n); c != s {
+		return c + "..."
+	}
+	return s
+}

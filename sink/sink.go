@@ -1,0 +1,301 @@
+// Package sink is the Kinesis sink: it turns each Pulsar record into a
+// Kinesis record (format), decides where it goes (route), hands it to the
+// producer (batch, put, retry), and resolves the Pulsar record when Kinesis
+// has accepted it or the failure policy has dealt with it.
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/conf"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/expand"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/format"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
+)
+
+// Property names the dead-letter policy adds to a dead-lettered message.
+const (
+	PropDeadLetterReason = "kinesis-sink-error"
+	PropDeadLetterKind   = "kinesis-sink-error-kind"
+	PropOriginTopic      = "kinesis-sink-origin-topic"
+	PropOriginMessageID  = "kinesis-sink-origin-message-id"
+)
+
+// Sink implements runtime.Sink for Kinesis Data Streams.
+type Sink struct {
+	cfg    *conf.Config
+	log    *slog.Logger
+	enc    format.Encoder
+	router *Router
+	prod   *producer.Producer
+
+	publisher    runtime.Publisher
+	fatal        func(error)
+	recordMetric func(string, float64)
+	metrics      *sinkMetrics
+
+	// dlq tracks dead-letter publishes in flight so Close can wait for them.
+	dlq sync.WaitGroup
+}
+
+// New returns an unopened sink; the runtime calls Open with the config.
+func New() *Sink { return &Sink{} }
+
+// NeedsSchema reports whether records must carry their schema: only the
+// format that expands the value by schema reads it.
+func (s *Sink) NeedsSchema() bool {
+	return s.cfg != nil && s.cfg.MessageFormat == conf.FullMessageInJSONExpandValue
+}
+
+// Config is the sink's parsed configuration (nil before Open).
+func (s *Sink) Config() *conf.Config { return s.cfg }
+
+func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
+	s.log = sc.Logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	cfg, warnings, err := conf.FromMap(sc.UserConfig, sc.Secret)
+	for _, w := range warnings {
+		s.log.Warn(w)
+	}
+	if err != nil {
+		return err
+	}
+	s.cfg = cfg
+	s.publisher = sc.Publisher
+	s.fatal = sc.Fatal
+	s.recordMetric = sc.RecordMetric
+	if s.recordMetric == nil {
+		s.recordMetric = func(string, float64) {}
+	}
+	if cfg.FailurePolicy == conf.FailurePolicyDeadLetter && s.publisher == nil {
+		return errors.New(`sink config: "failurePolicy": deadLetter needs a Pulsar publisher, and this runtime has none`)
+	}
+
+	fo := format.Options{JSONIncludeNonNulls: cfg.JSONIncludeNonNulls, JSONFlatten: cfg.JSONFlatten}
+	if cfg.MessageFormat == conf.FullMessageInJSONExpandValue {
+		ex, err := expand.New(expand.Options{IncludeNonNulls: cfg.JSONIncludeNonNulls, Flatten: cfg.JSONFlatten})
+		if err != nil {
+			return err
+		}
+		fo.Expand = ex
+	}
+	if s.enc, err = format.New(format.Format(cfg.MessageFormat), fo); err != nil {
+		return fmt.Errorf("sink config: \"messageFormat\": %w", err)
+	}
+
+	if s.router, err = NewRouter(routeOptions(cfg)); err != nil {
+		return fmt.Errorf("sink config: %w", err)
+	}
+
+	s.metrics = newSinkMetrics(sc.Registerer)
+	po := producerOptions(cfg, s.metrics)
+	clients, err := newAWSClients(ctx, cfg, producer.NewHTTPClient(po), s.log)
+	if err != nil {
+		return err
+	}
+	if s.prod, err = producer.New(clients.Kinesis, po); err != nil {
+		return fmt.Errorf("sink config: %w", err)
+	}
+
+	// Describe the streams known up front: this adopts each stream's own
+	// maximum record size and shows a missing stream in the log at once.
+	// A missing stream does not stop the instance: its records follow the
+	// failure policy, as when a stream is deleted while the sink runs.
+	for _, stream := range knownStreams(cfg) {
+		pctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeoutDuration())
+		info, err := s.prod.Prepare(pctx, stream)
+		cancel()
+		if err != nil {
+			s.log.Error("kinesis stream not usable; its records will follow the failure policy",
+				"stream", stream, "error", err.Error(), "failurePolicy", string(cfg.FailurePolicy))
+			continue
+		}
+		s.log.Info("kinesis stream ready", "stream", stream, "status", info.Status,
+			"openShards", info.OpenShards, "maxRecordSize", info.MaxRecordSize)
+	}
+	s.log.Info("kinesis sink open", "format", string(cfg.MessageFormat), "retainOrdering", cfg.RetainOrdering,
+		"failurePolicy", string(cfg.FailurePolicy), "aggregation", cfg.AggregationEnabled)
+	if cfg.AggregationEnabled {
+		s.log.Warn("aggregationEnabled: KPL aggregation is not implemented yet; records are sent one Kinesis record each")
+	}
+	return nil
+}
+
+func knownStreams(cfg *conf.Config) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	add(cfg.AWSKinesisStreamName)
+	for _, s := range cfg.TopicToStreamMap {
+		add(s)
+	}
+	return out
+}
+
+func routeOptions(cfg *conf.Config) RouteOptions {
+	o := RouteOptions{
+		KeyMode:         KeyMode(cfg.PartitionKeyMode),
+		KeyProperty:     cfg.PartitionKeyProperty,
+		KeyField:        cfg.PartitionKeyField,
+		FixedKey:        cfg.DefaultPartitionKey,
+		HashKeyProperty: cfg.ExplicitHashKeyProperty,
+		StreamProperty:  cfg.StreamNameProperty,
+		TopicStreams:    cfg.TopicToStreamMap,
+		DefaultStream:   cfg.AWSKinesisStreamName,
+	}
+	return o
+}
+
+func producerOptions(cfg *conf.Config, m *sinkMetrics) producer.Options {
+	o := producer.Options{
+		MaxRecordsPerRequest: cfg.CollectionMaxCount,
+		MaxBytesPerRequest:   int(cfg.CollectionMaxSize),
+		Linger:               cfg.RecordMaxBufferedTime(),
+		MaxInFlight:          cfg.MaxConnections,
+		RetryInitialDelay:    cfg.RetryInitialDelay(),
+		RetryMaxDelay:        cfg.RetryMaxDelay(),
+		RecordTTL:            cfg.RecordTTLDuration(),
+		RequestTimeout:       cfg.RequestTimeoutDuration(),
+		MaxBufferedRecords:   cfg.MaxBufferedRecords,
+		MaxBufferedBytes:     cfg.MaxBufferedBytes,
+		RetainOrdering:       cfg.RetainOrdering,
+		Hooks:                m.hooks(),
+	}
+	if o.Linger == 0 {
+		o.Linger = -1 // 0 in the config means "do not wait"; 0 in Options means "default"
+	}
+	return o
+}
+
+func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
+	s.recordMetric("_kinesis_total_incoming_", 1)
+	s.recordMetric("_kinesis_total_incoming_bytes_", float64(len(r.Payload)))
+	s.metrics.received.Inc()
+
+	data, err := s.enc.Encode(nil, &r.RecordData)
+	if err != nil {
+		s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageID, s.cfg.MessageFormat, err))
+		return nil
+	}
+	rt, err := s.router.Route(&r.RecordData)
+	if err != nil {
+		s.handleFailure(r, "route", fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, err))
+		return nil
+	}
+	err = s.prod.Put(ctx, producer.Entry{
+		Stream:          rt.Stream,
+		PartitionKey:    rt.PartitionKey,
+		ExplicitHashKey: rt.ExplicitHashKey,
+		Data:            data,
+		Tag:             r,
+		Callback:        s.onResult,
+	})
+	if err != nil {
+		// Not accepted: ctx ended (shutdown) or the producer closed. The
+		// runtime fails the record.
+		return err
+	}
+	return nil
+}
+
+// onResult runs on producer goroutines, once per record.
+func (s *Sink) onResult(res producer.Result) {
+	r := res.Tag.(*runtime.Record)
+	if res.Err == nil {
+		s.recordMetric("_kinesis_total_success_", 1)
+		s.metrics.put.WithLabelValues(res.Stream).Inc()
+		r.Ack()
+		return
+	}
+	var pe *producer.Error
+	kind := "error"
+	if errors.As(res.Err, &pe) {
+		kind = pe.Kind.String()
+		if pe.Kind == producer.KindClosed {
+			// Shutting down: not a delivery failure the policy should
+			// judge; Pulsar redelivers the record to the next instance.
+			r.Fail(fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, res.Err))
+			return
+		}
+	}
+	s.handleFailure(r, kind, fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, res.Err))
+}
+
+// handleFailure applies the configured failure policy to a record that
+// cannot be delivered. Every path logs why and counts it: nothing is
+// dropped silently.
+func (s *Sink) handleFailure(r *runtime.Record, kind string, err error) {
+	s.recordMetric("_kinesis_total_failure_", 1)
+	s.metrics.failed.WithLabelValues(kind, string(s.cfg.FailurePolicy)).Inc()
+	switch s.cfg.FailurePolicy {
+	case conf.FailurePolicyDeadLetter:
+		s.log.Warn("record dead-lettered", "topic", r.Topic, "id", r.MessageID.String(),
+			"deadLetterTopic", s.cfg.DeadLetterTopic, "kind", kind, "error", err.Error())
+		s.deadLetter(r, kind, err)
+	case conf.FailurePolicyFailOnError:
+		s.log.Error("record failed; failurePolicy failOnError stops the instance", "topic", r.Topic,
+			"id", r.MessageID.String(), "kind", kind, "error", err.Error())
+		r.Fail(err)
+		if s.fatal != nil {
+			s.fatal(fmt.Errorf("failurePolicy failOnError: %w", err))
+		}
+	default:
+		// r.Fail logs it through the runtime and negatively acks it.
+		r.Fail(err)
+	}
+}
+
+// deadLetter publishes the original message, with the reason, to the
+// dead-letter topic, and acks it only once the broker has it; if that fails
+// too, the record is negatively acknowledged and comes back later.
+func (s *Sink) deadLetter(r *runtime.Record, kind string, cause error) {
+	props := make(map[string]string, len(r.Properties)+4)
+	for k, v := range r.Properties {
+		props[k] = v
+	}
+	props[PropDeadLetterReason] = cause.Error()
+	props[PropDeadLetterKind] = kind
+	props[PropOriginTopic] = r.Topic
+	props[PropOriginMessageID] = r.MessageID.String()
+	s.dlq.Add(1)
+	// Publishing waits for the broker, and this may run on a producer
+	// goroutine that must not block; dead letters are rare, so a goroutine
+	// each is fine.
+	go func() {
+		defer s.dlq.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.publisher.Publish(ctx, s.cfg.DeadLetterTopic, r.Payload, r.Key, props); err != nil {
+			r.Fail(fmt.Errorf("%w; and publishing to the dead-letter topic failed: %v", cause, err))
+			return
+		}
+		r.Ack()
+	}()
+}
+
+func (s *Sink) Close(ctx context.Context) error {
+	var err error
+	if s.prod != nil {
+		err = s.prod.Close(ctx)
+	}
+	done := make(chan struct{})
+	go func() { s.dlq.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return err
+}
