@@ -30,7 +30,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The variables integration tests read: `make unit` clears them so that nothing reaches for a service.
 SERVICE_VARS := PULSAR_HOME PULSAR_SERVICE_URL PULSAR_WEB_URL KINESIS_ENDPOINT AWS_EMULATOR_ENDPOINT KS_REQUIRE_SERVICES
 
-.PHONY: help build test unit lint generate generate-tools up down env status clean demo bench package fuzz
+.PHONY: help build test test-tools unit lint generate generate-tools up down env status clean demo bench package fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -39,7 +39,7 @@ build: ## build bin/kinesis-sink (static, version-stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kinesis-sink ./cmd/kinesis-sink
 
 # Integration packages share one Pulsar and one kinesalite; -p 2 keeps at most two packages on them at a time.
-test: build ## build, start the local services, run every test against them, stop the services
+test: build test-tools ## build, start the local services, run every test against them, stop the services
 	scripts/lib/with-services.sh $(GO) test -count=1 -timeout 40m -p 2 ./...
 
 unit: ## run the tests that need no service (go test -short)
@@ -63,6 +63,14 @@ generate-tools:
 		$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	@$(GO) version -m '$(GO_BIN_DIR)/protoc-gen-go-grpc' 2>/dev/null | grep -q 'google.golang.org/grpc/cmd/protoc-gen-go-grpc[[:space:]]*$(PROTOC_GEN_GO_GRPC_VERSION)' || \
 		$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# What some tests compare against besides the services: flatc decodes our FlatBuffers output, and the Java
+# reference tests run real Gson and flatbuffers-java on the same records.
+test-tools:
+	@command -v flatc >/dev/null || { $(SUDO) apt-get install -y -q flatbuffers-compiler || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q flatbuffers-compiler; }; }
+	@for a in com.google.code.gson:gson:2.11.0 com.google.flatbuffers:flatbuffers-java:2.0.8; do \
+		f=$$HOME/.m2/repository/$$(echo $$a | cut -d: -f1 | tr . /)/$$(echo $$a | cut -d: -f2)/$$(echo $$a | cut -d: -f3); \
+		[ -d "$$f" ] || mvn -q -B dependency:get -Dartifact=$$a >/dev/null; done
 
 up: ## install (first time) and start Pulsar, kinesalite and moto on 127.0.0.1
 	$(LOCAL_ENV) up

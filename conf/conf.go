@@ -99,15 +99,20 @@ type Config struct {
 	AWSKinesisStreamName string `json:"awsKinesisStreamName"`
 	// Credential plugin class name. Empty means static keys taken from
 	// awsCredentialPluginParam. Accepted: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin
-	// (the default AWS credential chain; param ignored) and
+	// (the default AWS credential chain: environment, shared files, EKS web
+	// identity, ECS and EC2 roles; param ignored, or {"profile":"…"}) and
 	// org.apache.pulsar.io.aws.STSAssumeRoleProviderPlugin (assume a role;
-	// param {"roleArn":"…","roleSessionName":"…"}), each also under its older
-	// org.apache.pulsar.io.kinesis.* name.
+	// param {"roleArn":"…","roleSessionName":"…"}, optionally with
+	// "externalId", "durationSeconds" (900-43200), "policy", and base keys
+	// "accessKey"/"secretKey"/"sessionToken", else the default chain), each
+	// also under its older org.apache.pulsar.io.kinesis.* name, or the short
+	// names "default", "sts" and "assumeRole".
 	AWSCredentialPluginName string `json:"awsCredentialPluginName"`
 	// Secret. JSON parameters of the credential plugin; with no plugin, the
-	// static keys {"accessKey":"…","secretKey":"…"}. A function secret named
-	// awsCredentialPluginParam, when present, takes precedence over the
-	// config value (Pulsar's loadWithSecrets rule).
+	// static keys {"accessKey":"…","secretKey":"…"} with an optional
+	// "sessionToken". A function secret named awsCredentialPluginParam, when
+	// present, takes precedence over the config value (Pulsar's
+	// loadWithSecrets rule).
 	AWSCredentialPluginParam Secret `json:"awsCredentialPluginParam"`
 	// STS endpoint used by the assume-role plugin, in the same forms as
 	// awsEndpoint. Empty means the AWS endpoint of the region.

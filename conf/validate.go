@@ -316,6 +316,15 @@ const (
 	AssumeRolePluginLegacy   = "org.apache.pulsar.io.kinesis.STSAssumeRoleProviderPlugin"
 )
 
+// Short names of the built-in plugins, added by this sink (the Java sink
+// knows only the class names). Package sink/awscfg holds the plugin registry;
+// its tests check that it and Credentials accept the same names.
+const (
+	DefaultChainPluginAlias = "default"
+	AssumeRolePluginAlias   = "sts"
+	AssumeRolePluginAlias2  = "assumeRole"
+)
+
 // Credentials is the parsed credential configuration.
 type Credentials struct {
 	Source          CredentialSource
@@ -326,7 +335,10 @@ type Credentials struct {
 }
 
 // Credentials parses awsCredentialPluginName and awsCredentialPluginParam.
-// Errors name the missing JSON fields, never the value.
+// Errors name the missing JSON fields, never the value. It checks what the
+// Java sink requires; the optional param fields (sessionToken; externalId,
+// durationSeconds, policy and base keys of the assume-role plugin) are parsed
+// and checked by package sink/awscfg when the clients are built.
 func (c *Config) Credentials() (*Credentials, error) {
 	const key = "awsCredentialPluginParam"
 	param := c.AWSCredentialPluginParam.Reveal()
@@ -343,9 +355,9 @@ func (c *Config) Credentials() (*Credentials, error) {
 			}
 		}
 		return &Credentials{Source: StaticKeys, AccessKey: Secret(m["accessKey"]), SecretKey: Secret(m["secretKey"])}, nil
-	case DefaultChainPlugin, DefaultChainPluginLegacy:
+	case DefaultChainPlugin, DefaultChainPluginLegacy, DefaultChainPluginAlias:
 		return &Credentials{Source: DefaultChain}, nil
-	case AssumeRolePlugin, AssumeRolePluginLegacy:
+	case AssumeRolePlugin, AssumeRolePluginLegacy, AssumeRolePluginAlias, AssumeRolePluginAlias2:
 		m, ok := paramObject(param)
 		const want = `must be JSON {"roleArn":"…","roleSessionName":"…"} for the STS assume-role plugin`
 		if !ok {
@@ -361,8 +373,9 @@ func (c *Config) Credentials() (*Credentials, error) {
 		}
 		return &Credentials{Source: AssumeRole, RoleARN: m["roleArn"], RoleSessionName: m["roleSessionName"]}, nil
 	}
-	return nil, errorf("awsCredentialPluginName", "must be empty (static keys), %s, %s, %s or %s, got %s",
-		DefaultChainPlugin, AssumeRolePlugin, DefaultChainPluginLegacy, AssumeRolePluginLegacy, quote(c.AWSCredentialPluginName))
+	return nil, errorf("awsCredentialPluginName", "must be empty (static keys), %s, %s, %s, %s, %s, %s or %s, got %s",
+		DefaultChainPlugin, AssumeRolePlugin, DefaultChainPluginLegacy, AssumeRolePluginLegacy,
+		DefaultChainPluginAlias, AssumeRolePluginAlias, AssumeRolePluginAlias2, quote(c.AWSCredentialPluginName))
 }
 
 // paramObject decodes a JSON object whose values are strings (others are

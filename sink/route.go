@@ -42,7 +42,8 @@ type RouteOptions struct {
 	KeyProperty string
 	// KeyField is the dotted JSON path for KeyField.
 	KeyField string
-	// FixedKey is the key for KeyFixed.
+	// FixedKey is the key for KeyFixed, and the fallback key of KeyProperty
+	// and KeyField for records lacking the property or field.
 	FixedKey string
 	// HashKeyProperty names a property holding a decimal explicit hash key;
 	// "" means none.
@@ -177,6 +178,11 @@ func (rt *Router) partitionKey(r *runtime.RecordData) string {
 		if v, ok := jsonField(r.Payload, rt.fieldPath); ok && v != "" {
 			return cutKey(v)
 		}
+	}
+	// A record lacking the property or field takes the configured fallback
+	// key (defaultPartitionKey), else the Java rule.
+	if rt.o.FixedKey != "" {
+		return rt.o.FixedKey
 	}
 	return DefaultPartitionKey(r)
 }

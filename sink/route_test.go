@@ -54,6 +54,7 @@ func TestRouterModes(t *testing.T) {
 	check("default", RouteOptions{}, "s-default", "msgkey", "")
 	check("property", RouteOptions{KeyMode: KeyProperty, KeyProperty: "pk"}, "s-default", "from-prop", "")
 	check("property absent falls back", RouteOptions{KeyMode: KeyProperty, KeyProperty: "nope"}, "s-default", "msgkey", "")
+	check("property absent, configured fallback", RouteOptions{KeyMode: KeyProperty, KeyProperty: "nope", FixedKey: "fb"}, "s-default", "fb", "")
 	check("field", RouteOptions{KeyMode: KeyField, KeyField: "customer.id"}, "s-default", "42", "")
 	check("field string", RouteOptions{KeyMode: KeyField, KeyField: "sku"}, "s-default", "abc", "")
 	check("fixed", RouteOptions{KeyMode: KeyFixed, FixedKey: "all"}, "s-default", "all", "")
