@@ -151,6 +151,9 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 				// our topic name.
 				`{"topicName":"` + tp.avro + `","key":"message-key","payload":{"c":"1","d":1,"e":{"a":"a","b":true,"d":1.0,"f":1.0,"i":1,"l":10}},"properties":{"prop-key":"prop-value"},"eventTime":1648502845803}`,
 				`{"topicName":"` + tp.str + `","key":"message-key","payload":"message-value","properties":{"prop-key":"prop-value"},"eventTime":1648502845803}`,
+				// JSON schema: the value is re-written as parsed (the Go
+				// producer wrote 1, not 1.0, for the doubles).
+				`{"topicName":"` + tp.json + `","key":"message-key","payload":{"c":"1","d":1,"e":{"a":"a","b":true,"d":1,"f":1,"i":1,"l":10}},"properties":{"prop-key":"prop-value"},"eventTime":1648502845803}`,
 				// No schema, no key, no event time: bytes as base64, the
 				// absent fields left out.
 				`{"topicName":"` + tp.raw + `","payload":"cGxhaW4tYnl0ZXM="}`,
@@ -167,8 +170,9 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 			topicRaw := env.UniqueTopic(t, "fmt-bytes")
 			topicStr := env.UniqueTopic(t, "fmt-string")
 			topicAvro := env.UniqueTopic(t, "fmt-avro")
+			topicJSON := env.UniqueTopic(t, "fmt-json")
 			name := uniqueName(t, "fmt")
-			rs := startSink(t, env, name, []string{topicRaw, topicStr, topicAvro},
+			rs := startSink(t, env, name, []string{topicRaw, topicStr, topicAvro, topicJSON},
 				sinkConfig(ks.Endpoint, stream, map[string]any{"messageFormat": tc.format}))
 
 			send := func(topic string, schema pulsar.Schema, msg *pulsar.ProducerMessage) {
@@ -187,13 +191,15 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 					Properties: props, EventTime: time.UnixMilli(eventTime)})
 				send(topicAvro, pulsar.NewAvroSchema(avroOuterSchema, nil), &pulsar.ProducerMessage{Value: value, Key: "message-key",
 					Properties: props, EventTime: time.UnixMilli(eventTime)})
+				send(topicJSON, pulsar.NewJSONSchema(avroOuterSchema, nil), &pulsar.ProducerMessage{Value: value, Key: "message-key",
+					Properties: props, EventTime: time.UnixMilli(eventTime)})
 			} else {
 				send(topicStr, nil, &pulsar.ProducerMessage{Payload: []byte("message-value"), Key: "message-key",
 					Properties: props, EventTime: time.UnixMilli(eventTime)})
 			}
 			want := 2
 			if tc.format == "FULL_MESSAGE_IN_JSON_EXPAND_VALUE" {
-				want = 3
+				want = 4
 			}
 			recs := ks.WaitForRecords(t, stream, want, 60*time.Second)
 			if !rs.in.Running() {
@@ -205,12 +211,12 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 					t.Errorf("partition key %q", r.PartitionKey)
 				}
 			}
-			tc.check(t, topics{raw: topicRaw, str: topicStr, avro: topicAvro}, recs)
+			tc.check(t, topics{raw: topicRaw, str: topicStr, avro: topicAvro, json: topicJSON}, recs)
 		})
 	}
 }
 
-type topics struct{ raw, str, avro string }
+type topics struct{ raw, str, avro, json string }
 
 func keys(m map[string]bool) []string {
 	var out []string
