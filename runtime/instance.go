@@ -58,6 +58,7 @@ type Instance struct {
 
 	registry *prometheus.Registry
 	stats    *Stats
+	ctl      *ControlServer
 
 	pending   pendingQueue
 	publisher *publisher
@@ -97,14 +98,7 @@ func (in *Instance) run(ctx context.Context) error {
 	}
 
 	in.registry = prometheus.NewRegistry()
-	in.stats = NewStats(MetricLabels{
-		Tenant:     cfg.Tenant,
-		Namespace:  cfg.Tenant + "/" + cfg.Namespace,
-		Name:       cfg.Name,
-		InstanceID: cfg.FuncID,
-		Cluster:    cfg.ClusterName,
-		FQFN:       cfg.FQFN(),
-	}, in.registry)
+	in.stats = NewStats(MetricLabelsFor(cfg), in.registry)
 
 	// The servers start before the client so that the worker's status calls
 	// answer (running=true) while consumers are still being created.
@@ -119,6 +113,7 @@ func (in *Instance) run(ctx context.Context) error {
 			return fmt.Errorf("gRPC InstanceControl on port %d: %w", cfg.Port, err)
 		}
 		defer ctl.Stop()
+		in.ctl = ctl
 		if cfg.ExpectedHealthCheckInterval > 0 {
 			stopWatch := ctl.StartHealthWatchdog(cfg.ExpectedHealthCheckInterval, func() {
 				in.setFatal(errors.New("no health check from the worker within 3x expectedHealthCheckInterval"))
@@ -191,6 +186,10 @@ func (in *Instance) run(ctx context.Context) error {
 func (in *Instance) setFatal(err error) {
 	in.fatalOnce.Do(func() {
 		in.stats.RecordSystemException(err)
+		if in.ctl != nil {
+			// functions status shows the reason until the process exits.
+			in.ctl.SetFailure(err)
+		}
 		in.fatalCh <- err
 	})
 }
