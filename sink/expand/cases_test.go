@@ -620,6 +620,7 @@ func goldenCases(t testing.TB) []goldenCase {
 	}
 	deep = deep.long(1).long(0)
 	add("avro_recursive_too_deep", record(sch(runtime.SchemaAvro, listDef), deep), def).wantErr = "deeper than 1000"
+	add("avro_recursive_deep_flat", record(sch(runtime.SchemaAvro, listDef), deep), flat).wantErr = "deeper than 1000"
 	logical := aw{}.long(19079).long(45296789).long(45296789123).long(1648502845803).long(1648502845803123).long(1648502845803).
 		str("6ba7b810-9dad-11d1-80b4-00c04fd430c8").raw(1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0).long(-5).bytes([]byte{1, 2}).long(1).long(-1)
 	add("avro_logical", record(sch(runtime.SchemaAvro, logicalDef), logical), def)
@@ -679,6 +680,8 @@ func goldenCases(t testing.TB) []goldenCase {
 	jsonCase("json_ws", " \r\n\t{ \"a\" :\t[ 1 , 2 ] } ", def)
 	jsonCase("json_deep_ok", strings.Repeat("[", 998)+strings.Repeat("]", 998), def)
 	jsonCase("json_deep_obj", nested(998, "1"), flat)
+	jsonCase("json_deep_1000", strings.Repeat("[", 1000)+strings.Repeat("]", 1000), def).wantErr = "deeper than 1000"
+	jsonCase("json_deep_1000_flat", strings.Repeat("[", 1000)+strings.Repeat("]", 1000), flat)
 	add("json_badutf8", record(js, []byte("{\"\xff\":\"\xe2\x82\",\"b\":\"\xed\xa0\x80\"}")), def)
 	for i, text := range []string{"123abc", "\ufeff{}", "[1,]", "{'a':1}", "NaN", "01", "\"a\x01b\"", "truex",
 		"{\"a\":1,}", "[1 2]", "-", "1.", ".5", "+1", "1e", "\"\\x\"", "\"\\u12G4\"", "[", "{\"a\"", "nul",

@@ -8,13 +8,26 @@ import (
 )
 
 // maxDepth is Jackson's default nesting limit (StreamReadConstraints and,
-// since 2.16, StreamWriteConstraints): the Java sink cannot parse or write
-// anything deeper, so neither do we (it also bounds our recursion).
-const maxDepth = 1000
+// since 2.16, StreamWriteConstraints): the Java sink cannot parse a JSON
+// payload or write a nested record deeper than that. Flattening goes through
+// ObjectMapper.convertValue, which does not count the JsonRecord level, so
+// a 1000-deep JSON payload still flattens. (Deeper Avro records overflow the
+// Java stack; we stop at the same 1000 levels.)
+const (
+	maxDepth     = 1000
+	maxFlatDepth = maxDepth + 1
+)
+
+// maxOutput bounds one record's JSON. Kinesis takes at most 10 MiB per
+// record, so a larger result is useless; the bound stops a small payload
+// (a block of a million nulls, a number like 1e999999 when flattened) from
+// making the encoder allocate without limit.
+const maxOutput = 16 << 20
 
 var (
-	errTooDeep = errors.New("value nests deeper than 1000 levels")
+	errTooDeep = errors.New("value nests deeper than 1000 levels (Jackson's limit)")
 	errTooLong = errors.New("flattened number has more than 1048576 digits")
+	errTooBig  = errors.New("encoded record exceeds 16 MiB (Kinesis takes at most 10 MiB)")
 )
 
 // emitter writes the converted record either as Jackson writes the
@@ -61,7 +74,7 @@ func (e *emitter) fail(err error) {
 }
 
 func (e *emitter) push() bool {
-	if len(e.frames) >= maxDepth {
+	if len(e.frames) >= maxDepth && (!e.flat || len(e.frames) >= maxFlatDepth) {
 		e.fail(errTooDeep)
 		return false
 	}
@@ -115,6 +128,7 @@ func (e *emitter) name(k string) {
 	if len(e.frames) == 0 {
 		return
 	}
+	e.checkSize()
 	f := e.top()
 	if !e.flat {
 		if f.count > 0 {
@@ -155,6 +169,7 @@ func (e *emitter) elem() {
 	if len(e.frames) == 0 {
 		return
 	}
+	e.checkSize()
 	f := e.top()
 	if !e.flat {
 		if f.count > 0 {
@@ -170,8 +185,15 @@ func (e *emitter) elem() {
 	f.count++
 }
 
+func (e *emitter) checkSize() {
+	if len(e.buf)-e.start > maxOutput {
+		e.fail(errTooBig)
+	}
+}
+
 // pair starts a flattened leaf at the current path.
 func (e *emitter) pair() {
+	e.checkSize()
 	e.pairs++
 	e.buf = append(e.buf, ',', '"')
 	e.buf = appendFlattenerText(e.buf, e.path)
@@ -241,6 +263,13 @@ func (e *emitter) decimal(d bigDec) {
 }
 
 func (e *emitter) flatNumber(d bigDec) {
+	if e.err != nil {
+		return
+	}
+	if int64(len(d.coef))-d.scale > maxOutput {
+		e.fail(errTooBig)
+		return
+	}
 	var err error
 	e.buf, err = appendFlatNumber(e.buf, d)
 	if err != nil {

@@ -125,7 +125,8 @@ func (enc *Encoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
 		e.null()
 	}
 	switch {
-	case !r.EventTime.IsZero():
+	case !r.EventTime.IsZero() && r.EventTime.UnixMilli() != 0:
+		// Pulsar's event time 0 means "not set", as in the Java runtime.
 		e.name("eventTime")
 		e.int64(r.EventTime.UnixMilli())
 	case !nonNull:

@@ -102,20 +102,23 @@ func compareUTF16(a, b string) int {
 	return len(ua) - len(ub)
 }
 
+// hmBin is one bucket: a doubly linked chain through javaHashMap.next/prev.
 type hmBin struct {
-	chain []int32 // key indices in chain order
-	tree  bool
+	head, tail int32 // -1 when empty
+	n          int32
+	tree       bool
 }
 
 // javaHashMap simulates the bucket structure of a java.util.HashMap holding
 // distinct keys, inserted by put (tail insertion, grow after the insert) or
 // by merge (head insertion, grow before the insert).
 type javaHashMap struct {
-	keys      javaKeySet
-	hashes    []int32 // spread hash per key index
-	table     []hmBin
-	threshold int
-	size      int
+	keys       javaKeySet
+	hashes     []int32 // spread hash per key index
+	table      []hmBin
+	threshold  int
+	size       int
+	next, prev []int32 // chain links per key index
 	// Tree links per key index, valid while the key sits in a tree bin.
 	left, right, parent []int32
 	red                 []bool
@@ -124,7 +127,7 @@ type javaHashMap struct {
 // newJavaHashMap starts an empty map; initialCapacity < 0 means new
 // HashMap() (16 buckets on first insert), otherwise new HashMap(n).
 func newJavaHashMap(keys javaKeySet, n int, initialCapacity int) *javaHashMap {
-	m := &javaHashMap{keys: keys, hashes: make([]int32, n)}
+	m := &javaHashMap{keys: keys, hashes: make([]int32, n), next: make([]int32, n), prev: make([]int32, n)}
 	for i := range n {
 		h := keys.hashCode(i)
 		m.hashes[i] = h ^ int32(uint32(h)>>16)
@@ -143,22 +146,81 @@ func tableSizeFor(c int) int {
 	return n
 }
 
+func newTable(n int) []hmBin {
+	t := make([]hmBin, n)
+	for i := range t {
+		t[i].head, t[i].tail = -1, -1
+	}
+	return t
+}
+
+func (m *javaHashMap) appendTail(b *hmBin, k int32) {
+	m.next[k], m.prev[k] = -1, b.tail
+	if b.tail >= 0 {
+		m.next[b.tail] = k
+	} else {
+		b.head = k
+	}
+	b.tail = k
+	b.n++
+}
+
+func (m *javaHashMap) pushHead(b *hmBin, k int32) {
+	m.prev[k], m.next[k] = -1, b.head
+	if b.head >= 0 {
+		m.prev[b.head] = k
+	} else {
+		b.tail = k
+	}
+	b.head = k
+	b.n++
+}
+
+func (m *javaHashMap) insertAfter(b *hmBin, xp, x int32) {
+	xn := m.next[xp]
+	m.next[xp], m.prev[x], m.next[x] = x, xp, xn
+	if xn >= 0 {
+		m.prev[xn] = x
+	} else {
+		b.tail = x
+	}
+	b.n++
+}
+
+// moveToFront makes the tree root the first node of its chain.
+func (m *javaHashMap) moveToFront(b *hmBin, r int32) {
+	if b.head == r {
+		return
+	}
+	p, nx := m.prev[r], m.next[r]
+	m.next[p] = nx
+	if nx >= 0 {
+		m.prev[nx] = p
+	} else {
+		b.tail = p
+	}
+	m.prev[r], m.next[r] = -1, b.head
+	m.prev[b.head] = r
+	b.head = r
+}
+
 func (m *javaHashMap) bucket(k int32, n int) int { return int(m.hashes[k]) & (n - 1) }
 
 func (m *javaHashMap) put(k int32) {
 	if m.table == nil {
 		m.resize()
 	}
-	b := &m.table[m.bucket(k, len(m.table))]
+	i := m.bucket(k, len(m.table))
+	b := &m.table[i]
 	switch {
-	case len(b.chain) == 0:
-		b.chain = append(b.chain, k)
+	case b.n == 0:
+		m.appendTail(b, k)
 	case b.tree:
 		m.putTreeVal(b, k)
 	default:
-		b.chain = append(b.chain, k)
-		if len(b.chain) > hmTreeifyThreshold {
-			m.treeifyBin(m.bucket(k, len(m.table)))
+		m.appendTail(b, k)
+		if b.n > hmTreeifyThreshold {
+			m.treeifyBin(i)
 		}
 	}
 	m.size++
@@ -176,10 +238,8 @@ func (m *javaHashMap) merge(k int32) {
 	if b.tree {
 		m.putTreeVal(b, k)
 	} else {
-		existing := len(b.chain)
-		b.chain = append(b.chain, 0)
-		copy(b.chain[1:], b.chain)
-		b.chain[0] = k
+		existing := b.n
+		m.pushHead(b, k)
 		if existing >= hmTreeifyThreshold-1 {
 			m.treeifyBin(i)
 		}
@@ -215,41 +275,36 @@ func (m *javaHashMap) resize() {
 		}
 	}
 	m.threshold = newThr
-	newTab := make([]hmBin, newCap)
+	newTab := newTable(newCap)
 	for j := range m.table {
 		old := m.table[j]
-		if len(old.chain) == 0 {
+		if old.n == 0 {
 			continue
 		}
-		var lo, hi []int32
-		for _, k := range old.chain {
+		lo, hi := &newTab[j], &newTab[j+oldCap]
+		// Splitting keeps the chain order in both halves.
+		for k := old.head; k >= 0; {
+			nx := m.next[k]
 			if int(m.hashes[k])&oldCap == 0 {
-				lo = append(lo, k)
+				m.appendTail(lo, k)
 			} else {
-				hi = append(hi, k)
+				m.appendTail(hi, k)
 			}
+			k = nx
 		}
 		if !old.tree {
-			newTab[j].chain = lo
-			newTab[j+oldCap].chain = hi
 			continue
 		}
-		place := func(idx int, part, other []int32) {
-			if len(part) == 0 {
-				return
+		for _, part := range [2]struct{ b, other *hmBin }{{lo, hi}, {hi, lo}} {
+			if part.b.n <= hmUntreeifyLimit {
+				continue // untreeified: a plain chain in the same order
 			}
-			newTab[idx].chain = part
-			if len(part) <= hmUntreeifyLimit {
-				return // untreeified: a plain chain in the same order
-			}
-			newTab[idx].tree = true
-			if len(other) > 0 {
-				m.treeify(&newTab[idx])
+			part.b.tree = true
+			if part.other.n > 0 {
+				m.treeify(part.b)
 			}
 			// Otherwise the whole tree moved unchanged, root still in front.
 		}
-		place(j, lo, hi)
-		place(j+oldCap, hi, lo)
 	}
 	m.table = newTab
 }
@@ -296,7 +351,7 @@ func (m *javaHashMap) dir(x, p int32) int {
 func (m *javaHashMap) treeify(b *hmBin) {
 	m.ensureTreeLinks()
 	root := int32(-1)
-	for _, x := range b.chain {
+	for x := b.head; x >= 0; x = m.next[x] {
 		m.left[x], m.right[x] = -1, -1
 		if root < 0 {
 			m.parent[x] = -1
@@ -304,32 +359,15 @@ func (m *javaHashMap) treeify(b *hmBin) {
 			root = x
 			continue
 		}
-		p := root
-		for {
-			d := m.dir(x, p)
-			xp := p
-			if d <= 0 {
-				p = m.left[p]
-			} else {
-				p = m.right[p]
-			}
-			if p < 0 {
-				m.parent[x] = xp
-				if d <= 0 {
-					m.left[xp] = x
-				} else {
-					m.right[xp] = x
-				}
-				root = m.balanceInsertion(root, x)
-				break
-			}
-		}
+		m.attach(root, x)
+		root = m.balanceInsertion(root, x)
 	}
-	moveToFront(b, root)
+	m.moveToFront(b, root)
 }
 
-func (m *javaHashMap) putTreeVal(b *hmBin, x int32) {
-	root := b.chain[0]
+// attach links x as a leaf below the node its ordering leads to, and
+// returns that parent.
+func (m *javaHashMap) attach(root, x int32) int32 {
 	p := root
 	for {
 		d := m.dir(x, p)
@@ -340,36 +378,24 @@ func (m *javaHashMap) putTreeVal(b *hmBin, x int32) {
 			p = m.right[p]
 		}
 		if p < 0 {
-			m.left[x], m.right[x] = -1, -1
 			m.parent[x] = xp
 			if d <= 0 {
 				m.left[xp] = x
 			} else {
 				m.right[xp] = x
 			}
-			// The new node is linked into the chain right behind its parent.
-			for i, k := range b.chain {
-				if k == xp {
-					b.chain = append(b.chain, 0)
-					copy(b.chain[i+2:], b.chain[i+1:])
-					b.chain[i+1] = x
-					break
-				}
-			}
-			moveToFront(b, m.balanceInsertion(root, x))
-			return
+			return xp
 		}
 	}
 }
 
-func moveToFront(b *hmBin, root int32) {
-	for i, k := range b.chain {
-		if k == root {
-			copy(b.chain[1:i+1], b.chain[:i])
-			b.chain[0] = root
-			return
-		}
-	}
+func (m *javaHashMap) putTreeVal(b *hmBin, x int32) {
+	root := b.head
+	m.left[x], m.right[x] = -1, -1
+	xp := m.attach(root, x)
+	// The new node is linked into the chain right behind its tree parent.
+	m.insertAfter(b, xp, x)
+	m.moveToFront(b, m.balanceInsertion(root, x))
 }
 
 func (m *javaHashMap) rotateLeft(root, p int32) int32 {
@@ -493,7 +519,9 @@ func (m *javaHashMap) balanceInsertion(root, x int32) int32 {
 // order appends the key indices in iteration order.
 func (m *javaHashMap) order(dst []int32) []int32 {
 	for _, b := range m.table {
-		dst = append(dst, b.chain...)
+		for k := b.head; k >= 0; k = m.next[k] {
+			dst = append(dst, k)
+		}
 	}
 	return dst
 }

@@ -84,6 +84,9 @@ func emitJSON(e *emitter, v *jsonValue) {
 	case jsonObject:
 		e.beginObject()
 		for i, k := range v.keys {
+			if e.err != nil {
+				return
+			}
 			e.name(k)
 			emitJSON(e, v.vals[i])
 		}
@@ -91,6 +94,9 @@ func emitJSON(e *emitter, v *jsonValue) {
 	case jsonArray:
 		e.beginArray()
 		for _, x := range v.vals {
+			if e.err != nil {
+				return
+			}
 			e.elem()
 			emitJSON(e, x)
 		}

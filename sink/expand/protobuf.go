@@ -97,6 +97,9 @@ func emitProtoMessage(e *emitter, m protoreflect.Message) {
 			l := m.Get(fd).List()
 			e.beginArray()
 			for j := range l.Len() {
+				if e.err != nil {
+					return
+				}
 				e.elem()
 				emitProtoValue(e, fd, l.Get(j))
 			}
