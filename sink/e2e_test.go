@@ -14,11 +14,16 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/flatbuf/kinesisfbs"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/awscfg"
 )
 
 // sinkConfig is a config as a Java sink user writes it, pointed at the
@@ -433,5 +438,66 @@ func TestFailurePolicyDeadLetter(t *testing.T) {
 	st := e2e.FunctionStatus(t, e2e.StatusClient(t, rs.port))
 	if st == nil || st.NumSuccessfullyProcessed != 5 {
 		t.Fatalf("status: want 5 records resolved as processed (2 written, 3 dead-lettered), got %+v", st)
+	}
+}
+
+// TestAssumeRoleAndCloudWatchMetrics runs the binary with the Java sink's
+// STS assume-role plugin (STS served by moto) and KPL metrics uploaded to
+// moto's CloudWatch, then reads the metrics back from moto.
+func TestAssumeRoleAndCloudWatchMetrics(t *testing.T) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	moto := testenv.AWS(t)
+	stream := ks.UniqueStream(t, "cw")
+	ks.CreateStream(t, stream, 2)
+	topic := env.UniqueTopic(t, "cw")
+	ns := fmt.Sprintf("KinesisSinkE2E%d", time.Now().UnixNano()%1e9)
+
+	rs := startSink(t, env, uniqueName(t, "cw"), []string{topic}, sinkConfig(ks.Endpoint, stream, map[string]any{
+		"awsCredentialPluginName":    "org.apache.pulsar.io.aws.STSAssumeRoleProviderPlugin",
+		"awsCredentialPluginParam":   `{"roleArn":"arn:aws:iam::123456789012:role/kinesis-writer","roleSessionName":"e2e","accessKey":"AKIDBASE","secretKey":"e2e-secret-value"}`,
+		"awsStsEndpoint":             moto.Endpoint,
+		"cloudwatchEndpoint":         moto.Endpoint,
+		"metricsLevel":               "summary",
+		"metricsGranularity":         "stream",
+		"metricsNamespace":           ns,
+		"metricsUploadDelayInMillis": 1000,
+	}))
+	const n = 200
+	e2e.Produce(t, e2e.NewClient(t, env), topic, n, func(i int) string { return fmt.Sprintf("cw-%d", i) })
+	if recs := ks.WaitForRecords(t, stream, n, 60*time.Second); distinct(recs) != n {
+		t.Fatalf("kinesis has %d distinct records, want %d", distinct(recs), n)
+	}
+
+	rc := conf.Default()
+	rc.AWSRegion = moto.Region
+	rc.CloudwatchEndpoint = moto.Endpoint
+	rc.AWSCredentialPluginParam = `{"accessKey":"AKIDREAD","secretKey":"read"}`
+	clients, err := awscfg.New(context.Background(), rc, awscfg.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	var sum float64
+	env.WaitFor(t, 30*time.Second, func() bool {
+		now := time.Now()
+		res, err := clients.CloudWatch.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+			StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now.Add(time.Minute)),
+			MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("put"), MetricStat: &cwtypes.MetricStat{
+				Period: aws.Int32(3600), Stat: aws.String("Sum"),
+				Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String("UserRecordsPut"),
+					Dimensions: []cwtypes.Dimension{{Name: aws.String("StreamName"), Value: aws.String(stream)}}}}}},
+		})
+		if err != nil || len(res.MetricDataResults) == 0 {
+			return false
+		}
+		sum = 0
+		for _, v := range res.MetricDataResults[0].Values {
+			sum += v
+		}
+		return sum == n
+	}, "CloudWatch UserRecordsPut{StreamName=%s} to reach %d (now %v)", stream, n, &sum)
+	if !rs.in.Running() {
+		t.Fatalf("instance exited: %v", rs.in.Err)
 	}
 }

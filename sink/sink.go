@@ -14,6 +14,8 @@ import (
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/awscfg"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/cwmetrics"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/expand"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/format"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
@@ -39,6 +41,8 @@ type Sink struct {
 	fatal        func(error)
 	recordMetric func(string, float64)
 	metrics      *sinkMetrics
+	clients      *awscfg.Clients
+	stopSampling context.CancelFunc
 
 	// dlq tracks dead-letter publishes in flight so Close can wait for them.
 	dlq sync.WaitGroup
@@ -95,15 +99,28 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		return fmt.Errorf("sink config: %w", err)
 	}
 
-	s.metrics = newSinkMetrics(sc.Registerer)
-	po := producerOptions(cfg, s.metrics)
-	clients, err := newAWSClients(ctx, cfg, producer.NewHTTPClient(po), s.log)
+	po := producerOptions(cfg)
+	s.clients, err = awscfg.New(ctx, cfg, awscfg.Options{Logger: s.log, KinesisHTTPClient: producer.NewHTTPClient(po)})
 	if err != nil {
 		return err
 	}
-	if s.prod, err = producer.New(clients.Kinesis, po); err != nil {
+	var cw cwmetrics.CloudWatchAPI
+	if s.clients.CloudWatch != nil {
+		cw = s.clients.CloudWatch
+	}
+	kpl, err := cwmetrics.New(cw, cwmetrics.FromConfig(cfg, s.log, sc.Registerer))
+	if err != nil {
+		return fmt.Errorf("sink metrics: %w", err)
+	}
+	s.metrics = newSinkMetrics(kpl, sc.Registerer)
+	po.Hooks = s.metrics.hooks()
+	if s.prod, err = producer.New(s.clients.Kinesis, po); err != nil {
 		return fmt.Errorf("sink config: %w", err)
 	}
+	kpl.Start()
+	sampleCtx, cancel := context.WithCancel(context.Background())
+	s.stopSampling = cancel
+	go s.metrics.samplePending(sampleCtx, s.prod)
 
 	// Describe the streams known up front: this adopts each stream's own
 	// maximum record size and shows a missing stream in the log at once.
@@ -159,7 +176,7 @@ func routeOptions(cfg *conf.Config) RouteOptions {
 	return o
 }
 
-func producerOptions(cfg *conf.Config, m *sinkMetrics) producer.Options {
+func producerOptions(cfg *conf.Config) producer.Options {
 	o := producer.Options{
 		MaxRecordsPerRequest: cfg.CollectionMaxCount,
 		MaxBytesPerRequest:   int(cfg.CollectionMaxSize),
@@ -172,7 +189,6 @@ func producerOptions(cfg *conf.Config, m *sinkMetrics) producer.Options {
 		MaxBufferedRecords:   cfg.MaxBufferedRecords,
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
 		RetainOrdering:       cfg.RetainOrdering,
-		Hooks:                m.hooks(),
 	}
 	if o.Linger == 0 {
 		o.Linger = -1 // 0 in the config means "do not wait"; 0 in Options means "default"
@@ -183,7 +199,6 @@ func producerOptions(cfg *conf.Config, m *sinkMetrics) producer.Options {
 func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 	s.recordMetric("_kinesis_total_incoming_", 1)
 	s.recordMetric("_kinesis_total_incoming_bytes_", float64(len(r.Payload)))
-	s.metrics.received.Inc()
 
 	data, err := s.enc.Encode(nil, &r.RecordData)
 	if err != nil {
@@ -191,6 +206,7 @@ func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 		return nil
 	}
 	rt, err := s.router.Route(&r.RecordData)
+	s.metrics.kpl.UserRecordReceived(rt.Stream)
 	if err != nil {
 		s.handleFailure(r, "route", fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, err))
 		return nil
@@ -214,9 +230,12 @@ func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 // onResult runs on producer goroutines, once per record.
 func (s *Sink) onResult(res producer.Result) {
 	r := res.Tag.(*runtime.Record)
+	retries := max(res.Attempts-1, 0)
 	if res.Err == nil {
 		s.recordMetric("_kinesis_total_success_", 1)
-		s.metrics.put.WithLabelValues(res.Stream).Inc()
+		// One user record per Kinesis record until aggregation exists.
+		s.metrics.kpl.UserRecordPut(res.Stream, res.ShardID, res.DataBytes, retries, res.Latency)
+		s.metrics.kpl.KinesisRecordPut(res.Stream, res.ShardID, 1, res.DataBytes)
 		r.Ack()
 		return
 	}
@@ -224,6 +243,7 @@ func (s *Sink) onResult(res producer.Result) {
 	kind := "error"
 	if errors.As(res.Err, &pe) {
 		kind = pe.Kind.String()
+		s.metrics.kpl.UserRecordFailed(res.Stream, "", retries, pe.Kind == producer.KindTTLExpired)
 		if pe.Kind == producer.KindClosed {
 			// Shutting down: not a delivery failure the policy should
 			// judge; Pulsar redelivers the record to the next instance.
@@ -296,6 +316,17 @@ func (s *Sink) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+	if s.stopSampling != nil {
+		s.stopSampling()
+	}
+	if s.metrics != nil {
+		// The last interval's metrics are uploaded; a failure is logged
+		// by cwmetrics and never fails the close.
+		_ = s.metrics.kpl.Close(ctx)
+	}
+	if s.clients != nil {
+		s.clients.Close()
 	}
 	return err
 }

@@ -40,6 +40,8 @@ type Result struct {
 	PartitionKey string
 	// ShardID and SequenceNumber are set when Kinesis accepted the record.
 	ShardID, SequenceNumber string
+	// DataBytes is len(Entry.Data), for metrics.
+	DataBytes int
 	// Attempts is how many PutRecords calls carried the record.
 	Attempts int
 	// Latency is the time from Put to this result.

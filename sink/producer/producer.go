@@ -727,6 +727,7 @@ func deliver(recs []*record) {
 			PartitionKey:   r.e.PartitionKey,
 			ShardID:        r.shard,
 			SequenceNumber: r.seqNo,
+			DataBytes:      len(r.e.Data),
 			Attempts:       r.attempts,
 			Latency:        now.Sub(r.putAt),
 		}
@@ -739,7 +740,7 @@ func deliver(recs []*record) {
 }
 
 func deliverNow(e *Entry, err *Error) {
-	e.Callback(Result{Tag: e.Tag, Stream: e.Stream, PartitionKey: e.PartitionKey, Err: err})
+	e.Callback(Result{Tag: e.Tag, Stream: e.Stream, PartitionKey: e.PartitionKey, DataBytes: len(e.Data), Err: err})
 }
 
 func (p *Producer) releaseLocked(r *record) {
