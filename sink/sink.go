@@ -189,6 +189,7 @@ func producerOptions(cfg *conf.Config) producer.Options {
 		MaxBufferedRecords:   cfg.MaxBufferedRecords,
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
 		RetainOrdering:       cfg.RetainOrdering,
+		FailIfThrottled:      cfg.FailIfThrottled,
 	}
 	if o.Linger == 0 {
 		o.Linger = -1 // 0 in the config means "do not wait"; 0 in Options means "default"

@@ -39,9 +39,12 @@ const (
 	// KindClosed: the producer was closed (or Close's deadline hit) before
 	// the record was delivered. It may still have been written.
 	KindClosed
+	// KindThrottled: Kinesis throttled the record and Options.FailIfThrottled
+	// says not to retry throttled records (KPL FailIfThrottled).
+	KindThrottled
 )
 
-var kindNames = [...]string{"", "invalid", "oversize", "rejected", "fatal", "ttl-expired", "closed"}
+var kindNames = [...]string{"", "invalid", "oversize", "rejected", "fatal", "ttl-expired", "closed", "throttled"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -59,9 +62,10 @@ var (
 	ErrFatal      = errors.New("producer: Kinesis refused the stream")
 	ErrTTLExpired = errors.New("producer: record TTL expired")
 	ErrClosed     = errors.New("producer: closed")
+	ErrThrottled  = errors.New("producer: record throttled")
 )
 
-var kindSentinels = [...]error{nil, ErrInvalid, ErrOversize, ErrRejected, ErrFatal, ErrTTLExpired, ErrClosed}
+var kindSentinels = [...]error{nil, ErrInvalid, ErrOversize, ErrRejected, ErrFatal, ErrTTLExpired, ErrClosed, ErrThrottled}
 
 // Error is the error a Result carries when a record was not delivered.
 type Error struct {

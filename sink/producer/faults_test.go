@@ -498,3 +498,39 @@ func TestBackpressureBytes(t *testing.T) {
 	}
 	e.proxy.Release()
 }
+
+// With FailIfThrottled, a throttled record fails at once with KindThrottled
+// (the sink's failure policy takes it from there) and is not retried; the
+// others are written.
+func TestFailIfThrottled(t *testing.T) {
+	e := newFaultEnv(t, 2, 7, producer.Options{Linger: 10 * time.Millisecond, FailIfThrottled: true})
+	e.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3})
+	const n = 500
+	col := newCollector(n)
+	e.putAll(t, col, n, func(id int) string { return fmt.Sprintf("key-%d", id) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	col.wait(t, time.Second)
+	pc := e.proxy.Counters()
+	throttled, ok := 0, 0
+	for _, r := range col.results {
+		switch {
+		case r.Err == nil:
+			ok++
+		case errors.Is(r.Err, producer.ErrThrottled):
+			throttled++
+			if r.Attempts != 1 {
+				t.Fatalf("throttled record tried %d times, want 1", r.Attempts)
+			}
+		default:
+			t.Fatalf("unexpected failure: %v", r.Err)
+		}
+	}
+	if int64(throttled) != pc.EntriesDropped || ok+throttled != n || throttled == 0 {
+		t.Fatalf("ok=%d throttled=%d, proxy dropped %d", ok, throttled, pc.EntriesDropped)
+	}
+	closeProducer(t, e.p)
+}

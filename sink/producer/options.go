@@ -132,6 +132,13 @@ type Options struct {
 	// it). Bigger records fail at once with KindOversize.
 	MaxRecordSize int
 
+	// FailIfThrottled fails records at their first
+	// ProvisionedThroughputExceededException (KindThrottled) instead of
+	// retrying them, as the KPL's FailIfThrottled does: for users who would
+	// rather have the sink's failure policy deal with an overloaded stream
+	// at once than let records wait out RecordTTL.
+	FailIfThrottled bool
+
 	// Hooks receive metrics events; every hook is optional.
 	Hooks Hooks
 }

@@ -80,6 +80,10 @@ func (p *Producer) attempt(b *batch, recs []*record) {
 			}
 			info.Failed++
 			msg := aws.ToString(res.ErrorMessage)
+			if code == throttleCode && p.opts.FailIfThrottled {
+				p.failNow(r, KindThrottled, code, msg, nil)
+				continue
+			}
 			switch classifyCode(code) {
 			case actFatal:
 				p.failNow(r, KindFatal, code, msg, nil)
@@ -118,6 +122,14 @@ func (p *Producer) attempt(b *batch, recs []*record) {
 		for _, r := range recs {
 			p.failNow(r, KindClosed, r.code, r.msg, err)
 		}
+	case actRetry:
+		if code == throttleCode && p.opts.FailIfThrottled {
+			for _, r := range recs {
+				p.failNow(r, KindThrottled, code, msg, err)
+			}
+			return
+		}
+		fallthrough
 	default:
 		b.failedWhole = true
 		for _, r := range recs {
