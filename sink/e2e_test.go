@@ -35,6 +35,9 @@ func sinkConfig(endpoint, stream string, extra map[string]any) map[string]any {
 		"awsKinesisStreamName":     stream,
 		"awsCredentialPluginParam": `{"accessKey":"AKIDE2E","secretKey":"e2e-secret-value"}`,
 		"metricsLevel":             "none",
+		// These tests compare the user records Kinesis stores; aggregation
+		// (on by default, as in the Java sink) has tests of its own.
+		"aggregationEnabled": false,
 	}
 	for k, v := range extra {
 		m[k] = v
@@ -499,5 +502,51 @@ func TestAssumeRoleAndCloudWatchMetrics(t *testing.T) {
 	}, "CloudWatch UserRecordsPut{StreamName=%s} to reach %d (now %v)", stream, n, &sum)
 	if !rs.in.Running() {
 		t.Fatalf("instance exited: %v", rs.in.Err)
+	}
+}
+
+// TestFailurePolicyFailOnError: a record that cannot be written stops the
+// instance with a non-zero exit (the worker restarts it) and a line naming
+// the record; it is not acked, so Pulsar redelivers it.
+func TestFailurePolicyFailOnError(t *testing.T) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	stream := ks.UniqueStream(t, "foe")
+	ks.CreateStream(t, stream, 1)
+	topic := env.UniqueTopic(t, "foe")
+	name := uniqueName(t, "foe")
+	rs := startSink(t, env, name, []string{topic}, sinkConfig(ks.Endpoint, stream, map[string]any{"failurePolicy": "failOnError"}))
+	client := e2e.NewClient(t, env)
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, pl := range [][]byte{[]byte("before"), make([]byte, 1<<20+1)} {
+		if _, err := p.Send(context.Background(), &pulsar.ProducerMessage{Payload: pl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-rs.in.Done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("instance still running after a record failed under failOnError")
+	}
+	if rs.in.Err == nil {
+		t.Fatal("instance exited 0; failOnError must exit non-zero")
+	}
+	out := rs.in.Output()
+	last := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	if !strings.Contains(last, "failOnError") || !strings.Contains(last, topic) {
+		t.Fatalf("last line does not name the policy and the record: %q", last)
+	}
+	recs := ks.WaitForRecords(t, stream, 1, 30*time.Second)
+	if len(recs) != 1 || string(recs[0].Data) != "before" {
+		t.Fatalf("kinesis: %d records", len(recs))
+	}
+	// The failed record was not acked: it is still in the backlog.
+	sub := "public/default/" + name
+	if b := env.Backlog(t, topic, sub); b < 1 {
+		t.Fatalf("backlog %d: the failed record was acked", b)
 	}
 }

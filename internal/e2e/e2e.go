@@ -78,7 +78,7 @@ func FreePort(t testing.TB) int {
 // instance is a running binary started by a test.
 type Instance struct {
 	Cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	Done   chan struct{}
 	Err    error
 }
@@ -86,14 +86,14 @@ type Instance struct {
 func Start(t testing.TB, bin string, args []string, env []string) *Instance {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stdout = &stderr
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stdout = stderr
+	cmd.Stderr = stderr
 	cmd.Env = append(append(os.Environ(), "KINESIS_SINK_GRPC_BIND=127.0.0.1", "KINESIS_SINK_METRICS_BIND=127.0.0.1"), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	in := &Instance{Cmd: cmd, stderr: &stderr, Done: make(chan struct{})}
+	in := &Instance{Cmd: cmd, stderr: stderr, Done: make(chan struct{})}
 	go func() { in.Err = cmd.Wait(); close(in.Done) }()
 	t.Cleanup(func() {
 		select {
@@ -107,6 +107,27 @@ func Start(t testing.TB, bin string, args []string, env []string) *Instance {
 		}
 	})
 	return in
+}
+
+// Output is what the process wrote to stdout and stderr so far.
+func (in *Instance) Output() string { return in.stderr.String() }
+
+// lockedBuffer lets the test read the output while the process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (in *Instance) Running() bool {
