@@ -87,6 +87,9 @@ status: ## show what runs
 clean: ## remove build output
 	rm -rf bin dist
 
-demo bench package fuzz:
+package: ## reproducible release zips (linux amd64 and arm64) in dist/
+	scripts/package.sh
+
+demo bench fuzz:
 	@echo "make $@: not yet implemented" >&2
 	@exit 1

@@ -569,18 +569,27 @@ func (p *pendingQueue) drain() []*Record {
 	return out
 }
 
-// secretResolver resolves secretsMap entries the way the process runtime
-// and Function Mesh deliver them: as environment variables named by the
-// secret's key. When the conf carries a secretsMap (the worker), only its
-// names are secrets; Function Mesh passes no secretsMap and sets one
-// variable per secret, so there every name is looked up.
+// secretResolver resolves the sink's secrets. Function Mesh passes no
+// secretsMap and sets one environment variable per secret, named by its key.
+// The process runtime's default (clear-text) secrets provider passes the
+// secret's value itself as the secretsMap entry. So: the environment
+// variable named by the key first, then a string value in secretsMap. When
+// the conf carries a secretsMap, only its names are secrets.
 func secretResolver(secrets map[string]any) func(string) (string, bool) {
 	return func(name string) (string, bool) {
-		if secrets != nil {
-			if _, ok := secrets[name]; !ok {
-				return "", false
-			}
+		if secrets == nil {
+			return os.LookupEnv(name)
 		}
-		return os.LookupEnv(name)
+		v, ok := secrets[name]
+		if !ok {
+			return "", false
+		}
+		if env, ok := os.LookupEnv(name); ok {
+			return env, true
+		}
+		if s, ok := v.(string); ok {
+			return s, true
+		}
+		return "", false
 	}
 }

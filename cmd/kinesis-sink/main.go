@@ -31,6 +31,8 @@ func run(args []string) int {
 			return 0
 		case "localrun":
 			return localrun(args[1:])
+		case "deploy":
+			return deploy(args[1:])
 		case "help", "--help", "-help", "-h":
 			usage()
 			return 0
@@ -47,8 +49,9 @@ func usage() {
 	fmt.Fprintf(os.Stderr, `Usage:
   %[1]s -instance-conf <json> [-instance-conf-path <yaml>]   run as a Pulsar Go function instance
   %[1]s localrun --service-url URL --inputs t1,t2 --sink-config-file kinesis.yaml [flags]
+  %[1]s deploy create|update|delete|status --sink-config-file kinesis.yaml [--admin-url URL] [--binary PATH] [flags]
   %[1]s version
 
-Run '%[1]s localrun -h' for its flags.
+Run '%[1]s localrun -h' or '%[1]s deploy -h' for their flags.
 `, prog)
 }
