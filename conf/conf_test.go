@@ -746,7 +746,7 @@ func TestExampleKinesisSinkYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.Tenant != "public" || f.Name != "kinesis-sink" || len(f.Inputs) != 2 || *f.Parallelism != 2 ||
-		f.ProcessingGuarantees != "ATLEAST_ONCE" || !*f.RetainKeyOrdering || *f.TimeoutMs != 120000 ||
+		f.ProcessingGuarantees != "ATLEAST_ONCE" || f.RetainKeyOrdering != nil || !*f.RetainOrdering || f.DeadLetterTopic == "" || *f.TimeoutMs != 120000 ||
 		f.SourceSubscriptionPosition != "Earliest" || *f.Resources.RAM != 536870912 ||
 		*f.InputSpecs["persistent://public/default/orders"].ReceiverQueueSize != 2000 {
 		t.Errorf("fields: %+v", f)
