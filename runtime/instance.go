@@ -54,6 +54,7 @@ type Instance struct {
 	consumers  []pulsar.Consumer
 	msgs       chan pulsar.ConsumerMessage
 	schemas    *schemafetch.Fetcher
+	latest     latestSchemas
 	needSchema bool
 
 	registry *prometheus.Registry
@@ -362,9 +363,16 @@ func (in *Instance) handle(ctx context.Context, cm pulsar.ConsumerMessage) error
 		}
 	}
 
-	if in.needSchema && len(msg.SchemaVersion()) > 0 {
-		s, err := in.schemas.Get(ctx, msg.Topic(), msg.SchemaVersion())
+	if in.needSchema {
+		var s *Schema
+		var err error
+		if v := msg.SchemaVersion(); len(v) > 0 {
+			s, err = in.schemas.Get(ctx, msg.Topic(), v)
+		} else {
+			s, err = in.latest.get(ctx, in.schemas, msg.Topic())
+		}
 		if err != nil {
+			in.stats.RecordSystemException(err)
 			r.Fail(fmt.Errorf("record %s %s: schema version %x: %w", msg.Topic(), msg.ID(), msg.SchemaVersion(), err))
 			return nil
 		}

@@ -46,7 +46,8 @@ func TestSchemaTypesExpandedThroughTheRuntime(t *testing.T) {
 	tInt := env.UniqueTopic(t, "sch-int64")
 	tKV := env.UniqueTopic(t, "sch-kv")
 	tPB := env.UniqueTopic(t, "sch-proto")
-	rs := startSink(t, env, uniqueName(t, "sch"), []string{tInt, tKV, tPB},
+	tNB := env.UniqueTopic(t, "sch-nobatch")
+	rs := startSink(t, env, uniqueName(t, "sch"), []string{tInt, tKV, tPB, tNB},
 		sinkConfig(ks.Endpoint, stream, map[string]any{"messageFormat": "FULL_MESSAGE_IN_JSON_EXPAND_VALUE",
 			"aggregationEnabled": false}))
 
@@ -90,7 +91,18 @@ func TestSchemaTypesExpandedThroughTheRuntime(t *testing.T) {
 	send(tPB, pulsar.NewProtoNativeSchemaWithMessage(&timestamppb.Timestamp{}, nil),
 		&pulsar.ProducerMessage{Value: &timestamppb.Timestamp{Seconds: 7, Nanos: 9}, Key: "pk"})
 
-	recs := ks.WaitForRecords(t, stream, 3, 60*time.Second)
+	// A non-batching pulsar-client-go producer sends no schema version (the
+	// client writes it only into batch metadata); the topic's schema applies.
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: tNB, Schema: pulsar.NewStringSchema(nil), DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(context.Background(), &pulsar.ProducerMessage{Value: "unbatched"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+
+	recs := ks.WaitForRecords(t, stream, 4, 60*time.Second)
 	got := map[string]bool{}
 	for _, r := range recs {
 		got[string(r.Data)] = true
@@ -100,6 +112,7 @@ func TestSchemaTypesExpandedThroughTheRuntime(t *testing.T) {
 		// KEY_VALUE is written value first (the Java sink's HashMap order).
 		`{"topicName":"` + tKV + `","payload":{"value":{"id":5,"item":"apple"},"key":"k1"},"properties":{"p":"1"}}`,
 		`{"topicName":"` + tPB + `","key":"pk","payload":{"seconds":7,"nanos":9}}`,
+		`{"topicName":"` + tNB + `","payload":"unbatched"}`,
 	} {
 		if !got[want] {
 			t.Errorf("missing\n%s\nin\n%v", want, keys(got))
