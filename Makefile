@@ -90,6 +90,9 @@ clean: ## remove build output
 package: ## reproducible release zips (linux amd64 and arm64) in dist/
 	scripts/package.sh
 
-demo bench fuzz:
+demo: build ## deploy the sink in every message format through the local functions worker and show what reaches Kinesis
+	scripts/demo.sh
+
+bench fuzz:
 	@echo "make $@: not yet implemented" >&2
 	@exit 1
