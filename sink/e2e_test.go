@@ -292,7 +292,7 @@ func runThrottled(t *testing.T, n int, ordered bool) {
 				}
 			})
 	}
-	if err := p.Flush(); err != nil {
+	if err := p.FlushWithCtx(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()

@@ -190,7 +190,7 @@ func Produce(t testing.TB, client pulsar.Client, topic string, n int, payload fu
 				}
 			})
 	}
-	if err := p.Flush(); err != nil {
+	if err := p.FlushWithCtx(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if len(errs) > 0 {

@@ -102,7 +102,7 @@ func (o Options) authProvider() (auth.Provider, bool, error) {
 // host:port addresses, filling in the scheme's default port.
 func parseServiceURL(s string) (addrs []string, useTLS bool, err error) {
 	bad := func(why string) ([]string, bool, error) {
-		return nil, false, fmt.Errorf("schemafetch: service URL %q: %s; want pulsar://host[:port][,host[:port]...] or pulsar+ssl://...", s, why)
+		return nil, false, fmt.Errorf("schemafetch: service URL %q: %s; want pulsar://host[:port][,host[:port]] or pulsar+ssl://host[:port]", s, why)
 	}
 	scheme, rest, ok := strings.Cut(strings.TrimSpace(s), "://")
 	if !ok {

@@ -451,7 +451,7 @@ func goldenCases(t testing.TB) []goldenCase {
 	add("prim_int64_flat", record(sch(runtime.SchemaInt64, ""), be64(1<<63)), flat)
 	add("prim_int32_short", record(sch(runtime.SchemaInt32, ""), []byte{1, 2, 3}), def).wantErr = "needs exactly 4"
 	add("prim_bool_long", record(sch(runtime.SchemaBoolean, ""), []byte{1, 1}), def).wantErr = "needs exactly 1"
-	floats := []float32{1, 0.1, 1e10, 1e-5, -0.0, 1e7, 9999999, 0.001, 1.2345679e8, math.MaxFloat32,
+	floats := []float32{1, 0.1, 1e10, 1e-5, float32(math.Copysign(0, -1)), 1e7, 9999999, 0.001, 1.2345679e8, math.MaxFloat32,
 		math.SmallestNonzeroFloat32, 1.17549435e-38, 3e-45, 123456.7, 1e-3, 9.999999e-4, 16777216}
 	for i, f := range floats {
 		if i == 4 {

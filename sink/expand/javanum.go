@@ -322,13 +322,3 @@ func flatDouble(v float64) bigDec {
 	return d
 }
 
-// intDec is a BigDecimal of scale 0 for an integer's decimal text.
-func intDec(text []byte) bigDec {
-	d := bigDec{}
-	if len(text) > 0 && text[0] == '-' {
-		d.neg = true
-		text = text[1:]
-	}
-	d.coef = text
-	return d
-}
