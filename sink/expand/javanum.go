@@ -321,4 +321,3 @@ func flatDouble(v float64) bigDec {
 	d, _ := parseJavaDecimal(s)
 	return d
 }
-
