@@ -1,7 +1,6 @@
 package sink_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -20,35 +18,8 @@ import (
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/expand/expandtest"
 )
-
-// The golden vectors of sink/expand: every schema type the EXPAND_VALUE
-// format decodes, each with the exact bytes the Java sink path writes for it
-// (made by a Java reference tool, see sink/expand/testdata/README.md).
-const (
-	vectorsFile = "expand/testdata/vectors.jsonl"
-	goldenDir   = "expand/testdata/golden"
-)
-
-type vecSchema struct {
-	Type     string     `json:"type"`
-	Def      string     `json:"def"`
-	Encoding string     `json:"encoding"`
-	Key      *vecSchema `json:"key"`
-	Value    *vecSchema `json:"value"`
-}
-
-type vector struct {
-	Name            string      `json:"name"`
-	Topic           *string     `json:"topic"`
-	Key             *string     `json:"key"`
-	Props           [][2]string `json:"props"`
-	EventTime       *int64      `json:"eventTime"`
-	IncludeNonNulls bool        `json:"includeNonNulls"`
-	Flatten         bool        `json:"flatten"`
-	Schema          *vecSchema  `json:"schema"`
-	Payload         string      `json:"payload"`
-}
 
 // Pulsar's schema type numbers (PulsarApi.proto Schema.Type); pulsar-client-go
 // names only some of them, and sends whatever number SchemaInfo.Type holds.
@@ -61,7 +32,7 @@ var schemaTypeNumbers = map[string]pulsar.SchemaType{
 // producerSchema registers what a Java producer of that schema registers
 // (KEY_VALUE carries both halves' definitions, length-prefixed, and their
 // types in properties) and sends payloads as they are.
-func (s *vecSchema) producerSchema() (pulsar.Schema, error) {
+func producerSchema(s *expandtest.Schema) (pulsar.Schema, error) {
 	switch s.Type {
 	case "BYTES":
 		return pulsar.NewBytesSchema(nil), nil
@@ -82,40 +53,6 @@ func (s *vecSchema) producerSchema() (pulsar.Schema, error) {
 		return nil, fmt.Errorf("schema type %q has no Pulsar number here", s.Type)
 	}
 	return &rawSchema{pulsar.SchemaInfo{Name: strings.ToLower(s.Type), Type: n, Schema: s.Def}}, nil
-}
-
-func loadVectors(t *testing.T) []vector {
-	t.Helper()
-	f, err := os.Open(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []vector
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v vector
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("%s: %v", vectorsFile, err)
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// readGolden returns what the sink must write for a vector: our pinned
-// output where sink/expand knowingly differs from the Java sink (each such
-// case says why in sink/expand/cases_test.go), else the Java bytes.
-func readGolden(name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(goldenDir, name+".go.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return os.ReadFile(filepath.Join(goldenDir, name+".json"))
-	}
-	return b, err
 }
 
 // TestGoldenVectorsThroughTheRuntime publishes every golden vector of
@@ -145,8 +82,12 @@ func TestGoldenVectorsThroughTheRuntime(t *testing.T) {
 	topicsOf := map[group][]string{}
 	wants := map[group][]want{}
 	used := map[string]bool{} // schema types covered
-	for _, v := range loadVectors(t) {
-		golden, err := readGolden(v.Name)
+	vectors, err := expandtest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vectors {
+		golden, err := expandtest.Expected(v.Name)
 		if errors.Is(err, os.ErrNotExist) || v.Topic == nil || v.Schema == nil {
 			continue
 		} else if v.Key != nil && *v.Key == "" {
@@ -158,7 +99,7 @@ func TestGoldenVectorsThroughTheRuntime(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		schema, err := v.Schema.producerSchema()
+		schema, err := producerSchema(v.Schema)
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/expand/expandtest"
 )
 
 // The golden flow (see testdata/README.md):
@@ -24,32 +25,16 @@ var (
 	updateDivergent = flag.Bool("update-divergent", false, "rewrite testdata/golden/*.go.json for cases the Java sink rejects")
 )
 
-const (
-	vectorsFile = "testdata/vectors.jsonl"
-	goldenDir   = "testdata/golden"
+var (
+	vectorsFile = expandtest.VectorsFile()
+	goldenDir   = expandtest.GoldenDir()
 )
 
-// vector is one golden case as testdata/javaref/RefEncoder.java reads it.
-type vector struct {
-	Name            string      `json:"name"`
-	Topic           *string     `json:"topic"`
-	Key             *string     `json:"key"`
-	Props           [][2]string `json:"props"`
-	EventTime       *int64      `json:"eventTime"`
-	IncludeNonNulls bool        `json:"includeNonNulls"`
-	Flatten         bool        `json:"flatten"`
-	Schema          *vecSchema  `json:"schema"`
-	Payload         string      `json:"payload"`
-	KeyBytes        *string     `json:"keyBytes,omitempty"`
-}
-
-type vecSchema struct {
-	Type     string     `json:"type"`
-	Def      string     `json:"def,omitempty"`
-	Encoding string     `json:"encoding,omitempty"`
-	Key      *vecSchema `json:"key,omitempty"`
-	Value    *vecSchema `json:"value,omitempty"`
-}
+// The vectors' types are shared with the end-to-end tests of sink.
+type (
+	vector    = expandtest.Vector
+	vecSchema = expandtest.Schema
+)
 
 func toVecSchema(s *runtime.Schema) *vecSchema {
 	if s == nil {
