@@ -25,6 +25,13 @@ type SchemaAware interface {
 	NeedsSchema() bool
 }
 
+// ConfigChecker is implemented by sinks that can validate their user config
+// without side effects. The runtime calls it before it starts its servers or
+// connects to Pulsar, so a bad config fails at once with one line.
+type ConfigChecker interface {
+	CheckConfig(userConfig map[string]any, secret func(name string) (string, bool)) error
+}
+
 // Options tune a Run beyond what the instance configuration says.
 type Options struct {
 	Logger *slog.Logger
@@ -98,11 +105,28 @@ func (in *Instance) run(ctx context.Context) error {
 		return errors.New("instance conf: processingGuarantees EFFECTIVELY_ONCE is not supported by this sink; use ATLEAST_ONCE")
 	}
 
+	// A bad sink configuration is reported before anything starts, so the
+	// process writes that one line and nothing else.
+	if cc, ok := in.sink.(ConfigChecker); ok {
+		if err := cc.CheckConfig(cfg.UserConfig, in.opts.Secret); err != nil {
+			return fmt.Errorf("sink open: %w", err)
+		}
+	}
+
 	in.registry = prometheus.NewRegistry()
 	in.stats = NewStats(MetricLabelsFor(cfg), in.registry)
 
-	// The servers start before the client so that the worker's status calls
-	// answer (running=true) while consumers are still being created.
+	// Creating the client connects nothing yet; it comes first so that a
+	// bad authentication setting is reported before anything else starts.
+	client, err := NewClient(cfg, in.log)
+	if err != nil {
+		return err
+	}
+	in.client = client
+	defer client.Close()
+
+	// The servers start before the consumers so that the worker's status
+	// calls answer (running=true) while consumers are still being created.
 	if !in.opts.DisableControlServer && cfg.Port > 0 {
 		ctl, err := StartControlServer(ControlConfig{
 			Port:       cfg.Port,
@@ -130,12 +154,6 @@ func (in *Instance) run(ctx context.Context) error {
 		defer ms.Stop()
 	}
 
-	client, err := NewClient(cfg, in.log)
-	if err != nil {
-		return err
-	}
-	in.client = client
-	defer client.Close()
 	in.publisher = newPublisher(client)
 	defer in.publisher.close()
 

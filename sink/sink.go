@@ -60,6 +60,13 @@ func (s *Sink) NeedsSchema() bool {
 // Config is the sink's parsed configuration (nil before Open).
 func (s *Sink) Config() *conf.Config { return s.cfg }
 
+// CheckConfig validates the user config as Open would, without logging its
+// warnings (Open does) or touching AWS.
+func (s *Sink) CheckConfig(userConfig map[string]any, secret func(string) (string, bool)) error {
+	_, _, err := conf.FromMap(userConfig, secret)
+	return err
+}
+
 func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 	s.log = sc.Logger
 	if s.log == nil {
