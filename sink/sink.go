@@ -210,7 +210,13 @@ func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 
 	data, err := s.enc.Encode(nil, &r.RecordData)
 	if err != nil {
-		s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageID, s.cfg.MessageFormat, err))
+		// The expander names the record itself; say it once.
+		cause := err
+		var re *expand.RecordError
+		if errors.As(err, &re) {
+			cause = re.Err
+		}
+		s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageID, s.cfg.MessageFormat, cause))
 		return nil
 	}
 	rt, err := s.router.Route(&r.RecordData)
