@@ -41,6 +41,7 @@ build: ## build bin/kinesis-sink (static, version-stamped)
 # Integration packages share one Pulsar and one kinesalite; -p 2 keeps at most two packages on them at a time.
 test: build test-tools ## build, start the local services, run every test against them, stop the services
 	scripts/lib/with-services.sh $(GO) test -count=1 -timeout 40m -p 2 ./...
+	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 unit: ## run the tests that need no service (go test -short)
 	env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
@@ -93,6 +94,14 @@ package: ## reproducible release zips (linux amd64 and arm64) in dist/
 demo: build ## deploy the sink in every message format through the local functions worker and show what reaches Kinesis
 	scripts/demo.sh
 
-bench fuzz:
+bench:
 	@echo "make $@: not yet implemented" >&2
 	@exit 1
+
+# Every `func Fuzz...` of the module (found by grep, so new targets are included), FUZZTIME each.
+FUZZTIME ?= 60s
+# make test's short pass per target.
+TEST_FUZZTIME ?= 3s
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s); crashers land in <pkg>/testdata/fuzz
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
