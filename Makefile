@@ -94,9 +94,10 @@ package: ## reproducible release zips (linux amd64 and arm64) in dist/
 demo: build ## deploy the sink in every message format through the local functions worker and show what reaches Kinesis
 	scripts/demo.sh
 
-bench:
-	@echo "make $@: not yet implemented" >&2
-	@exit 1
+# BENCH_ARGS passes flags to the benchmark, e.g. make bench BENCH_ARGS=-quick (go run ./scripts/bench -h lists them).
+BENCH_ARGS ?=
+bench: build ## benchmark: our sink vs a consume-only ceiling and the Java sink (table, bench/results/*.json and .png)
+	scripts/bench.sh $(BENCH_ARGS)
 
 # Every `func Fuzz...` of the module (found by grep, so new targets are included), FUZZTIME each.
 FUZZTIME ?= 60s

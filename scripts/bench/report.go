@@ -1,0 +1,280 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1024 && n%1024 == 0:
+		return fmt.Sprintf("%d KiB", n/1024)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+const tableHeader = "| row | record | records/s | MB/s | CPU s / 1M records | peak RSS MiB | paced records/s | p50 ms | p99 ms |\n" +
+	"|---|---|---:|---:|---:|---:|---:|---:|---:|"
+
+func rowLine(r Result) string {
+	if r.Error != "" && r.RecPerSec == 0 {
+		return fmt.Sprintf("| %s | %s | — | — | — | — | — | — | — |", r.Row, sizeName(r.Size))
+	}
+	lat := func(v float64) string {
+		if r.PacedN == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f", v)
+	}
+	paced := "—"
+	if r.PacedN > 0 {
+		paced = fmt.Sprintf("%.0f", r.PacedRate)
+	}
+	return fmt.Sprintf("| %s | %s | %.0f | %.1f | %.2f | %.0f | %s | %s | %s |", r.Row, sizeName(r.Size), r.RecPerSec, r.MBPerSec,
+		r.CPUPerM, r.PeakRSSMiB, paced, lat(r.P50Ms), lat(r.P99Ms))
+}
+
+func printRow(r Result, first bool) {
+	if first {
+		fmt.Println(tableHeader)
+	}
+	fmt.Println(rowLine(r))
+	if r.Error != "" {
+		fmt.Printf("  ! %s\n", strings.ReplaceAll(r.Error, "\n", "\n    "))
+	}
+}
+
+// printTable prints the whole run as one markdown table (what the README
+// holds), errors below it.
+func printTable(rep *Report) {
+	m := rep.Machine
+	fmt.Printf("Machine: %d CPUs, %s, %.1f GiB, Linux %s, %s; load average %s at start, %s at end\n",
+		m.CPUs, m.Model, m.MemoryGiB, m.Kernel, m.Go, m.LoadStart, m.LoadEnd)
+	fmt.Println(tableHeader)
+	for _, r := range rep.Results {
+		fmt.Println(rowLine(r))
+	}
+	for _, r := range rep.Results {
+		if r.Error != "" {
+			fmt.Printf("\n%s, %s: %s\n", r.Row, sizeName(r.Size), r.Error)
+		}
+	}
+	fmt.Println()
+}
+
+func find(rep *Report, sink, endpoint string, agg bool, size int) *Result {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Sink == sink && r.Endpoint == endpoint && r.Size == size && !strings.Contains(r.Row, "drain") &&
+			(sink == "ceiling" || (r.Aggregation != nil && *r.Aggregation == agg)) && r.RecPerSec > 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+// targets reads issue 6's targets from the results; they are reported,
+// never asserted.
+func targets(rep *Report) []string {
+	var out []string
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	if c, g := find(rep, "ceiling", "none", false, 100), find(rep, "go", "null", true, 100); c != nil && g != nil {
+		pct := g.RecPerSec / c.RecPerSec * 100
+		out = append(out, fmt.Sprintf("target: our sink into the do-nothing endpoint, 100 B, aggregation on, >= 85%% of the consume-only ceiling: %.0f%% (%.0f vs %.0f records/s): %s",
+			pct, g.RecPerSec, c.RecPerSec, mark(pct >= 85)))
+	}
+	for _, ep := range []string{"null", "kinesalite"} {
+		for _, agg := range []bool{true, false} {
+			for _, size := range []int{100, 1024, 10240} {
+				g, j := find(rep, "go", ep, agg, size), find(rep, "java", ep, agg, size)
+				if g == nil || j == nil || g.CPUPerM <= 0 || j.CPUPerM <= 0 || j.PeakRSSMiB <= 0 {
+					continue
+				}
+				cpu := j.CPUPerM / g.CPUPerM
+				mem := g.PeakRSSMiB / j.PeakRSSMiB
+				out = append(out, fmt.Sprintf("target: vs Java (%s, agg %s, %s): %.1fx its records per CPU second (>= 3x: %s), %.2f of its peak RSS (<= 0.20: %s)",
+					ep, onOff(agg), sizeName(size), cpu, mark(cpu >= 3), mem, mark(mem <= 0.2)))
+			}
+		}
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Row, "drain") && r.Error == "" {
+			out = append(out, fmt.Sprintf("target: peak RSS draining %d records < 100 MiB: %.0f MiB: %s", r.Records, r.PeakRSSMiB, mark(r.PeakRSSMiB < 100)))
+		}
+	}
+	limit := float64(rep.LingerMs + 50)
+	for _, r := range rep.Results {
+		if r.Sink == "go" && r.PacedN > 0 && r.P99Ms > 0 {
+			out = append(out, fmt.Sprintf("target: p99 < linger + 50 ms (%.0f ms) at half load, %s %s: %.1f ms: %s", limit, r.Row, sizeName(r.Size), r.P99Ms, mark(r.P99Ms < limit)))
+		}
+	}
+	return out
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// drawChart draws records/s and CPU seconds per million records for every
+// row, grouped by record size, on log scales.
+func drawChart(rep *Report, path string) error {
+	var sizes []int
+	var rows []string
+	for _, r := range rep.Results {
+		if strings.Contains(r.Row, "drain") {
+			continue
+		}
+		if !containsInt(sizes, r.Size) {
+			sizes = append(sizes, r.Size)
+		}
+		if !containsStr(rows, r.Row) {
+			rows = append(rows, r.Row)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	value := func(row string, size int, f func(Result) float64) float64 {
+		for _, r := range rep.Results {
+			if r.Row == row && r.Size == size && r.RecPerSec > 0 {
+				return f(r)
+			}
+		}
+		return 0
+	}
+	// Bars grow from zero, which a log scale has not: the bars are drawn as
+	// log10(value/floor) on a linear axis labelled with the real values.
+	mk := func(title, ylabel string, floor float64, f func(Result) float64) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.Y.Label.Text = ylabel
+		p.Y.Tick.Marker = logLabels{floor}
+		p.Y.Min = 0
+		p.Legend.Top = true
+		p.Legend.Left = false
+		p.Legend.XOffs = vg.Points(-4)
+		w := vg.Points(float64(320) / float64(len(rows)*len(sizes)+len(sizes)))
+		names := make([]string, len(sizes))
+		for i, s := range sizes {
+			names[i] = sizeName(s)
+		}
+		for i, row := range rows {
+			vals := make(plotter.Values, len(sizes))
+			for j, s := range sizes {
+				vals[j] = math.Max(math.Log10(value(row, s, f)/floor), 0) // a missing bar is empty
+			}
+			bars, err := plotter.NewBarChart(vals, w)
+			if err != nil {
+				return nil, err
+			}
+			bars.Offset = vg.Length(float64(i)-float64(len(rows)-1)/2) * w
+			bars.Color = palette(i)
+			bars.LineStyle.Width = 0
+			p.Add(bars)
+			p.Legend.Add(row, bars)
+		}
+		p.NominalX(names...)
+		return p, nil
+	}
+	p1, err := mk("Records per second (drain of a pre-filled backlog; log scale)", "records/s", 100, func(r Result) float64 { return r.RecPerSec })
+	if err != nil {
+		return err
+	}
+	p2, err := mk("CPU seconds per million records (lower is better; log scale)", "CPU s / 1M records", 0.1, func(r Result) float64 { return r.CPUPerM })
+	if err != nil {
+		return err
+	}
+	p2.Legend = plot.NewLegend() // one legend is enough
+	const width, height = 11 * vg.Inch, 11 * vg.Inch
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	t := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Points(8), PadBottom: vg.Points(8), PadX: vg.Points(8), PadY: vg.Points(12)}
+	canvases := plot.Align([][]*plot.Plot{{p1}, {p2}}, t, dc)
+	p1.Draw(canvases[0][0])
+	p2.Draw(canvases[1][0])
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = vgimg.PngCanvas{Canvas: img}.WriteTo(f)
+	return err
+}
+
+// logLabels labels a log10(value/floor) axis with the values at powers of
+// ten.
+type logLabels struct{ floor float64 }
+
+func (l logLabels) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for k := math.Floor(lo); k <= math.Ceil(hi)+1; k++ {
+		v := l.floor * math.Pow(10, k)
+		ts = append(ts, plot.Tick{Value: k, Label: humanNum(v)})
+		for m := 2.0; m < 10; m++ {
+			ts = append(ts, plot.Tick{Value: k + math.Log10(m)})
+		}
+	}
+	return ts
+}
+
+func humanNum(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%gk", v/1e3)
+	default:
+		return fmt.Sprintf("%g", v)
+	}
+}
+
+func palette(i int) color.Color {
+	cs := []color.Color{
+		color.RGBA{0x44, 0x44, 0x44, 0xff}, // ceiling
+		color.RGBA{0x1f, 0x77, 0xb4, 0xff}, color.RGBA{0x9e, 0xc9, 0xe9, 0xff},
+		color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, color.RGBA{0xa6, 0xdb, 0xa0, 0xff},
+		color.RGBA{0xd6, 0x27, 0x28, 0xff}, color.RGBA{0xf4, 0xa5, 0xa5, 0xff},
+		color.RGBA{0xff, 0x7f, 0x0e, 0xff}, color.RGBA{0xff, 0xc8, 0x8a, 0xff},
+	}
+	if i < len(cs) {
+		return cs[i]
+	}
+	return plotutil.Color(i)
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
