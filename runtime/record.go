@@ -100,6 +100,9 @@ type Record struct {
 	// consumer and msg are set for records from a live instance.
 	consumer pulsar.Consumer
 	msg      pulsar.Message
+	// The instance's pendingQueue links, guarded by its mutex.
+	prev, next *Record
+	queued     bool
 }
 
 // resolver is what the runtime (or a test) does when a record resolves.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/version"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
@@ -17,7 +18,38 @@ import (
 const prog = "kinesis-sink"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	stop := startProfiles()
+	code := run(os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// startProfiles writes a CPU profile to $KINESIS_SINK_CPUPROFILE and an
+// allocation profile to $KINESIS_SINK_MEMPROFILE when the process ends
+// normally (SIGTERM included), for `go tool pprof`. make bench sets them with
+// -profile; they cost nothing when unset.
+func startProfiles() (stop func()) {
+	var cpu *os.File
+	if path := os.Getenv("KINESIS_SINK_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			cpu = f
+		} else {
+			fmt.Fprintf(os.Stderr, "%s: KINESIS_SINK_CPUPROFILE: %v\n", prog, err)
+		}
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			_ = cpu.Close()
+		}
+		if path := os.Getenv("KINESIS_SINK_MEMPROFILE"); path != "" {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}
+	}
 }
 
 func newSink() runtime.Sink { return sink.New() }
