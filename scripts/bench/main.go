@@ -86,11 +86,14 @@ type Result struct {
 	CPUSeconds  float64 `json:"cpuSeconds"`
 	CPUPerM     float64 `json:"cpuSecondsPerMillionRecords"`
 	PeakRSSMiB  float64 `json:"peakRssMiB"`
-	PacedRate   float64 `json:"pacedRecordsPerSecond,omitempty"`
-	PacedN      int     `json:"pacedRecords,omitempty"`
-	P50Ms       float64 `json:"p50Ms,omitempty"`
-	P99Ms       float64 `json:"p99Ms,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// Processes is how many processes were measured (the Java sink: the
+	// instance JVM and the KPL's native child).
+	Processes int     `json:"processes"`
+	PacedRate float64 `json:"pacedRecordsPerSecond,omitempty"`
+	PacedN    int     `json:"pacedRecords,omitempty"`
+	P50Ms     float64 `json:"p50Ms,omitempty"`
+	P99Ms     float64 `json:"p99Ms,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Report is the results file.
@@ -437,6 +440,7 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 		}
 	}
 	res.PeakRSSMiB = float64(peakRSS(pid)) / (1 << 20)
+	res.Processes = len(procTree(pid))
 	return res
 }
 

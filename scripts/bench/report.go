@@ -177,10 +177,12 @@ func drawChart(rep *Report, path string) error {
 		for i, s := range sizes {
 			names[i] = sizeName(s)
 		}
+		top := 1.0
 		for i, row := range rows {
 			vals := make(plotter.Values, len(sizes))
 			for j, s := range sizes {
 				vals[j] = math.Max(math.Log10(value(row, s, f)/floor), 0) // a missing bar is empty
+				top = math.Max(top, vals[j])
 			}
 			bars, err := plotter.NewBarChart(vals, w)
 			if err != nil {
@@ -193,6 +195,7 @@ func drawChart(rep *Report, path string) error {
 			p.Legend.Add(row, bars)
 		}
 		p.NominalX(names...)
+		p.Y.Max = math.Ceil(top + 0.3) // room for the legend
 		return p, nil
 	}
 	p1, err := mk("Records per second (drain of a pre-filled backlog; log scale)", "records/s", 100, func(r Result) float64 { return r.RecPerSec })
