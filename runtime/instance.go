@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -58,6 +59,7 @@ type Instance struct {
 	opts Options
 
 	client     pulsar.Client
+	connErr    *atomic.Value // last broker connection failure the client logged
 	consumers  []pulsar.Consumer
 	msgs       chan pulsar.ConsumerMessage
 	schemas    *schemafetch.Fetcher
@@ -118,11 +120,12 @@ func (in *Instance) run(ctx context.Context) error {
 
 	// Creating the client connects nothing yet; it comes first so that a
 	// bad authentication setting is reported before anything else starts.
-	client, err := NewClient(cfg, in.log)
+	client, connErr, err := newClient(cfg, in.log)
 	if err != nil {
 		return err
 	}
 	in.client = client
+	in.connErr = connErr
 	defer client.Close()
 
 	// The servers start before the consumers so that the worker's status
@@ -237,6 +240,10 @@ func (in *Instance) subscribe() error {
 			what := "topic"
 			if spec.IsRegex {
 				what = "topics pattern"
+			}
+			if why := lastConnError(in.connErr); why != "" {
+				// The client's error is a bare timeout; say why it could not connect.
+				return fmt.Errorf("subscribe to %s %q as %q: %w (broker connection: %s)", what, spec.Topic, cfg.SubscriptionName, err, why)
 			}
 			return fmt.Errorf("subscribe to %s %q as %q: %w", what, spec.Topic, cfg.SubscriptionName, err)
 		}

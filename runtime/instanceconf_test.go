@@ -512,3 +512,20 @@ func TestInstanceConfKeepsWorkingDirectory(t *testing.T) {
 		t.Fatalf("working directory changed from %s to %s", before, after)
 	}
 }
+
+func TestGoAuthParams(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln"
+	for _, tc := range []struct{ plugin, in, want string }{
+		{"org.apache.pulsar.client.impl.auth.AuthenticationToken", "token:" + tok, `{"token":"` + tok + `"}`},
+		{"token", tok, `{"token":"` + tok + `"}`},
+		{"org.apache.pulsar.client.impl.auth.AuthenticationToken", "file:///var/run/token", `{"file":"/var/run/token"}`},
+		{"org.apache.pulsar.client.impl.auth.AuthenticationToken", `{"token":"x"}`, `{"token":"x"}`},
+		{"org.apache.pulsar.client.impl.auth.AuthenticationTls", "tlsCertFile:/c.pem,tlsKeyFile:/k.pem", `{"tlsCertFile":"/c.pem","tlsKeyFile":"/k.pem"}`},
+		{"org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2", `{"issuerUrl":"https://i"}`, `{"issuerUrl":"https://i"}`},
+		{"x", "", ""},
+	} {
+		if got := GoAuthParams(tc.plugin, tc.in); got != tc.want {
+			t.Errorf("GoAuthParams(%q, %q) = %q, want %q", tc.plugin, tc.in, got, tc.want)
+		}
+	}
+}

@@ -33,6 +33,14 @@
 #   KS_STOP_TIMEOUT        seconds between SIGTERM and SIGKILL on `down`       (default 45)
 #   KS_MOTO_VERSION        moto release installed from PyPI                   (default 5.2.5)
 #   KS_PYTHON              interpreter used to create moto's venv              (default python3)
+#   KS_PULSAR_AUTH         none or token (default none). token: the standalone (broker, admin API and its functions
+#                          worker) requires token authentication: `up` generates an HMAC secret key and a token for
+#                          the super-user role "admin" under the state dir, configures the broker's and the worker's
+#                          own clients with it, and `env` prints it as PULSAR_AUTH_TOKEN. Meant for a second copy
+#                          (own KS_STATE_DIR and ports) used by the authentication tests.
+#   KS_PULSAR_TLS_PORT     when set, the broker also serves pulsar+ssl:// on this port with a self-signed certificate
+#                          for 127.0.0.1 made by openssl under the state dir; `env` prints its path as
+#                          PULSAR_TLS_CERT and the URL as PULSAR_TLS_SERVICE_URL. For the TLS tests.
 #   KS_MAVEN_ARGS          extra arguments for the Maven call that fetches Pulsar (e.g. -Dmaven.repo.local=...)
 set -euo pipefail
 
@@ -98,6 +106,8 @@ KINESALITE_PORT=$(setting KS_KINESALITE_PORT 4567)
 MOTO_PORT=$(setting KS_MOTO_PORT 5000)
 EXTERNAL_PULSAR=$(setting KS_EXTERNAL_PULSAR 0)
 MOTO_VERSION=$(setting KS_MOTO_VERSION 5.2.5)
+PULSAR_AUTH=$(setting KS_PULSAR_AUTH none)
+TLS_PORT=$(setting KS_PULSAR_TLS_PORT "")
 PULSAR_MEM_FLAGS=${KS_PULSAR_MEM:-"-Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g"}
 PULSAR_START_TIMEOUT=${KS_PULSAR_START_TIMEOUT:-420}
 START_TIMEOUT=${KS_START_TIMEOUT:-90}
@@ -113,6 +123,10 @@ for v in PULSAR_START_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "timeout $v=${!v} is not a whole number of seconds"
 done
 case $EXTERNAL_PULSAR in 0 | 1) ;; *) die "KS_EXTERNAL_PULSAR=$EXTERNAL_PULSAR; allowed: 0 or 1" ;; esac
+case $PULSAR_AUTH in none | token) ;; *) die "KS_PULSAR_AUTH=$PULSAR_AUTH; allowed: none or token" ;; esac
+if [[ -n $TLS_PORT ]] && { ! [[ $TLS_PORT =~ ^[0-9]+$ ]] || ((TLS_PORT < 1 || TLS_PORT > 65535)); }; then
+	die "port KS_PULSAR_TLS_PORT=$TLS_PORT is not a TCP port; allowed: 1-65535"
+fi
 
 PULSAR_INSTALL="$CACHE_DIR/pulsar/apache-pulsar-$PULSAR_VERSION"
 if [[ $EXTERNAL_PULSAR == 1 ]]; then
@@ -124,6 +138,18 @@ KINESALITE_PREFIX="$CACHE_DIR/kinesalite"
 MOTO_VENV="$CACHE_DIR/moto-venv"
 
 WEB_URL="http://127.0.0.1:$WEB_PORT"
+# With KS_PULSAR_AUTH=token: the secret key and the super-user token live here (outside pulsar/, which `up` rewrites).
+TOKEN_DIR="$STATE_DIR/auth"
+admin_token() { [[ $PULSAR_AUTH == token && -s $TOKEN_DIR/admin.token ]] && cat "$TOKEN_DIR/admin.token"; }
+# Admin API calls carry the token when authentication is on.
+curl_auth() {
+	local tok
+	if tok=$(admin_token); then
+		curl -H "Authorization: Bearer $tok" "$@"
+	else
+		curl "$@"
+	fi
+}
 
 svc_dir() { printf '%s/%s' "$STATE_DIR" "$1"; }
 pid_file() { printf '%s/%s/%s.pid' "$STATE_DIR" "$1" "$1"; }
@@ -135,7 +161,7 @@ log_file() {
 }
 svc_ports() {
 	case $1 in
-	pulsar) echo "$BROKER_PORT $WEB_PORT $BOOKIE_PORT" ;;
+	pulsar) echo "$BROKER_PORT $WEB_PORT $BOOKIE_PORT $TLS_PORT" ;;
 	kinesalite) echo "$KINESALITE_PORT" ;;
 	moto) echo "$MOTO_PORT" ;;
 	esac
@@ -268,18 +294,18 @@ port_owner() {
 
 # http_status URL: the HTTP status code, or 000 when nothing answers.
 http_status() {
-	curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true
+	curl_auth -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true
 }
 
 http_body() {
-	curl -s --max-time 5 "$1" 2>/dev/null || true
+	curl_auth -s --max-time 5 "$1" 2>/dev/null || true
 }
 
 pulsar_broker_ready() { [[ $(http_status "$WEB_URL/admin/v2/clusters") == 200 ]] && port_listening "$BROKER_PORT"; }
 
 pulsar_worker_ready() {
 	local body code
-	body=$(curl -s --max-time 5 -w '\n%{http_code}' "$WEB_URL/admin/v3/functions/public/default" 2>/dev/null || true)
+	body=$(curl_auth -s --max-time 5 -w '\n%{http_code}' "$WEB_URL/admin/v3/functions/public/default" 2>/dev/null || true)
 	code=${body##*$'\n'}
 	body=${body%$'\n'*}
 	[[ $code == 200 && $body == \[* ]]
@@ -465,6 +491,71 @@ pulsar_prepare() {
 	set_yaml "$fw" logDirectory "$dir/logs/functions"
 	set_yaml "$fw" connectorsDirectory "$PULSAR_HOME_DIR/connectors"
 	set_yaml "$fw" functionsDirectory "$PULSAR_HOME_DIR/functions"
+
+	if [[ $PULSAR_AUTH == token ]]; then
+		pulsar_token_auth "$sc" "$fw"
+	fi
+	if [[ -n $TLS_PORT ]]; then
+		pulsar_tls "$sc"
+	fi
+}
+
+# pulsar_tls STANDALONE_CONF: pulsar+ssl on $TLS_PORT with a fresh self-signed certificate (no client trusts it
+# unless given $TOKEN_DIR/cert.pem).
+pulsar_tls() {
+	local sc=$1
+	command -v openssl >/dev/null 2>&1 || die "openssl not found: needed for KS_PULSAR_TLS_PORT"
+	mkdir -p "$TOKEN_DIR"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$TOKEN_DIR/key.pem" -out "$TOKEN_DIR/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+	set_prop "$sc" brokerServicePortTls "$TLS_PORT"
+	set_prop "$sc" tlsCertificateFilePath "$TOKEN_DIR/cert.pem"
+	set_prop "$sc" tlsKeyFilePath "$TOKEN_DIR/key.pem"
+	set_prop "$sc" tlsTrustCertsFilePath "$TOKEN_DIR/cert.pem"
+	log "broker TLS on 127.0.0.1:$TLS_PORT; certificate $TOKEN_DIR/cert.pem"
+}
+
+# make_token_key: a fresh 256-bit HMAC key and an HS256 JWT for role "admin" (what `pulsar tokens create-secret-key`
+# and `pulsar tokens create --subject admin` make, without starting a JVM for each).
+make_token_key() {
+	mkdir -p "$TOKEN_DIR"
+	chmod 700 "$TOKEN_DIR"
+	(
+		umask 077
+		head -c 32 /dev/urandom >"$TOKEN_DIR/secret.key"
+		"$PYTHON" - "$TOKEN_DIR/secret.key" >"$TOKEN_DIR/admin.token" <<'PY'
+import base64, hashlib, hmac, json, sys
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+key = open(sys.argv[1], "rb").read()
+msg = b64(json.dumps({"alg": "HS256"}).encode()) + b"." + b64(json.dumps({"sub": "admin"}).encode())
+print((msg + b"." + b64(hmac.new(key, msg, hashlib.sha256).digest())).decode())
+PY
+	)
+}
+
+# pulsar_token_auth STANDALONE_CONF WORKER_YML: token authentication on the broker and its functions worker; their
+# internal clients (broker to itself, worker to broker) authenticate as the super-user.
+pulsar_token_auth() {
+	local sc=$1 fw=$2 tok
+	make_token_key
+	tok=$(cat "$TOKEN_DIR/admin.token")
+	set_prop "$sc" authenticationEnabled true
+	set_prop "$sc" authenticationProviders org.apache.pulsar.broker.authentication.AuthenticationProviderToken
+	set_prop "$sc" tokenSecretKey "file://$TOKEN_DIR/secret.key"
+	set_prop "$sc" superUserRoles admin
+	set_prop "$sc" brokerClientAuthenticationPlugin org.apache.pulsar.client.impl.auth.AuthenticationToken
+	set_prop "$sc" brokerClientAuthenticationParameters "token:$tok"
+	set_yaml "$fw" authenticationEnabled true
+	set_yaml "$fw" authenticationProviders "[org.apache.pulsar.broker.authentication.AuthenticationProviderToken]"
+	set_yaml "$fw" superUserRoles "[admin]"
+	{
+		echo "brokerClientAuthenticationEnabled: true"
+		echo "brokerClientAuthenticationPlugin: org.apache.pulsar.client.impl.auth.AuthenticationToken"
+		echo "brokerClientAuthenticationParameters: token:$tok"
+		echo "properties:"
+		echo "  tokenSecretKey: file://$TOKEN_DIR/secret.key"
+	} >>"$fw"
+	log "token authentication on; super-user token in $TOKEN_DIR/admin.token (scripts/local-env.sh env prints it)"
 }
 
 start_pulsar() {
@@ -513,11 +604,11 @@ ensure_default_namespace() {
 	cluster=$(http_body "$WEB_URL/admin/v2/clusters" | tr -d '[]" ' | cut -d, -f1)
 	[[ -n $cluster ]] || die "Pulsar at $WEB_URL lists no cluster; cannot create namespace public/default"
 	if [[ $(http_status "$WEB_URL/admin/v2/tenants/public") != 200 ]]; then
-		curl -sf --max-time 10 -X PUT -H 'Content-Type: application/json' \
+		curl_auth -sf --max-time 10 -X PUT -H 'Content-Type: application/json' \
 			-d "{\"adminRoles\":[],\"allowedClusters\":[\"$cluster\"]}" "$WEB_URL/admin/v2/tenants/public" >/dev/null ||
 			die "could not create tenant public at $WEB_URL"
 	fi
-	curl -sf --max-time 10 -X PUT "$WEB_URL/admin/v2/namespaces/public/default" >/dev/null ||
+	curl_auth -sf --max-time 10 -X PUT "$WEB_URL/admin/v2/namespaces/public/default" >/dev/null ||
 		die "could not create namespace public/default at $WEB_URL"
 	log "created namespace public/default"
 }
@@ -549,6 +640,8 @@ write_config() {
 		echo "KS_MOTO_PORT=$MOTO_PORT"
 		echo "KS_EXTERNAL_PULSAR=$EXTERNAL_PULSAR"
 		echo "KS_MOTO_VERSION=$MOTO_VERSION"
+		echo "KS_PULSAR_AUTH=$PULSAR_AUTH"
+		echo "KS_PULSAR_TLS_PORT=$TLS_PORT"
 		echo "PULSAR_HOME=$PULSAR_HOME_DIR"
 	} >"$CONFIG_FILE"
 }
@@ -659,6 +752,15 @@ cmd_env() {
 	# Keeps the SDK's default credential chain from probing the EC2 metadata endpoint.
 	emit AWS_EC2_METADATA_DISABLED true
 	emit KINESIS_SINK_METRICS_BIND 127.0.0.1
+	local tok
+	if tok=$(admin_token); then
+		# The super-user token of a KS_PULSAR_AUTH=token copy (for clients: token:$PULSAR_AUTH_TOKEN).
+		emit PULSAR_AUTH_TOKEN "$tok"
+	fi
+	if [[ -n $TLS_PORT ]]; then
+		emit PULSAR_TLS_SERVICE_URL "pulsar+ssl://127.0.0.1:$TLS_PORT"
+		emit PULSAR_TLS_CERT "$TOKEN_DIR/cert.pem"
+	fi
 }
 
 cmd_status() {

@@ -29,6 +29,8 @@ type PulsarEnv struct {
 	WebURL string
 	// Home is the Pulsar installation (for bin/pulsar-admin); empty when PULSAR_HOME is unset.
 	Home string
+	// Token, when set, authenticates AdminREST and Client (a KS_PULSAR_AUTH=token copy).
+	Token string
 }
 
 // adminTimeout bounds one admin REST call; pulsarAdminTimeout one pulsar-admin run (a JVM start included).
@@ -120,6 +122,9 @@ func (p *PulsarEnv) AdminREST(ctx context.Context, method, path string, body any
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if p.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -346,12 +351,16 @@ func (p *PulsarEnv) WaitFor(t testing.TB, timeout time.Duration, cond func() boo
 func (p *PulsarEnv) Client(t testing.TB) pulsar.Client {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := pulsar.NewClient(pulsar.ClientOptions{
+	opts := pulsar.ClientOptions{
 		URL:               p.ServiceURL,
 		OperationTimeout:  30 * time.Second,
 		ConnectionTimeout: 10 * time.Second,
 		Logger:            pulsarlog.NewLoggerWithSlog(logger),
-	})
+	}
+	if p.Token != "" {
+		opts.Authentication = pulsar.NewAuthenticationToken(p.Token)
+	}
+	c, err := pulsar.NewClient(opts)
 	if err != nil {
 		t.Fatalf("pulsar client for %s: %v", p.ServiceURL, err)
 	}

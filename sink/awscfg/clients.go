@@ -3,6 +3,8 @@ package awscfg
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
@@ -144,7 +147,7 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Clients, error) {
 	}
 
 	c := &Clients{Credentials: creds, Region: region, renewer: ren}
-	awsCfg := aws.Config{Region: region, Credentials: creds}
+	awsCfg := aws.Config{Region: region, Credentials: creds, Retryer: finalCertErrorsRetryer}
 
 	awsCfg.HTTPClient = kinesisHTTPClient(o.KinesisHTTPClient, base, cfg, log)
 	c.Kinesis = kinesis.NewFromConfig(awsCfg, func(ko *kinesis.Options) {
@@ -280,4 +283,29 @@ func UseQueryProtocol(endpointURL string, force bool) bool {
 		}
 	}
 	return true
+}
+
+// finalCertErrorsRetryer is the SDK's standard retryer, except that a TLS
+// certificate the client does not trust is final: retrying cannot fix it,
+// and the SDK would retry it until the caller's deadline and then report
+// only the deadline, hiding the reason.
+func finalCertErrorsRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if IsCertificateError(err) {
+				return aws.FalseTernary
+			}
+			return aws.UnknownTernary
+		})}, o.Retryables...)
+	})
+}
+
+// IsCertificateError reports whether err is a failed TLS certificate
+// verification (unknown authority, wrong host name, expired...).
+func IsCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }

@@ -285,7 +285,7 @@ func assumeRoleProvider(ctx context.Context, param string, env Env) (aws.Credent
 			return nil, err
 		}
 	}
-	stsCfg := aws.Config{Region: env.Region, Credentials: base}
+	stsCfg := aws.Config{Region: env.Region, Credentials: base, Retryer: finalCertErrorsRetryer}
 	if env.HTTPClient != nil {
 		stsCfg.HTTPClient = env.HTTPClient
 	}
