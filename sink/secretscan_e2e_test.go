@@ -142,18 +142,19 @@ func TestNoSecretInAnythingTheProcessWrites(t *testing.T) {
 		uc     map[string]any
 		change map[string]any
 		env    []string
+		want   string
 	}{
-		{"bad config, param in user config", map[string]any{"awsCredentialPluginParam": staticParam(scanSecretUser), "collectionMaxCount": 999}, nil, nil},
-		{"bad config, param from secretsMap", map[string]any{"awsCredentialPluginParam": nil, "recordTtl": -1}, map[string]any{"secretsMap": secretsMap(staticParam(scanSecretMap))}, nil},
+		{"bad config, param in user config", map[string]any{"awsCredentialPluginParam": staticParam(scanSecretUser), "collectionMaxCount": 999}, nil, nil, `"collectionMaxCount"`},
+		{"bad config, param from secretsMap", map[string]any{"awsCredentialPluginParam": nil, "recordTtl": -1}, map[string]any{"secretsMap": secretsMap(staticParam(scanSecretMap))}, nil, `"recordTtl"`},
 		{"bad config, param from environment", map[string]any{"awsCredentialPluginParam": nil, "failurePolicy": "maybe"}, map[string]any{"secretsMap": secretsMap("x")},
-			[]string{"awsCredentialPluginParam=" + staticParam(scanSecretEnv)}},
-		{"credential error: param truncated", map[string]any{"awsCredentialPluginParam": `{"accessKey":"` + scanAccessKey + `","secretKey":"` + scanSecretUser}, nil, nil},
+			[]string{"awsCredentialPluginParam=" + staticParam(scanSecretEnv)}, `"failurePolicy"`},
+		{"credential error: param truncated", map[string]any{"awsCredentialPluginParam": `{"accessKey":"` + scanAccessKey + `","secretKey":"` + scanSecretUser}, nil, nil, `"awsCredentialPluginParam"`},
 		{"credential error: unknown profile", map[string]any{"awsCredentialPluginName": "org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin",
-			"awsCredentialPluginParam": `{"profile":"no-such-profile","secretKey":"` + scanSecretUser + `"}`}, nil, []string{"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"}},
+			"awsCredentialPluginParam": `{"profile":"no-such-profile","secretKey":"` + scanSecretUser + `"}`}, nil, []string{"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"}, "no-such-profile"},
 		{"STS unreachable", map[string]any{"awsCredentialPluginName": "org.apache.pulsar.io.aws.STSAssumeRoleProviderPlugin",
 			"awsCredentialPluginParam": `{"roleArn":"arn:aws:iam::123456789012:role/r","roleSessionName":"scan","externalId":"` + scanExternalID +
 				`","accessKey":"` + scanAccessKey + `","secretKey":"` + scanSecretSTSBase + `","sessionToken":"` + scanSessionToken + `"}`,
-			"awsStsEndpoint": fmt.Sprintf("http://127.0.0.1:%d", e2e.FreePort(t))}, nil, nil},
+			"awsStsEndpoint": fmt.Sprintf("http://127.0.0.1:%d", e2e.FreePort(t))}, nil, nil, "AssumeRole"},
 	} {
 		uc := sinkConfig(ks.Endpoint, "scan-never", nil)
 		for k, v := range bad.uc {
@@ -163,7 +164,12 @@ func TestNoSecretInAnythingTheProcessWrites(t *testing.T) {
 				uc[k] = v
 			}
 		}
-		run(fmt.Sprintf("fail-%d %s", i, bad.name), []string{env.UniqueTopic(t, "scan")}, uc, bad.change, bad.env, exits)
+		where := fmt.Sprintf("fail-%d %s", i, bad.name)
+		run(where, []string{env.UniqueTopic(t, "scan")}, uc, bad.change, bad.env, exits)
+		// The path ran: the process said why it stopped.
+		if out := all.parts[where+" output"]; !strings.Contains(out, bad.want) {
+			t.Errorf("%s: output lacks %q: %s", where, bad.want, out)
+		}
 	}
 
 	// Running instances: a missing stream and oversize records dead-lettered
