@@ -58,8 +58,9 @@ func TestDeployThroughFunctionsWorker(t *testing.T) {
 	bin := e2e.TestsinkBinary(t)
 	topic := env.UniqueTopic(t, "rt-worker")
 	env.CreateTopic(t, topic)
-	name := "rtworker" + strings.ReplaceAll(filepath.Base(t.TempDir()), "-", "")
-	name = name[:min(len(name), 40)]
+	// Unique across runs: the shared worker keeps each deleted function's
+	// package, and a second create of the same name fails.
+	name := fmt.Sprintf("rtworker%d", time.Now().UnixNano()%1e12)
 	// The worker runs on this machine, so the instance writes where the
 	// test can read.
 	outDir := t.TempDir()
