@@ -39,7 +39,17 @@ type Result struct {
 	Stream       string
 	PartitionKey string
 	// ShardID and SequenceNumber are set when Kinesis accepted the record.
+	// With aggregation they are those of the aggregated Kinesis record that
+	// carried it, shared by every user record in it.
 	ShardID, SequenceNumber string
+	// KinesisRecordUserRecords and KinesisRecordBytes describe the accepted
+	// Kinesis record that carried this user record: how many user records
+	// it held (1 unaggregated) and its data + partition key bytes.
+	// FirstInKinesisRecord is true for exactly one user record of each
+	// accepted Kinesis record, so that per-Kinesis-record metrics can be
+	// counted once.
+	KinesisRecordUserRecords, KinesisRecordBytes int
+	FirstInKinesisRecord                         bool
 	// DataBytes is len(Entry.Data), for metrics.
 	DataBytes int
 	// Attempts is how many PutRecords calls carried the record.

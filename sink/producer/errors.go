@@ -91,6 +91,9 @@ const (
 	CodeTransport       = "TransportError"        // connection refused/reset, EOF, DNS...
 	CodeRequestTooLarge = "RequestEntityTooLarge" // HTTP 413 without a code
 	CodeBadResponse     = "BadResponse"           // response not index-aligned with the request
+	// CodeShardMismatch: an aggregate was stored on another shard than the
+	// shard map predicted (resharding); it is sent again with a fresh map.
+	CodeShardMismatch = "ShardMismatch"
 )
 
 func (e *Error) Error() string {

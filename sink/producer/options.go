@@ -45,7 +45,41 @@ const (
 	DefaultMaxBufferedRecords   = 10000                    // Flink KinesisStreamsSink maxBufferedRequests
 	DefaultMaxBufferedBytes     = 64 * MiB                 // bounds memory; see MaxBufferedBytes
 	DefaultMaxRecordSize        = ServiceDefaultRecordSize // until DescribeStreamSummary says otherwise
+	DefaultAggregationMaxSize   = 51200                    // KPL AggregationMaxSize
+	DefaultAggregationMaxCount  = 4294967295               // KPL AggregationMaxCount
 )
+
+// AggregationMode says whether and how user records are packed into KPL
+// aggregated records (see Options.Aggregation).
+type AggregationMode uint8
+
+const (
+	// AggregateNone sends every user record as one Kinesis record.
+	AggregateNone AggregationMode = iota
+	// AggregateByShard packs user records bound for the same shard,
+	// predicted from the stream's shard map (ListShards), under the outer
+	// partition key "a" and an explicit hash key inside that shard, as the
+	// KPL does. While no shard map is available (not loaded yet, or
+	// invalidated by a resharding) records are sent unaggregated.
+	AggregateByShard
+	// AggregateByKey packs only user records with the same partition key
+	// (and explicit hash key), sent under that key: fewer records per
+	// aggregate with many keys, but it needs no shard map and is immune to
+	// resharding.
+	AggregateByKey
+)
+
+func (m AggregationMode) String() string {
+	switch m {
+	case AggregateNone:
+		return "none"
+	case AggregateByShard:
+		return "shard"
+	case AggregateByKey:
+		return "key"
+	}
+	return fmt.Sprintf("AggregationMode(%d)", uint8(m))
+}
 
 // Options configures a Producer. The zero value of every field means "use
 // the default" (the Default* constants); New validates the result.
@@ -139,6 +173,26 @@ type Options struct {
 	// at once than let records wait out RecordTTL.
 	FailIfThrottled bool
 
+	// Aggregation packs many user records into one Kinesis record in the
+	// KPL aggregated format (consumers must de-aggregate: KCL, Lambda with
+	// the KPL de-aggregation libraries, aws-kinesis-agg). User records stay
+	// the unit of buffering, TTL, retries, ordering and results: records are
+	// aggregated when a request is cut, and when an aggregate fails its user
+	// records are retried individually (and aggregated again). Zero
+	// (AggregateNone) sends one Kinesis record per user record.
+	Aggregation AggregationMode
+
+	// AggregationMaxSize caps one aggregated record, counted as Kinesis
+	// counts it: the encoded aggregate plus its outer partition key; the
+	// stream's maximum record size caps it too. A user record that does not
+	// fit an aggregate of its own is sent unaggregated. 64..10 MiB; zero
+	// means DefaultAggregationMaxSize.
+	AggregationMaxSize int
+
+	// AggregationMaxCount caps the user records of one aggregate; zero means
+	// DefaultAggregationMaxCount (no practical limit).
+	AggregationMaxCount int64
+
 	// Hooks receive metrics events; every hook is optional.
 	Hooks Hooks
 }
@@ -159,13 +213,30 @@ type Hooks struct {
 	// OnPutBlocked is called when Put had to wait for buffer space, with how
 	// long it waited (also when it gave up because its context ended).
 	OnPutBlocked func(time.Duration)
+
+	// OnShardMap is called after every attempt to load a stream's shard map
+	// (AggregateByShard), for logging.
+	OnShardMap func(ShardMapInfo)
+}
+
+// ShardMapInfo describes one load of a stream's shard map.
+type ShardMapInfo struct {
+	Stream string
+	// Reason is why it was loaded: "start", "mismatch" (an aggregate landed
+	// on another shard than predicted), "retry" (the previous load failed).
+	Reason string
+	// Shards is the number of open shards, when Err is nil.
+	Shards int
+	Err    error
 }
 
 // RequestInfo describes one PutRecords call.
 type RequestInfo struct {
 	Stream string
-	// Records and Bytes are the entries sent and their data + key bytes.
-	Records, Bytes int
+	// Records and Bytes are the entries (Kinesis records) sent and their
+	// data + key bytes; UserRecords counts the user records they carry
+	// (more than Records with aggregation).
+	Records, Bytes, UserRecords int
 	// Failed is the number of entries not accepted (all of them when the
 	// call failed as a whole).
 	Failed int
@@ -221,6 +292,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxRecordSize == 0 {
 		o.MaxRecordSize = DefaultMaxRecordSize
 	}
+	if o.AggregationMaxSize == 0 {
+		o.AggregationMaxSize = DefaultAggregationMaxSize
+	}
+	if o.AggregationMaxCount == 0 {
+		o.AggregationMaxCount = DefaultAggregationMaxCount
+	}
 	return o
 }
 
@@ -244,6 +321,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("producer option MaxBufferedBytes=%d: allowed at least 1", o.MaxBufferedBytes)
 	case o.MaxRecordSize < KiB || o.MaxRecordSize > ServiceMaxRecordSize:
 		return fmt.Errorf("producer option MaxRecordSize=%d: allowed %d..%d bytes", o.MaxRecordSize, KiB, ServiceMaxRecordSize)
+	case o.Aggregation > AggregateByKey:
+		return fmt.Errorf("producer option Aggregation=%d: allowed AggregateNone, AggregateByShard, AggregateByKey", o.Aggregation)
+	case o.AggregationMaxSize < 64 || o.AggregationMaxSize > ServiceMaxRecordSize:
+		return fmt.Errorf("producer option AggregationMaxSize=%d: allowed 64..%d bytes", o.AggregationMaxSize, ServiceMaxRecordSize)
+	case o.AggregationMaxCount < 1:
+		return fmt.Errorf("producer option AggregationMaxCount=%d: allowed at least 1", o.AggregationMaxCount)
 	}
 	return nil
 }

@@ -11,14 +11,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
 // PutRecordsAPI is the part of *kinesis.Client the producer uses. It exists
 // to keep the producer independent of how the client is built (credentials,
 // endpoint, HTTP client); tests pass a real client pointed at kinesalite.
+// ListShards is used only with AggregateByShard, for the shard map.
 type PutRecordsAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 }
 
 // Producer batches records into PutRecords requests. It is safe for
@@ -38,6 +42,9 @@ type Producer struct {
 	senders  sync.WaitGroup
 	requests atomic.Uint64
 	entryErr atomic.Uint64
+	aggRecs  atomic.Uint64 // aggregated Kinesis records accepted
+	mapLoads atomic.Uint64 // successful shard map loads
+	mismatch atomic.Uint64 // entries that landed on another shard than predicted
 
 	mu         sync.Mutex
 	streams    map[string]*streamState
@@ -57,6 +64,8 @@ type Producer struct {
 	stopped    bool           // Close's deadline hit: fail what is not in flight
 	delivered  uint64
 	failed     uint64
+
+	cut cutScratch // the dispatcher's reusable state for cutting aggregated batches
 }
 
 // record is the producer's state for one accepted entry. While a sender
@@ -74,14 +83,22 @@ type record struct {
 	key       *keyState // RetainOrdering only
 	attempts  int
 
+	// Aggregation.
+	hash   kpl.Hash // routing hash key, computed once (AggregateByShard)
+	hashed bool
+	noAgg  bool // an aggregate holding it was rejected as invalid: send it alone
+
 	// Outcome of the latest attempt.
 	out   outcome
 	shard string // accepted: the shard; throttled: the shard named in the message
 	seqNo string
-	code  string // last error code
-	msg   string // last error message (truncated)
-	err   error  // last underlying error
-	final *Error // set when the record failed for good
+	// The accepted Kinesis record that carried it (see Result).
+	krUsers, krBytes int
+	krFirst          bool
+	code             string // last error code
+	msg              string // last error message (truncated)
+	err              error  // last underlying error
+	final            *Error // set when the record failed for good
 }
 
 type outcome uint8
@@ -109,6 +126,16 @@ type streamState struct {
 	// out in full requests.
 	pausedUntil time.Time
 	failures    int
+
+	// Shard map (AggregateByShard): nil while none is available, and then
+	// records go unaggregated. mapLoading says a load is running;
+	// mapNextLoad is the earliest next one (minReload apart, backing off
+	// after failures).
+	shardMap    *shardMap
+	mapLoading  bool
+	mapNextLoad time.Time
+	mapFailures int
+	mapReason   string // why the next load happens, for ShardMapInfo
 }
 
 // keyID names an ordering scope (RetainOrdering): stream and partition key.
@@ -142,10 +169,27 @@ type shardState struct {
 
 type batch struct {
 	st   *streamState
-	recs []*record
+	recs []*record // grouped by entry, in entry order
+	ents []kEntry
+	// shardMap is the map the batch's shards were predicted with (nil if
+	// none): a mismatch invalidates it only if it is still the stream's.
+	shardMap *shardMap
 	// Set by the sender: some call got a response / failed as a whole
-	// with a retriable error.
-	answered, failedWhole bool
+	// with a retriable error / some entry landed on an unpredicted shard /
+	// some entry failed with a fatal error.
+	answered, failedWhole, mismatch, fatal bool
+	arena                                  *[]byte // pooled buffer holding the encoded aggregates
+}
+
+// kEntry is one Kinesis record of a batch: a user record sent as is, or an
+// aggregate of several.
+type kEntry struct {
+	recs    []*record // sub-slice of batch.recs, in Put order within a key
+	pk, ehk string    // the Kinesis record's keys (the outer ones for an aggregate)
+	shard   string    // predicted shard, "" when unknown
+	size    int       // data + partition key bytes, as Kinesis counts them
+	agg     bool      // aggregated (more than one user record)
+	data    []byte
 }
 
 type flushWaiter struct {
@@ -236,7 +280,88 @@ func (p *Producer) Prepare(ctx context.Context, stream string) (StreamInfo, erro
 		}
 		p.mu.Unlock()
 	}
+	if p.opts.Aggregation == AggregateByShard {
+		// Load the shard map now, so that the first requests are already
+		// aggregated; a failure is retried in the background.
+		m, err := loadShardMap(ctx, p.client, stream)
+		p.hookShardMap(ShardMapInfo{Stream: stream, Reason: "start", Shards: mapShards(m), Err: err})
+		p.mu.Lock()
+		st := p.streamLocked(stream)
+		if err == nil {
+			p.mapLoads.Add(1)
+			st.shardMap = m
+			st.mapNextLoad = time.Now().Add(minReload)
+		} else {
+			st.mapFailures++
+			st.mapNextLoad = time.Now().Add(p.opts.RetryInitialDelay)
+			st.mapReason = "retry"
+		}
+		p.mu.Unlock()
+	}
 	return info, nil
+}
+
+func mapShards(m *shardMap) int {
+	if m == nil {
+		return 0
+	}
+	return len(m.shards)
+}
+
+func (p *Producer) hookShardMap(i ShardMapInfo) {
+	if h := p.opts.Hooks.OnShardMap; h != nil {
+		h(i)
+	}
+}
+
+// maybeLoadShardMapLocked starts loading st's shard map in the background
+// when it has none, none is loading and the reload interval has passed.
+func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
+	if p.opts.Aggregation != AggregateByShard || st.shardMap != nil || st.mapLoading || now.Before(st.mapNextLoad) {
+		return
+	}
+	st.mapLoading = true
+	reason := st.mapReason
+	if reason == "" {
+		reason = "start"
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
+		m, err := loadShardMap(ctx, p.client, st.name)
+		cancel()
+		p.hookShardMap(ShardMapInfo{Stream: st.name, Reason: reason, Shards: mapShards(m), Err: err})
+		p.mu.Lock()
+		st.mapLoading = false
+		now := time.Now()
+		if err == nil {
+			p.mapLoads.Add(1)
+			st.shardMap = m
+			st.mapFailures = 0
+			st.mapNextLoad = now.Add(minReload)
+		} else {
+			st.mapFailures++
+			d := p.opts.RetryInitialDelay
+			for i := 1; i < st.mapFailures && d < p.opts.RetryMaxDelay; i++ {
+				d *= 2
+			}
+			st.mapNextLoad = now.Add(max(minReload, min(d, p.opts.RetryMaxDelay)))
+			st.mapReason = "retry"
+		}
+		p.mu.Unlock()
+		p.wake()
+	}()
+}
+
+// invalidateShardMapLocked drops st's shard map if it is still m (a batch
+// cut with an older map says nothing about the current one), so that
+// records go unaggregated until a fresh map is loaded.
+func (p *Producer) invalidateShardMapLocked(st *streamState, m *shardMap, reason string, now time.Time) {
+	if m == nil || st.shardMap != m {
+		return
+	}
+	st.shardMap = nil
+	st.mapReason = reason
+	p.maybeLoadShardMapLocked(st, now)
 }
 
 // Put hands a record to the producer. It returns nil once the record is
@@ -275,6 +400,9 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 	}
 	var blocked time.Duration
 	if !p.roomLocked(size) {
+		// Lingering cannot fill requests any further once the buffer is
+		// full: the dispatcher sends what it holds (see sendableLocked).
+		p.wake()
 		start := time.Now()
 		for !p.roomLocked(size) {
 			if p.spaceCh == nil {
@@ -454,6 +582,13 @@ type Stats struct {
 	Delivered, Failed uint64 // records resolved as delivered / failed
 	Requests          uint64 // PutRecords calls
 	EntryErrors       uint64 // entries not accepted by a call (retried or not)
+	// AggregatedRecords counts accepted Kinesis records holding more than
+	// one user record.
+	AggregatedRecords uint64
+	// ShardMapLoads counts successful shard map loads (AggregateByShard);
+	// ShardMismatches counts entries that Kinesis stored on another shard
+	// than the map predicted (each invalidates the map it was cut with).
+	ShardMapLoads, ShardMismatches uint64
 }
 
 // Stats returns a snapshot of the producer's counters and gauges.
@@ -478,6 +613,10 @@ func (p *Producer) Stats() Stats {
 		Failed:           p.failed,
 		Requests:         p.requests.Load(),
 		EntryErrors:      p.entryErr.Load(),
+
+		AggregatedRecords: p.aggRecs.Load(),
+		ShardMapLoads:     p.mapLoads.Load(),
+		ShardMismatches:   p.mismatch.Load(),
 	}
 }
 
@@ -556,8 +695,17 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 			}
 		}
 	}
-	hurry := p.closing || len(p.flushers) > 0
+	// Also when Put is blocked on a full buffer: lingering cannot fill the
+	// requests any further.
+	hurry := p.closing || len(p.flushers) > 0 || p.spaceCh != nil
 	n := len(p.streamList)
+	if p.opts.Aggregation == AggregateByShard {
+		for _, st := range p.streamList {
+			if st.shardMap == nil && st.prio.len()+st.fresh.len() > 0 {
+				p.maybeLoadShardMapLocked(st, now)
+			}
+		}
+	}
 	for i := 0; i < n && p.inFlight < p.opts.MaxInFlight; i++ {
 		st := p.streamList[(p.rr+i)%n]
 		for p.inFlight < p.opts.MaxInFlight && p.sendableLocked(st, now, hurry) {
@@ -581,7 +729,7 @@ func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bo
 	}
 	// Retries linger again like fresh records (as in the KPL), so that
 	// records whose jittered backoffs end close together share a request.
-	if st.prio.len() > 0 && (hurry || st.prio.len()+st.fresh.len() >= p.opts.MaxRecordsPerRequest ||
+	if st.prio.len() > 0 && (hurry || st.prio.len()+st.fresh.len() >= p.fullCount() ||
 		now.Sub(st.prio.peek().readyAt) >= p.opts.Linger) {
 		return true
 	}
@@ -589,8 +737,18 @@ func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bo
 	if n == 0 {
 		return false
 	}
-	return hurry || n >= p.opts.MaxRecordsPerRequest || st.freshBytes >= p.opts.MaxBytesPerRequest ||
+	return hurry || n >= p.fullCount() || st.freshBytes >= p.opts.MaxBytesPerRequest ||
 		now.Sub(st.fresh.peek().putAt) >= p.opts.Linger
+}
+
+// fullCount is how many queued user records make a full request. With
+// aggregation, records share entries, so the count says nothing certain
+// and only the byte limit, a blocked Put and Linger send a request early.
+func (p *Producer) fullCount() int {
+	if p.opts.Aggregation != AggregateNone {
+		return int(^uint(0) >> 1)
+	}
+	return p.opts.MaxRecordsPerRequest
 }
 
 // takeLocked cuts one batch: due retries and released successors first,
@@ -598,6 +756,9 @@ func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bo
 // past its TTL is expired here instead (the only place they are checked, so
 // such a record resolves at most about one RequestTimeout late).
 func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record) (*batch, []*record) {
+	if p.opts.Aggregation != AggregateNone {
+		return p.takeAggLocked(st, now, expired)
+	}
 	var recs []*record
 	bytes := 0
 	for len(recs) < p.opts.MaxRecordsPerRequest {
@@ -634,7 +795,11 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 	if len(recs) == 0 {
 		return nil, expired
 	}
-	return &batch{st: st, recs: recs}, expired
+	ents := make([]kEntry, len(recs))
+	for i, r := range recs {
+		ents[i] = kEntry{recs: recs[i : i+1], pk: r.e.PartitionKey, ehk: r.e.ExplicitHashKey, size: r.size, data: r.e.Data}
+	}
+	return &batch{st: st, recs: recs, ents: ents}, expired
 }
 
 func (p *Producer) nextWakeLocked(now time.Time) time.Time {
@@ -650,6 +815,9 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 	for _, st := range p.streamList {
 		if st.pausedUntil.After(now) && st.prio.len()+st.fresh.len() > 0 {
 			consider(st.pausedUntil)
+		}
+		if p.opts.Aggregation == AggregateByShard && st.shardMap == nil && !st.mapLoading && st.prio.len()+st.fresh.len() > 0 {
+			consider(st.mapNextLoad)
 		}
 		if st.prio.len() > 0 && p.inFlight < p.opts.MaxInFlight {
 			consider(st.prio.peek().readyAt.Add(p.opts.Linger))
@@ -730,10 +898,15 @@ func deliver(recs []*record) {
 			DataBytes:      len(r.e.Data),
 			Attempts:       r.attempts,
 			Latency:        now.Sub(r.putAt),
+
+			KinesisRecordUserRecords: r.krUsers,
+			KinesisRecordBytes:       r.krBytes,
+			FirstInKinesisRecord:     r.krFirst,
 		}
 		if r.final != nil {
 			res.Err = r.final
 			res.ShardID, res.SequenceNumber = "", ""
+			res.KinesisRecordUserRecords, res.KinesisRecordBytes, res.FirstInKinesisRecord = 0, 0, false
 		}
 		r.e.Callback(res)
 	}

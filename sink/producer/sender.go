@@ -4,11 +4,14 @@ import (
 	"container/heap"
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
 // throttleCode is the per-entry (and whole-request) throttling error; its
@@ -23,74 +26,129 @@ const throttleCode = "ProvisionedThroughputExceededException"
 // a request that is too large.
 func noSDKRetries(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
 
+// arenas recycles the buffers aggregates are encoded into, so that a
+// steady stream of requests does not allocate a new multi-megabyte buffer
+// for each.
+var arenas sync.Pool
+
+func getArena(n int) *[]byte {
+	if a, ok := arenas.Get().(*[]byte); ok && cap(*a) >= n {
+		return a
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
 func (p *Producer) sender() {
 	defer p.senders.Done()
+	var agg kpl.Aggregator // this sender's encoder, reused for every aggregate
 	for b := range p.reqs {
-		p.attempt(b, b.recs)
+		p.encode(b, &agg)
+		p.attempt(b, b.ents)
+		if b.arena != nil {
+			// The SDK has serialized the request; nothing references the
+			// encoded aggregates any more.
+			for i := range b.ents {
+				b.ents[i].data = nil
+			}
+			arenas.Put(b.arena)
+			b.arena = nil
+		}
 		p.complete(b)
 	}
 }
 
-// attempt sends recs in one PutRecords call and records each entry's
+// attempt sends ents in one PutRecords call and records each user record's
 // outcome on the record. A request that is too large or invalid is halved
-// and each half attempted, until the offending entry is alone and fails.
-func (p *Producer) attempt(b *batch, recs []*record) {
+// and each half attempted, until the offending entry is alone and fails
+// (an aggregate alone is instead retried as separate records).
+func (p *Producer) attempt(b *batch, ents []kEntry) {
 	st := b.st
-	entries := make([]types.PutRecordsRequestEntry, len(recs))
-	bytes := 0
-	for i, r := range recs {
-		r.attempts++
-		// Pointers into the record avoid a string copy per entry; the
-		// record outlives the call.
-		entries[i] = types.PutRecordsRequestEntry{Data: r.e.Data, PartitionKey: &r.e.PartitionKey}
-		if r.e.ExplicitHashKey != "" {
-			entries[i].ExplicitHashKey = &r.e.ExplicitHashKey
+	entries := make([]types.PutRecordsRequestEntry, len(ents))
+	bytes, users := 0, 0
+	for i := range ents {
+		e := &ents[i]
+		for _, r := range e.recs {
+			r.attempts++
 		}
-		bytes += r.size
+		users += len(e.recs)
+		// Pointers into the entry avoid a string copy per entry; the batch
+		// outlives the call.
+		entries[i] = types.PutRecordsRequestEntry{Data: e.data, PartitionKey: &e.pk}
+		if e.ehk != "" {
+			entries[i].ExplicitHashKey = &e.ehk
+		}
+		bytes += e.size
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
 	start := time.Now()
 	out, err := p.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &st.name, Records: entries}, noSDKRetries)
 	cancel()
 	p.requests.Add(1)
-	info := RequestInfo{Stream: st.name, Records: len(recs), Bytes: bytes, Duration: time.Since(start)}
+	info := RequestInfo{Stream: st.name, Records: len(ents), Bytes: bytes, UserRecords: users, Duration: time.Since(start)}
 
 	if err == nil {
 		b.answered = true
 	}
-	if err == nil && len(out.Records) != len(recs) {
+	if err == nil && len(out.Records) != len(ents) {
 		info.ErrorCode = CodeBadResponse
-		info.Failed = len(recs)
+		info.Failed = len(ents)
 		p.hookRequest(info)
-		for _, r := range recs {
-			p.retryLater(r, CodeBadResponse, "response has a different number of entries than the request", nil)
+		for i := range ents {
+			p.retryEntry(st, &ents[i], CodeBadResponse, "response has a different number of entries than the request", nil)
 		}
 		return
 	}
 	if err == nil {
 		for i := range out.Records {
 			res := &out.Records[i]
-			r := recs[i]
+			e := &ents[i]
 			code := aws.ToString(res.ErrorCode)
 			if code == "" {
-				r.out = outOK
-				r.shard = aws.ToString(res.ShardId)
-				r.seqNo = aws.ToString(res.SequenceNumber)
+				shard := aws.ToString(res.ShardId)
+				if e.shard != "" && shard != e.shard {
+					// The shard map is stale (resharding). A plain record
+					// was routed by Kinesis and is fine; an aggregate may
+					// hold records of other shards, which KCL consumers
+					// would drop, so it is sent again (its records were
+					// stored: duplicates, as with the KPL).
+					b.mismatch = true
+					p.mismatch.Add(1)
+					if e.agg {
+						info.Failed++
+						p.retryEntry(st, e, CodeShardMismatch, "stored on "+shard+", predicted "+e.shard, nil)
+						continue
+					}
+				}
+				seq := aws.ToString(res.SequenceNumber)
+				for j, r := range e.recs {
+					r.out = outOK
+					r.shard, r.seqNo = shard, seq
+					r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size, j == 0
+				}
+				if e.agg {
+					p.aggRecs.Add(1)
+				}
 				continue
 			}
 			info.Failed++
 			msg := aws.ToString(res.ErrorMessage)
 			if code == throttleCode && p.opts.FailIfThrottled {
-				p.failNow(r, KindThrottled, code, msg, nil)
+				p.failEntry(st, e, KindThrottled, code, msg, nil)
 				continue
 			}
 			switch classifyCode(code) {
 			case actFatal:
-				p.failNow(r, KindFatal, code, msg, nil)
+				b.fatal = true
+				p.failEntry(st, e, KindFatal, code, msg, nil)
 			case actSplit:
-				p.failNow(r, KindRejected, code, msg, nil)
+				if e.agg {
+					p.retryAlone(st, e, code, msg, nil)
+					continue
+				}
+				p.failEntry(st, e, KindRejected, code, msg, nil)
 			default:
-				p.retryLater(r, code, msg, nil)
+				p.retryEntry(st, e, code, msg, nil)
 			}
 		}
 		p.hookRequest(info)
@@ -99,41 +157,48 @@ func (p *Producer) attempt(b *batch, recs []*record) {
 
 	act, code, msg := classifyErr(err, p.ctx.Err() != nil)
 	info.ErrorCode = code
-	info.Failed = len(recs)
+	info.Failed = len(ents)
 	p.hookRequest(info)
 	switch act {
 	case actSplit:
-		if len(recs) > 1 {
-			h := len(recs) / 2
-			p.attempt(b, recs[:h])
-			p.attempt(b, recs[h:])
+		if len(ents) > 1 {
+			h := len(ents) / 2
+			p.attempt(b, ents[:h])
+			p.attempt(b, ents[h:])
+			return
+		}
+		if ents[0].agg {
+			p.retryAlone(st, &ents[0], code, msg, err)
 			return
 		}
 		kind := KindRejected
 		if code == CodeRequestTooLarge {
 			kind = KindOversize
 		}
-		p.failNow(recs[0], kind, code, msg, err)
+		p.failEntry(st, &ents[0], kind, code, msg, err)
 	case actFatal:
-		for _, r := range recs {
-			p.failNow(r, KindFatal, code, msg, err)
+		b.fatal = true
+		for i := range ents {
+			p.failEntry(st, &ents[i], KindFatal, code, msg, err)
 		}
 	case actClosed:
-		for _, r := range recs {
-			p.failNow(r, KindClosed, r.code, r.msg, err)
+		for i := range ents {
+			for _, r := range ents[i].recs {
+				p.failNow(r, KindClosed, r.code, r.msg, err)
+			}
 		}
 	case actRetry:
 		if code == throttleCode && p.opts.FailIfThrottled {
-			for _, r := range recs {
-				p.failNow(r, KindThrottled, code, msg, err)
+			for i := range ents {
+				p.failEntry(st, &ents[i], KindThrottled, code, msg, err)
 			}
 			return
 		}
 		fallthrough
 	default:
 		b.failedWhole = true
-		for _, r := range recs {
-			p.retryLater(r, code, msg, err)
+		for i := range ents {
+			p.retryEntry(st, &ents[i], code, msg, err)
 		}
 	}
 }
@@ -144,27 +209,52 @@ func (p *Producer) hookRequest(info RequestInfo) {
 	}
 }
 
+// failEntry fails every user record of an entry for good.
+func (p *Producer) failEntry(st *streamState, e *kEntry, kind Kind, code, msg string, err error) {
+	for _, r := range e.recs {
+		p.failNow(r, kind, code, msg, err)
+	}
+	p.entryError(st, "", code, false)
+}
+
 func (p *Producer) failNow(r *record, kind Kind, code, msg string, err error) {
 	r.out = outFail
 	r.code, r.msg, r.err = code, truncate(msg), err
 	r.final = &Error{Kind: kind, Stream: r.st.name, Code: code, Message: r.msg, Attempts: r.attempts, Err: err}
-	p.entryError(r, false)
 }
 
-func (p *Producer) retryLater(r *record, code, msg string, err error) {
-	r.out = outRetry
-	r.code, r.msg, r.err = code, truncate(msg), err
-	r.shard = ""
+// retryEntry schedules every user record of an entry for a retry; records
+// of an aggregate are retried individually and aggregated again at the
+// next cut.
+func (p *Producer) retryEntry(st *streamState, e *kEntry, code, msg string, err error) {
+	shard := ""
 	if code == throttleCode {
-		r.shard = shardFromMessage(msg)
+		shard = shardFromMessage(msg)
 	}
-	p.entryError(r, true)
+	msg = truncate(msg)
+	for _, r := range e.recs {
+		r.out = outRetry
+		r.code, r.msg, r.err = code, msg, err
+		r.shard = shard
+	}
+	p.entryError(st, shard, code, true)
 }
 
-func (p *Producer) entryError(r *record, retried bool) {
+// retryAlone handles an aggregate Kinesis rejected as invalid or too
+// large, which exact size accounting should make impossible (a stream
+// limit below what the producer assumes): its records are retried each
+// as a plain record, so that only a record bad on its own fails.
+func (p *Producer) retryAlone(st *streamState, e *kEntry, code, msg string, err error) {
+	for _, r := range e.recs {
+		r.noAgg = true
+	}
+	p.retryEntry(st, e, code, msg, err)
+}
+
+func (p *Producer) entryError(st *streamState, shard, code string, retried bool) {
 	p.entryErr.Add(1)
 	if h := p.opts.Hooks.OnEntryError; h != nil {
-		h(EntryErrorInfo{Stream: r.st.name, ShardID: r.shard, Code: r.code, Retried: retried})
+		h(EntryErrorInfo{Stream: st.name, ShardID: shard, Code: code, Retried: retried})
 	}
 }
 
@@ -191,6 +281,12 @@ func (p *Producer) complete(b *batch) {
 	p.inFlight--
 	p.updateShardsLocked(b.st, recs, now)
 	p.updatePauseLocked(b, now)
+	if b.mismatch {
+		p.invalidateShardMapLocked(b.st, b.shardMap, "mismatch", now)
+	} else if b.fatal {
+		// The stream may have been deleted and re-created with other shards.
+		p.invalidateShardMapLocked(b.st, b.shardMap, "error", now)
+	}
 	for _, r := range retry {
 		next := now.Add(p.backoffLocked(r))
 		if next.Before(b.st.pausedUntil) {
