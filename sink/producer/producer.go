@@ -337,6 +337,7 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 			p.mapLoads.Add(1)
 			st.shardMap = m
 			st.mapFailures = 0
+			st.mapReason = ""
 			st.mapNextLoad = now.Add(minReload)
 		} else {
 			st.mapFailures++
@@ -350,6 +351,14 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 		p.mu.Unlock()
 		p.wake()
 	}()
+}
+
+// wantsMapLocked says whether st needs a shard map loaded: it has none and
+// either has records to send or lost its map (mismatch, failed load), in
+// which case the map is reloaded without waiting for traffic.
+func (p *Producer) wantsMapLocked(st *streamState) bool {
+	return p.opts.Aggregation == AggregateByShard && st.shardMap == nil && !p.closing &&
+		(st.mapReason != "" || st.prio.len()+st.fresh.len() > 0)
 }
 
 // invalidateShardMapLocked drops st's shard map if it is still m (a batch
@@ -701,7 +710,7 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 	n := len(p.streamList)
 	if p.opts.Aggregation == AggregateByShard {
 		for _, st := range p.streamList {
-			if st.shardMap == nil && st.prio.len()+st.fresh.len() > 0 {
+			if p.wantsMapLocked(st) {
 				p.maybeLoadShardMapLocked(st, now)
 			}
 		}
@@ -816,7 +825,7 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 		if st.pausedUntil.After(now) && st.prio.len()+st.fresh.len() > 0 {
 			consider(st.pausedUntil)
 		}
-		if p.opts.Aggregation == AggregateByShard && st.shardMap == nil && !st.mapLoading && st.prio.len()+st.fresh.len() > 0 {
+		if p.wantsMapLocked(st) && !st.mapLoading {
 			consider(st.mapNextLoad)
 		}
 		if st.prio.len() > 0 && p.inFlight < p.opts.MaxInFlight {
