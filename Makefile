@@ -65,9 +65,13 @@ generate-tools:
 	@$(GO) version -m '$(GO_BIN_DIR)/protoc-gen-go-grpc' 2>/dev/null | grep -q 'google.golang.org/grpc/cmd/protoc-gen-go-grpc[[:space:]]*$(PROTOC_GEN_GO_GRPC_VERSION)' || \
 		$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-# What some tests compare against besides the services: flatc decodes our FlatBuffers output, and the Java
-# reference tests run real Gson and flatbuffers-java on the same records.
+# What some tests compare against besides the services: flatc decodes our FlatBuffers output, the Java
+# reference tests run real Gson and flatbuffers-java on the same records, and aws-kinesis-agg (npm) de-aggregates
+# the KPL aggregated records we write (scripts/kpl-deagg.js).
+AWS_KINESIS_AGG_VERSION := 4.2.8
 test-tools:
+	@[ "$$(node -p "require('$(CACHE_DIR)/aws-kinesis-agg/node_modules/aws-kinesis-agg/package.json').version" 2>/dev/null)" = "$(AWS_KINESIS_AGG_VERSION)" ] || \
+		npm install --prefix '$(CACHE_DIR)/aws-kinesis-agg' --no-audit --no-fund --loglevel=error aws-kinesis-agg@$(AWS_KINESIS_AGG_VERSION) >&2
 	@command -v flatc >/dev/null || { $(SUDO) apt-get install -y -q flatbuffers-compiler || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q flatbuffers-compiler; }; }
 	@for a in com.google.code.gson:gson:2.11.0 com.google.flatbuffers:flatbuffers-java:2.0.8; do \
 		f=$$HOME/.m2/repository/$$(echo $$a | cut -d: -f1 | tr . /)/$$(echo $$a | cut -d: -f2)/$$(echo $$a | cut -d: -f3); \

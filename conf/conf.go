@@ -146,7 +146,10 @@ type Config struct {
 	// retryInitialDelayInMillis.
 	RetryMaxDelayInMillis int64 `json:"retryMaxDelayInMillis"`
 	// Pack several user records into one Kinesis record in the KPL
-	// aggregated format (consumers must de-aggregate: KCL, Lambda).
+	// aggregated format, as the Java sink does by default. Consumers must
+	// de-aggregate: the KCL does, Lambda functions use the KPL
+	// de-aggregation modules or aws-kinesis-agg; a plain GetRecords reader
+	// sees the aggregated blobs. Set false for such readers.
 	AggregationEnabled bool `json:"aggregationEnabled"`
 	// Maximum Kinesis records per PutRecords request (the service allows 500).
 	CollectionMaxCount int `json:"collectionMaxCount"`

@@ -130,6 +130,14 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 	}
 	s.metrics = newSinkMetrics(kpl, sc.Registerer)
 	po.Hooks = s.metrics.hooks()
+	po.Hooks.OnShardMap = func(i producer.ShardMapInfo) {
+		if i.Err != nil {
+			s.log.Warn("kinesis shard map not loaded; records of the stream are sent unaggregated until it is",
+				"stream", i.Stream, "reason", i.Reason, "error", i.Err.Error())
+			return
+		}
+		s.log.Info("kinesis shard map loaded", "stream", i.Stream, "reason", i.Reason, "openShards", i.Shards)
+	}
 	if s.prod, err = producer.New(s.clients.Kinesis, po); err != nil {
 		return fmt.Errorf("sink config: %w", err)
 	}
@@ -155,10 +163,7 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 			"openShards", info.OpenShards, "maxRecordSize", info.MaxRecordSize)
 	}
 	s.log.Info("kinesis sink open", "format", string(cfg.MessageFormat), "retainOrdering", cfg.RetainOrdering,
-		"failurePolicy", string(cfg.FailurePolicy), "aggregation", cfg.AggregationEnabled)
-	if cfg.AggregationEnabled {
-		s.log.Warn("aggregationEnabled: KPL aggregation is not implemented yet; records are sent one Kinesis record each")
-	}
+		"failurePolicy", string(cfg.FailurePolicy), "aggregation", po.Aggregation.String())
 	return nil
 }
 
@@ -206,6 +211,14 @@ func producerOptions(cfg *conf.Config) producer.Options {
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
 		RetainOrdering:       cfg.RetainOrdering,
 		FailIfThrottled:      cfg.FailIfThrottled,
+	}
+	if cfg.AggregationEnabled {
+		o.Aggregation = producer.AggregateByShard
+		if cfg.AggregationMode == conf.AggregateByKey {
+			o.Aggregation = producer.AggregateByKey
+		}
+		o.AggregationMaxSize = int(cfg.AggregationMaxSize)
+		o.AggregationMaxCount = cfg.AggregationMaxCount
 	}
 	if o.Linger == 0 {
 		o.Linger = -1 // 0 in the config means "do not wait"; 0 in Options means "default"
@@ -274,9 +287,12 @@ func (s *Sink) onResult(res producer.Result) {
 	retries := max(res.Attempts-1, 0)
 	if res.Err == nil {
 		s.recordMetric("_kinesis_total_success_", 1)
-		// One user record per Kinesis record until aggregation exists.
 		s.metrics.kpl.UserRecordPut(res.Stream, res.ShardID, res.DataBytes, retries, res.Latency)
-		s.metrics.kpl.KinesisRecordPut(res.Stream, res.ShardID, 1, res.DataBytes)
+		// Per Kinesis record, counted once: with aggregation one Kinesis
+		// record carries many user records, each of which gets a result.
+		if res.FirstInKinesisRecord {
+			s.metrics.kpl.KinesisRecordPut(res.Stream, res.ShardID, res.KinesisRecordUserRecords, res.KinesisRecordBytes)
+		}
 		r.Ack()
 		return
 	}

@@ -31,6 +31,27 @@
 //     split, or fail as fatal. Per-entry codes and whole-request errors use
 //     the same table; unknown codes are retried (RecordTTL bounds them).
 //
+// # Aggregation (Options.Aggregation)
+//
+// User records stay the unit of everything above; aggregation happens only
+// when a batch is cut (aggregate.go). The cut groups the records it takes
+// by predicted shard (AggregateByShard: the stream's shard map from
+// ListShards, MD5 of the key or the explicit hash key) or by key
+// (AggregateByKey) and packs each group into KPL aggregated records
+// (sink/kpl), counting sizes exactly with a kpl.Sizer so that no aggregate
+// passes AggregationMaxSize or the stream's record size limit, outer key
+// included. Entries, not user records, then count against
+// MaxRecordsPerRequest and MaxBytesPerRequest. The sender encodes the
+// aggregates into one pooled buffer per request, outside the lock.
+//
+// An entry's outcome applies to all its user records: a throttled or
+// failed aggregate sends its records back to the retry queue one by one,
+// and the next cut aggregates them again with whatever else is due. An
+// aggregate Kinesis stored on another shard than predicted (resharding)
+// invalidates the shard map it was cut with and its records are retried;
+// until a fresh map is loaded, records are sent unaggregated, as the KPL
+// does.
+//
 // # Retries
 //
 // Only entries that failed are retried: after a partial failure
@@ -82,5 +103,6 @@
 // off or in flight. Put blocks while either bound is reached, which is the
 // backpressure that reaches Pulsar (the runtime stops receiving, the
 // consumer's queue fills, the broker stops dispatching). Request bodies are
-// built per call and dropped afterwards.
+// built per call and dropped afterwards; aggregates are encoded into pooled
+// buffers, whose total size follows the buffered bytes in flight.
 package producer

@@ -44,7 +44,7 @@ type Result struct {
 	ShardID, SequenceNumber string
 	// KinesisRecordUserRecords and KinesisRecordBytes describe the accepted
 	// Kinesis record that carried this user record: how many user records
-	// it held (1 unaggregated) and its data + partition key bytes.
+	// it held (1 unaggregated) and its data bytes.
 	// FirstInKinesisRecord is true for exactly one user record of each
 	// accepted Kinesis record, so that per-Kinesis-record metrics can be
 	// counted once.

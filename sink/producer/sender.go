@@ -124,7 +124,7 @@ func (p *Producer) attempt(b *batch, ents []kEntry) {
 				for j, r := range e.recs {
 					r.out = outOK
 					r.shard, r.seqNo = shard, seq
-					r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size, j == 0
+					r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size-len(e.pk), j == 0
 				}
 				if e.agg {
 					p.aggRecs.Add(1)
