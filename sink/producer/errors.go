@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,6 +91,7 @@ type Error struct {
 const (
 	CodeRequestTimeout  = "RequestTimeout"        // RequestTimeout elapsed
 	CodeTransport       = "TransportError"        // connection refused/reset, EOF, DNS...
+	CodeCertificate     = "CertificateError"      // the endpoint's TLS certificate is not trusted
 	CodeRequestTooLarge = "RequestEntityTooLarge" // HTTP 413 without a code
 	CodeBadResponse     = "BadResponse"           // response not index-aligned with the request
 	// CodeShardMismatch: an aggregate was stored on another shard than the
@@ -236,6 +239,15 @@ func classifyErr(err error, stopped bool) (action, string, string) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return actRetry, CodeRequestTimeout, "no response within RequestTimeout"
+	}
+	// A certificate the sink does not trust will not become trusted by
+	// retrying; it is a setting to fix (a CA, or skipCertificateValidation).
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
+		return actFatal, CodeCertificate, err.Error()
 	}
 	// Transport errors (refused, reset, EOF, DNS, TLS) and anything else the
 	// SDK reports without a service code: the request may or may not have
