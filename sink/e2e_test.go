@@ -7,6 +7,7 @@ package sink_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/awscfg"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
 // sinkConfig is a config as a Java sink user writes it, pointed at the
@@ -244,16 +246,45 @@ func TestNothingLostUnderThrottling(t *testing.T) {
 	if testing.Short() {
 		n = 10000
 	}
-	runThrottled(t, n, false)
+	runThrottled(t, n, false, false)
 }
 
 // TestOrderPerKeyUnderThrottling is the same with retainOrdering: records
 // of one key must reach Kinesis in the order Pulsar delivered them.
 func TestOrderPerKeyUnderThrottling(t *testing.T) {
-	runThrottled(t, 5000, true)
+	runThrottled(t, 5000, true, false)
 }
 
-func runThrottled(t *testing.T, n int, ordered bool) {
+// TestAggregatedUnderThrottling is the ordered run with KPL aggregation on
+// (the default): what Kinesis stores is de-aggregated (sink/kpl) and must
+// give every record, under its own key, in order per key.
+func TestAggregatedUnderThrottling(t *testing.T) {
+	runThrottled(t, 5000, true, true)
+}
+
+// userRecords replaces each aggregated record by its user records (keeping
+// the Kinesis record's shard and sequence number).
+func userRecords(t *testing.T, recs []testenv.KinesisRecord) (out []testenv.KinesisRecord, aggregates int) {
+	for _, r := range recs {
+		subs, err := kpl.Deaggregate(r.Data)
+		if errors.Is(err, kpl.ErrNotAggregated) {
+			out = append(out, r)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("record %s: %v", r.SequenceNumber, err)
+		}
+		aggregates++
+		for _, s := range subs {
+			u := r
+			u.PartitionKey, u.Data = s.PartitionKey, s.Data
+			out = append(out, u)
+		}
+	}
+	return out, aggregates
+}
+
+func runThrottled(t *testing.T, n int, ordered, aggregated bool) {
 	env := testenv.Pulsar(t)
 	ks := testenv.Kinesis(t)
 	stream := ks.UniqueStream(t, "thr")
@@ -270,6 +301,9 @@ func runThrottled(t *testing.T, n int, ordered bool) {
 	extra := map[string]any{"retryInitialDelayInMillis": 20, "retryMaxDelayInMillis": 500, "recordTtl": 600000}
 	if ordered {
 		extra["retainOrdering"] = true
+	}
+	if aggregated {
+		extra["aggregationEnabled"] = true
 	}
 	name := uniqueName(t, "thr")
 	rs := startSink(t, env, name, []string{topic}, sinkConfig(proxy.URL(), stream, extra))
@@ -298,11 +332,15 @@ func runThrottled(t *testing.T, n int, ordered bool) {
 	p.Close()
 
 	var recs []testenv.KinesisRecord
+	aggregates := 0
 	env.WaitFor(t, 10*time.Minute, func() bool {
 		if !rs.in.Running() {
 			t.Fatalf("instance exited: %v", rs.in.Err)
 		}
 		recs = ks.ReadAll(t, stream)
+		if aggregated {
+			recs, aggregates = userRecords(t, recs)
+		}
 		return distinct(recs) >= n
 	}, "%d distinct records in Kinesis", n)
 	elapsed := time.Since(start)
@@ -338,8 +376,11 @@ func runThrottled(t *testing.T, n int, ordered bool) {
 	}
 	dups := len(recs) - len(seen)
 	c := proxy.Counters()
-	t.Logf("records=%d distinct=%d missing=%d duplicates=%d outOfOrder=%d entriesDropped=%d putRecords=%d in %s",
-		n, len(seen), missing, dups, outOfOrder, c.EntriesDropped, c.PutRecords, elapsed.Round(time.Millisecond))
+	t.Logf("records=%d distinct=%d missing=%d duplicates=%d outOfOrder=%d entriesDropped=%d putRecords=%d aggregates=%d in %s",
+		n, len(seen), missing, dups, outOfOrder, c.EntriesDropped, c.PutRecords, aggregates, elapsed.Round(time.Millisecond))
+	if aggregated && aggregates == 0 {
+		t.Fatal("aggregation on, but Kinesis holds no aggregated record")
+	}
 	if missing != 0 {
 		t.Fatalf("%d records missing", missing)
 	}
