@@ -24,6 +24,18 @@ func acceptAll(b *testing.B) *httptest.Server {
 	marker := []byte(`"PartitionKey"`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.DescribeStreamSummary" {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = io.WriteString(w, `{"StreamDescriptionSummary":{"StreamName":"bench","StreamStatus":"ACTIVE","OpenShardCount":1}}`)
+			return
+		}
+		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.ListShards" {
+			// One open shard over the whole hash key space, for AggregateByShard.
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = io.WriteString(w, `{"Shards":[{"ShardId":"shardId-000000000000","HashKeyRange":{"StartingHashKey":"0",`+
+				`"EndingHashKey":"340282366920938463463374607431768211455"},"SequenceNumberRange":{"StartingSequenceNumber":"1"}}]}`)
+			return
+		}
 		n := bytes.Count(body, marker)
 		mu.Lock()
 		resp, ok := responses[n]
@@ -56,17 +68,25 @@ func BenchmarkPut(b *testing.B) {
 		name    string
 		size    int
 		ordered bool
+		agg     producer.AggregationMode
 	}{
-		{"100B", 100, false},
-		{"1KiB", 1024, false},
-		{"100B-ordered-1000keys", 100, true},
+		{"100B", 100, false, producer.AggregateNone},
+		{"1KiB", 1024, false, producer.AggregateNone},
+		{"100B-ordered-1000keys", 100, true, producer.AggregateNone},
+		{"100B-aggregated-shard", 100, false, producer.AggregateByShard},
+		{"100B-aggregated-key", 100, false, producer.AggregateByKey},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := acceptAll(b)
-			opts := producer.Options{RetainOrdering: bc.ordered, Linger: 5 * time.Millisecond, MaxBufferedRecords: 50000}
+			opts := producer.Options{RetainOrdering: bc.ordered, Linger: 5 * time.Millisecond, MaxBufferedRecords: 50000, Aggregation: bc.agg}
 			p, err := producer.New(newClient(srv.URL, opts), opts)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if bc.agg == producer.AggregateByShard {
+				if _, err := p.Prepare(context.Background(), "bench"); err != nil {
+					b.Fatal(err)
+				}
 			}
 			keys := make([]string, 1000)
 			for i := range keys {

@@ -35,7 +35,13 @@ func getArena(n int) *[]byte {
 	if a, ok := arenas.Get().(*[]byte); ok && cap(*a) >= n {
 		return a
 	}
-	b := make([]byte, 0, n)
+	// Rounded up to a power of two (at least 64 KiB) so that a buffer fits
+	// the next requests too, whose sizes vary.
+	size := 64 * KiB
+	for size < n {
+		size *= 2
+	}
+	b := make([]byte, 0, size)
 	return &b
 }
 
