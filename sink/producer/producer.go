@@ -393,6 +393,13 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 		return nil
 	}
 	size := len(e.Data) + len(e.PartitionKey)
+	var hash kpl.Hash
+	if p.opts.Aggregation == AggregateByShard {
+		// The routing hash (an MD5 per record, the costliest step of the
+		// cut) is computed here, on the caller's goroutine, rather than by
+		// the dispatcher under the lock. Validated above, so it parses.
+		hash, _ = kpl.RecordHash(e.PartitionKey, e.ExplicitHashKey)
+	}
 
 	p.mu.Lock()
 	if p.closing {
@@ -435,7 +442,7 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 		blocked = time.Since(start)
 	}
 
-	r := &record{e: e, size: size, st: st, putAt: time.Now()}
+	r := &record{e: e, size: size, st: st, putAt: time.Now(), hash: hash, hashed: p.opts.Aggregation == AggregateByShard}
 	if p.opts.RecordTTL > 0 {
 		r.deadline = r.putAt.Add(p.opts.RecordTTL)
 	}
