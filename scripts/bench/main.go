@@ -88,7 +88,11 @@ type Result struct {
 	PeakRSSMiB  float64 `json:"peakRssMiB"`
 	// Processes is how many processes were measured (the Java sink: the
 	// instance JVM and the KPL's native child).
-	Processes int     `json:"processes"`
+	Processes int `json:"processes"`
+	// BenchCPU is the benchmark process's own CPU over the same window (the
+	// endpoint, TLS, deaggregation; the ceiling's reports): load on the same
+	// two cores that the measured consumer did not cause.
+	BenchCPU  float64 `json:"benchCpuSeconds"`
 	PacedRate float64 `json:"pacedRecordsPerSecond,omitempty"`
 	PacedN    int     `json:"pacedRecords,omitempty"`
 	P50Ms     float64 `json:"p50Ms,omitempty"`
@@ -378,8 +382,8 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	fmt.Fprintf(os.Stderr, "bench: %s %d B: %d records pre-filled in %s\n", res.Row, ph.size, ph.n, time.Since(t0).Round(time.Millisecond))
 
 	var pid int
-	var cpuAtFirst float64
-	ep.cnt.reset(ph.n, false, func() { cpuAtFirst = cpuSeconds(pid) })
+	var cpuAtFirst, benchAtFirst float64
+	ep.cnt.reset(ph.n, false, func() { cpuAtFirst, benchAtFirst = cpuSeconds(pid), processCPU(os.Getpid()) })
 	pid, err := tgt.start(ph)
 	if err != nil {
 		tgt.stop()
@@ -405,6 +409,7 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 		return fail(fmt.Errorf("%s (endpoint calls: %s); %s", why, ep.callCounts(), tgt.diag()))
 	}
 	cpuAtEnd := cpuSeconds(pid)
+	res.BenchCPU = processCPU(os.Getpid()) - benchAtFirst
 	c := ep.cnt.snapshot()
 	res.Received = c.n
 	res.Seconds = c.last.Sub(c.first).Seconds()

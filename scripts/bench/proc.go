@@ -57,18 +57,23 @@ func parentOf(pid int) (int, bool) {
 
 // cpuSeconds is user+system CPU time of the process tree under root.
 func cpuSeconds(root int) float64 {
-	var ticks int64
+	var total float64
 	for _, pid := range procTree(root) {
-		f := statFields(pid)
-		// Fields after the name: state(0) ppid(1) ... utime(11) stime(12).
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		total += processCPU(pid)
 	}
-	return float64(ticks) / clockTicks
+	return total
+}
+
+// processCPU is user+system CPU time of one process (all its threads).
+func processCPU(pid int) float64 {
+	f := statFields(pid)
+	// Fields after the name: state(0) ppid(1) ... utime(11) stime(12).
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return float64(u+s) / clockTicks
 }
 
 // peakRSS is the sum of VmHWM (peak resident set) over the process tree,
