@@ -169,10 +169,14 @@ func NewStats(labels MetricLabels, reg prometheus.Registerer) *Stats {
 
 // IncReceived counts one record taken from Pulsar and marks the invocation
 // time, as the instances do when a message arrives.
-func (s *Stats) IncReceived() {
+func (s *Stats) IncReceived() { s.IncReceivedAt(time.Now()) }
+
+// IncReceivedAt is IncReceived for a record received at now, for a caller
+// that has read the clock already.
+func (s *Stats) IncReceivedAt(now time.Time) {
 	s.received.Add(1)
 	s.window.Load().received.Add(1)
-	s.lastInvMs.Store(time.Now().UnixMilli())
+	s.lastInvMs.Store(now.UnixMilli())
 }
 
 // RecordSuccess counts one record resolved successfully after latency.
