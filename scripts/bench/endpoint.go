@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
 // endpoint is the Kinesis side of the benchmark: one HTTPS server that either
@@ -376,7 +378,7 @@ func userStamps(b64 []byte, out []int64) []int64 {
 	var head [12]byte
 	if len(b64) >= 16 {
 		n, err := base64.StdEncoding.Decode(head[:], b64[:16])
-		if err == nil && n == 12 && !bytes.HasPrefix(head[:], kplMagic) {
+		if err == nil && n == 12 && string(head[:len(kpl.Magic)]) != kpl.Magic {
 			return append(out, int64(binary.BigEndian.Uint64(head[:8])))
 		}
 	}
@@ -386,16 +388,18 @@ func userStamps(b64 []byte, out []int64) []int64 {
 		return append(out, 0)
 	}
 	data = data[:n]
-	if !bytes.HasPrefix(data, kplMagic) {
+	if !bytes.HasPrefix(data, []byte(kpl.Magic)) {
 		return append(out, stampOf(data))
 	}
-	recs, err := deaggregate(data)
+	// The project's own deaggregator (sink/kpl), which also checks the MD5
+	// trailer: a malformed aggregate is reported, not counted.
+	recs, err := kpl.Deaggregate(data)
 	if err != nil {
 		log.Printf("endpoint: bad KPL aggregate (%d bytes): %v", len(data), err)
 		return append(out, 0)
 	}
-	for _, d := range recs {
-		out = append(out, stampOf(d))
+	for _, r := range recs {
+		out = append(out, stampOf(r.Data))
 	}
 	return out
 }
