@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type bench struct {
 	linger               time.Duration
 	pacedFor             time.Duration
 	shards               int
+	rateLimit            int64
 
 	client pulsar.Client
 	nullEP *endpoint
@@ -102,15 +104,16 @@ type Result struct {
 
 // Report is the results file.
 type Report struct {
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Machine  Machine   `json:"machine"`
-	Commit   string    `json:"commit"`
-	Args     []string  `json:"args"`
-	LingerMs int       `json:"lingerMs"`
-	Shards   int       `json:"shards"`
-	Results  []Result  `json:"results"`
-	Targets  []string  `json:"targets"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	Machine   Machine   `json:"machine"`
+	Commit    string    `json:"commit"`
+	Args      []string  `json:"args"`
+	LingerMs  int       `json:"lingerMs"`
+	Shards    int       `json:"shards"`
+	RateLimit int64     `json:"rateLimitPercent"`
+	Results   []Result  `json:"results"`
+	Targets   []string  `json:"targets"`
 }
 
 // Machine says where the numbers come from; Load and OtherProcs show how
@@ -149,7 +152,8 @@ func main() {
 		drain1M          = flag.Int("drain", 1000000, "records of the peak-memory drain of our sink (100 B, aggregation on, do-nothing endpoint); 0 skips it")
 		pacedFor         = flag.Duration("paced", 5*time.Second, "length of the half-load latency run after each drain; 0 skips it")
 		shards           = flag.Int("shards", 4, "shards of the benchmark streams")
-		profileDir       = flag.String("profile", "", "directory for CPU and allocation profiles of our sink (one per phase)")
+		rateLimit        = flag.Int64("rate-limit", 1000000, "rateLimit given to both sinks, in percent of the shard limits (150 is the sinks' default)")
+		profileDir       = flag.String("profile", "", "directory for CPU and allocation profiles of our sink (one per phase) and of the benchmark itself (bench.cpu.pprof)")
 	)
 	flag.Parse()
 	if *ceilingChildMode {
@@ -166,14 +170,21 @@ func main() {
 	b := &bench{
 		serviceURL: *serviceURL, adminURL: strings.TrimRight(*adminURL, "/"), kinesaliteURL: *kinesaliteURL,
 		pulsarHome: *pulsarHome, sinkBin: *sinkBin, nar: *nar, narErr: *narErr, profileDir: *profileDir,
-		linger: 100 * time.Millisecond, pacedFor: *pacedFor, shards: *shards,
+		linger: 100 * time.Millisecond, pacedFor: *pacedFor, shards: *shards, rateLimit: *rateLimit,
 		runID: strconv.FormatInt(time.Now().Unix()%100000, 10),
 	}
 	if b.nar == "" && b.narErr == "" {
 		b.narErr = "no NAR given (-nar); `make bench` fetches org.apache.pulsar:pulsar-io-kinesis:4.0.8 with Maven"
 	}
+	if b.profileDir != "" {
+		_ = os.MkdirAll(b.profileDir, 0o755)
+		if f, err := os.Create(filepath.Join(b.profileDir, "bench.cpu.pprof")); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(b, *out, scale, *kinScale, split(*rows), split(*endpoints), split(*aggs), *sizesFlag, *counts, *drain1M); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -198,7 +209,7 @@ func split(s string) []string {
 func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs []string, sizesFlag, countsFlag string, drain int) error {
 	started := time.Now()
 	rep := &Report{Started: started.UTC(), Machine: machine(), Commit: gitCommit(), Args: os.Args[1:],
-		LingerMs: int(b.linger / time.Millisecond), Shards: b.shards}
+		LingerMs: int(b.linger / time.Millisecond), Shards: b.shards, RateLimit: b.rateLimit}
 	var sizes []int
 	for _, s := range split(sizesFlag) {
 		n, err := strconv.Atoi(s)
