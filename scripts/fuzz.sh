@@ -13,7 +13,8 @@ FUZZTIME=${FUZZTIME:-60s}
 PARALLEL=${FUZZ_PARALLEL:-2}
 GO=${GO:-go}
 
-mapfile -t targets < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . |
+mapfile -t targets < <(grep -rEo --include='*_test.go' --exclude-dir=.cache --exclude-dir=.local-env --exclude-dir=.git --exclude-dir=dist \
+	'^func Fuzz[A-Za-z0-9_]*\(' . |
 	grep -v '^./\.cache/' | sed -E 's#^\./(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(#\1 \2#' | sort -u)
 if [ ${#targets[@]} -eq 0 ]; then
 	echo "fuzz: no targets found" >&2
