@@ -69,6 +69,9 @@ func TestAWSCertificateVerification(t *testing.T) {
 			sinkConfig(kinesisTLS, stream, cloudwatch))
 		e2e.Produce(t, client, topic, 3, func(i int) string { return fmt.Sprintf("tls-%d", i) })
 		env.WaitFor(t, 60*time.Second, func() bool {
+			if !in.Running() {
+				t.Fatalf("instance exited: %v\n%s", in.Err, in.Output())
+			}
 			return metricValue(t, mport, "kinesis_sink_cloudwatch_publish_failures_total") > 0 &&
 				strings.Contains(in.Output(), "kinesis stream not usable")
 		}, "a refused Kinesis call and a refused CloudWatch upload")
