@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
 	pkg=${t% *} name=${t#* }
 	log=$(mktemp)
 	if $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "./$pkg" >"$log" 2>&1; then
-		execs=$(grep -Eo 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+		execs=$(grep -Eo 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
 		printf '%-28s %-28s ok (%s execs)\n' "$pkg" "$name" "${execs:-?}"
 	else
 		printf '%-28s %-28s FAILED\n' "$pkg" "$name"
