@@ -15,6 +15,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsar/crypto"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch"
 )
@@ -117,6 +118,11 @@ func (in *Instance) run(ctx context.Context) error {
 
 	in.registry = prometheus.NewRegistry()
 	in.stats = NewStats(MetricLabelsFor(cfg), in.registry)
+	if os.Getenv(ProcessMetricsEnv) == "1" {
+		// Off by default so that the served families match the official
+		// instance's; the soak run turns it on to watch memory and goroutines.
+		in.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 
 	// Creating the client connects nothing yet; it comes first so that a
 	// bad authentication setting is reported before anything else starts.

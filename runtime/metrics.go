@@ -20,6 +20,12 @@ import (
 // Function Mesh probes the pod address.
 const MetricsBindEnv = "KINESIS_SINK_METRICS_BIND"
 
+// ProcessMetricsEnv set to "1" adds the Go runtime (go_goroutines,
+// go_memstats_*) and process (process_resident_memory_bytes, ...) families
+// to the served metrics. Unset, only the instance contract's families are
+// served, as with the official instance.
+const ProcessMetricsEnv = "KINESIS_SINK_PROCESS_METRICS"
+
 // MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
 	// Port is the instance conf's metricsPort. 0 picks a free port

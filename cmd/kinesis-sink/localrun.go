@@ -76,6 +76,11 @@ func localrun(args []string) int {
 	}
 	if sf.RetainOrdering != nil && *sf.RetainOrdering {
 		cfg.RetainOrdering = true
+		// What the runtime subscribes with anyway; set here so that the
+		// "subscribed" log line says FAILOVER, not the unset SHARED.
+		if *subType == "" {
+			cfg.SubscriptionType = runtime.Failover
+		}
 	}
 	if sf.TimeoutMs != nil {
 		cfg.AckTimeout = time.Duration(*sf.TimeoutMs) * time.Millisecond

@@ -1,0 +1,33 @@
+// Package faultsuite holds the fault suite (`make test-faults`, and a short
+// run at the end of `make test`) and the soak run (`make soak`).
+//
+// Every scenario runs the real product binary (bin/kinesis-sink localrun, the
+// real runtime) as a separate process against a real Pulsar standalone and
+// a real kinesalite, with internal/faultproxy between the sink and
+// kinesalite: kinesalite never throttles, never fails part of a PutRecords
+// call and cannot be made slow or unreachable, so the proxy injects those
+// faults while the records that get through are stored by the emulator and
+// read back from it. Each scenario publishes records with unique ids, reads
+// every shard of its stream back (de-aggregating KPL records) and reports
+// missing, duplicated and, with retainOrdering, out-of-order records.
+//
+// The tests only run when asked (KS_FAULTS=1, KS_SOAK=1), so that `go test
+// ./...` never runs them next to other packages: the broker-restart scenario
+// stops and starts a Pulsar, and the others load the machine. That Pulsar is
+// a copy of its own (scripts/local-env.sh with a state directory and ports of
+// its own), so the suite never restarts the services other tests use.
+//
+// Settings (environment):
+//
+//	KS_FAULTS=1             run TestFaultSuite
+//	KS_FAULTS_N             records per scenario (default 20000)
+//	KS_FAULTS_PUBLISH_SECONDS  how long each scenario spreads its publishing over (default 15)
+//	KS_FAULTS_SEED          seed of every random choice (default: from the clock; printed)
+//	KS_FAULTS_AGGREGATION   aggregationEnabled of the sinks under test (default false)
+//	KS_FAULTS_LOG_DIR       where every sink process's stdout/stderr, the broker copy's local-env output and
+//	                        results.txt go (default <repo>/.cache/fault-logs; emptied of the suite's files first)
+//	KS_FAULTS_SINK_BIN      the binary under test (default: built from this checkout)
+//	KS_SOAK=1               run TestSoak
+//	KS_SOAK_DURATION        how long the soak publishes (default 30m)
+//	KS_SOAK_RATE            records per second during the soak (default 200)
+package faultsuite
