@@ -149,6 +149,9 @@ func (s *suite) finish(t *testing.T, r *run, res result, started time.Time, err 
 		}
 		res.Faults += strings.Join(r.notes, "; ")
 	}
+	if res.Err != "" {
+		t.Error(res.Err)
+	}
 	if err != nil {
 		res.Err = err.Error()
 		if i := strings.IndexByte(res.Err, '\n'); i > 0 {
@@ -225,8 +228,8 @@ func kinesisScenarios() []faultScenario {
 		{name: "http-500-20pct", inject: rules(faultproxy.Rules{ErrorFraction: 0.2, ErrorStatus: 500})},
 		{name: "http-503-20pct", ordered: true, inject: rules(faultproxy.Rules{ErrorFraction: 0.2, ErrorStatus: 503, ErrorCode: "ServiceUnavailable"})},
 		{name: "connection-resets", ordered: true, inject: rules(faultproxy.Rules{ResetFraction: 0.1, ResetAfterForwardFraction: 0.1})},
-		{name: "slow-responses", config: map[string]any{"requestTimeout": 1000},
-			inject: rules(faultproxy.Rules{DelayFraction: 0.2, Delay: 1500 * time.Millisecond})},
+		{name: "slow-responses", config: map[string]any{"requestTimeout": 2000},
+			inject: rules(faultproxy.Rules{DelayFraction: 0.2, Delay: 3 * time.Second})},
 		{name: "kinesis-unreachable-20s", ordered: true, inject: func(ctx context.Context, r *run, span time.Duration) {
 			if !after(ctx, span/5) {
 				return
