@@ -23,7 +23,8 @@
 //	KS_FAULTS_N             records per scenario (default 20000)
 //	KS_FAULTS_PUBLISH_SECONDS  how long each scenario spreads its publishing over (default 15)
 //	KS_FAULTS_SEED          seed of every random choice (default: from the clock; printed)
-//	KS_FAULTS_AGGREGATION   aggregationEnabled of the sinks under test (default false)
+//	KS_FAULTS_AGGREGATION   aggregationEnabled of the sinks under test: true or false (default: unset, the sink's
+//	                        default, which is on); aggregated records are read back de-aggregated
 //	KS_FAULTS_LOG_DIR       where every sink process's stdout/stderr, the broker copy's local-env output and
 //	                        results.txt go (default <repo>/.cache/fault-logs; emptied of the suite's files first)
 //	KS_FAULTS_SINK_BIN      the binary under test (default: built from this checkout)

@@ -214,7 +214,9 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 		"awsCredentialPluginParam": fmt.Sprintf(`{"accessKey":%q,"secretKey":%q}`, suiteAccessKey, suiteSecretKey),
 		"metricsLevel":             "none",
 		"retainOrdering":           o.ordered,
-		"aggregationEnabled":       s.aggregation,
+	}
+	if s.aggregation != "" {
+		configs["aggregationEnabled"] = s.aggregation == "true"
 	}
 	for k, v := range o.config {
 		configs[k] = v

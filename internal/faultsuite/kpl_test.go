@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
 // userRecord is one record as the sink was given it, after de-aggregation.
@@ -29,7 +30,38 @@ var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 // index (1), an explicit hash key index (2) and data (3), then the MD5 of
 // the message). Decoded here rather than with the sink's own aggregator so
 // that a bug there cannot hide itself.
+//
+// The records are decoded twice, by the project's deaggregator (sink/kpl)
+// and by the decoder below, written from the format description on its
+// own, and the two must agree: a bug shared by the sink's aggregator and
+// sink/kpl's reader cannot hide itself.
 func userRecords(kr testenv.KinesisRecord) ([]userRecord, error) {
+	own, err := decodeKPL(kr)
+	if err != nil {
+		return nil, err
+	}
+	if !kpl.IsAggregated(kr.Data) {
+		if len(own) != 1 || !bytes.Equal(own[0].data, kr.Data) {
+			return nil, errors.New("sink/kpl says not aggregated, the suite's decoder found sub-records")
+		}
+		return own, nil
+	}
+	recs, err := kpl.Deaggregate(kr.Data)
+	if err != nil {
+		return nil, fmt.Errorf("sink/kpl: %w", err)
+	}
+	if len(recs) != len(own) {
+		return nil, fmt.Errorf("sink/kpl reads %d sub-records, the suite's decoder %d", len(recs), len(own))
+	}
+	for i, r := range recs {
+		if r.PartitionKey != own[i].partitionKey || !bytes.Equal(r.Data, own[i].data) {
+			return nil, fmt.Errorf("sub-record %d: sink/kpl and the suite's decoder disagree", i)
+		}
+	}
+	return own, nil
+}
+
+func decodeKPL(kr testenv.KinesisRecord) ([]userRecord, error) {
 	d := kr.Data
 	if len(d) < len(kplMagic)+md5.Size || !bytes.HasPrefix(d, kplMagic) {
 		return []userRecord{{partitionKey: kr.PartitionKey, data: d}}, nil
@@ -155,5 +187,22 @@ func TestUserRecordsKPL(t *testing.T) {
 	got, err = userRecords(testenv.KinesisRecord{PartitionKey: "p", Data: agg})
 	if err != nil || len(got) != 1 || !bytes.Equal(got[0].data, agg) {
 		t.Fatalf("bad checksum: got %v, %v", got, err)
+	}
+}
+
+// TestUserRecordsFromSinkAggregator reads an aggregate written by the
+// sink's own aggregator.
+func TestUserRecordsFromSinkAggregator(t *testing.T) {
+	var a kpl.Aggregator
+	want := []userRecord{{"key-01", []byte("a")}, {"key-02", []byte("bb")}, {"key-01", []byte("ccc")}}
+	for _, r := range want {
+		a.Add(r.partitionKey, "", r.data)
+	}
+	got, err := userRecords(testenv.KinesisRecord{PartitionKey: "key-01", Data: a.AppendTo(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

@@ -44,7 +44,7 @@ type suite struct {
 	n           int
 	span        time.Duration
 	seed        uint64
-	aggregation bool
+	aggregation string // "": the sink's default (on)
 
 	mu      sync.Mutex
 	results []result
@@ -85,14 +85,17 @@ func TestFaultSuite(t *testing.T) {
 		s.seed = seed
 	}
 	switch v := os.Getenv("KS_FAULTS_AGGREGATION"); v {
-	case "", "false":
-	case "true":
-		s.aggregation = true
+	case "", "false", "true":
+		s.aggregation = v
 	default:
 		t.Fatalf("KS_FAULTS_AGGREGATION=%q: want true or false", v)
 	}
-	fmt.Printf("fault suite: %d records per scenario, published over %s, seed %d, aggregation %v; sink logs in %s\n",
-		s.n, s.span, s.seed, s.aggregation, s.logDir)
+	agg := s.aggregation
+	if agg == "" {
+		agg = "default (on)"
+	}
+	fmt.Printf("fault suite: %d records per scenario, published over %s, seed %d, aggregation %s; sink logs in %s\n",
+		s.n, s.span, s.seed, agg, s.logDir)
 
 	start := time.Now()
 	t.Run("kinesis", func(t *testing.T) {
