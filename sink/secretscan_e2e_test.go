@@ -39,10 +39,13 @@ const (
 	scanSessionToken  = "scanSESSIONTOKEN-2d6e"
 	scanPulsarToken   = "scanPULSARTOKEN-eyJhbGciOiJIUzI1NiJ9-8f0b"
 	scanExternalID    = "scanEXTERNALID-3e7d"
+	// internal/faultsuite's sinks' secret key.
+	faultSuiteSecret = "faultsuite-secret-value-d41c7e"
 )
 
 func scanSentinels() []string {
-	return []string{scanAccessKey, scanSecretUser, scanSecretMap, scanSecretEnv, scanSecretSTSBase, scanSessionToken, scanPulsarToken, scanExternalID}
+	return []string{scanAccessKey, scanSecretUser, scanSecretMap, scanSecretEnv, scanSecretSTSBase, scanSessionToken, scanPulsarToken, scanExternalID,
+		faultSuiteSecret}
 }
 
 func staticParam(secret string) string {
@@ -243,15 +246,22 @@ func TestNoSecretInAnythingTheProcessWrites(t *testing.T) {
 		t.Error("no dead-lettered message was scanned: the dead-letter path did not run")
 	}
 
-	// The fault suite's sink logs, when it left any (KS_FAULTS_LOG_DIR).
-	if dir := os.Getenv("KS_FAULTS_LOG_DIR"); dir != "" {
-		files, _ := filepath.Glob(filepath.Join(dir, "*"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil {
-				all.add("fault suite "+filepath.Base(f), string(b))
-			}
+	// The fault suite's logs (every sink process's output, from the last
+	// `make test-faults` or make test's short suite, which runs after this
+	// package): KS_FAULTS_LOG_DIR, else its default <repo>/.cache/fault-logs.
+	// Its sinks get their own secret key, scanned for here too (the suite
+	// also scans its logs itself).
+	faultDir := os.Getenv("KS_FAULTS_LOG_DIR")
+	if faultDir == "" {
+		faultDir = filepath.Join("..", ".cache", "fault-logs")
+	}
+	files, _ := filepath.Glob(filepath.Join(faultDir, "*"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			all.add("fault suite "+filepath.Base(f), string(b))
 		}
 	}
+	t.Logf("fault suite logs: %d files in %s", len(files), faultDir)
 
 	total := 0
 	for where, text := range all.parts {
