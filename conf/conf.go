@@ -136,8 +136,9 @@ type Config struct {
 	JSONFlatten bool `json:"jsonFlatten"`
 	// Keep the order of records with the same partition key: at most one
 	// request per key (or shard) is in flight, and a failed record is retried
-	// in place before later records of its key are sent. Unlike the Java sink,
-	// other keys are not blocked.
+	// in place, until it is written (recordTtl does not apply), before later
+	// records of its key are sent. Unlike the Java sink, other keys are not
+	// blocked.
 	RetainOrdering bool `json:"retainOrdering"`
 	// First delay before retrying a failed record, in milliseconds. Each
 	// retry doubles it, up to retryMaxDelayInMillis, with up to 10% jitter.
@@ -173,7 +174,10 @@ type Config struct {
 	RateLimit int64 `json:"rateLimit"`
 	// How long the sink keeps trying to write a record, in milliseconds,
 	// counted from when it was received. Set it below the input's ack timeout
-	// (timeoutMs). When it expires, failurePolicy applies.
+	// (timeoutMs). When it expires, failurePolicy applies. Not applied with
+	// retainOrdering, where a record is retried until it is written (as in
+	// the Java sink), since one given up on would come back from Pulsar
+	// behind later records of its key; only non-retryable errors end it.
 	RecordTTL int64 `json:"recordTtl"`
 	// Minimum time between two reads of the credential provider, in
 	// milliseconds (KPL credentialsRefreshDelay). Credentials that expire are

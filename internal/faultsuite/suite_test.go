@@ -193,31 +193,14 @@ func after(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// withOrderingConfig adds, for retainOrdering runs, a recordTtl far above
-// the retry backoff. With the defaults (recordTtl 30 s, retryMaxDelay 60 s)
-// a shard that keeps throttling backs off past the TTL; the record then
-// fails under failurePolicy "fail", is negatively acked and comes back from
-// Pulsar after later records of its key: nothing is lost, but the order is.
-// The unordered scenarios keep the defaults.
-func withOrderingConfig(ordered bool, cfg map[string]any) map[string]any {
-	if !ordered {
-		return cfg
-	}
-	out := map[string]any{"recordTtl": 600000, "retryMaxDelayInMillis": 10000}
-	for k, v := range cfg {
-		out[k] = v
-	}
-	return out
-}
-
 func kinesisScenarios() []faultScenario {
 	rules := func(rl faultproxy.Rules) func(context.Context, *run, time.Duration) {
 		return func(_ context.Context, r *run, _ time.Duration) { r.proxy.SetRules(rl) }
 	}
 	return []faultScenario{
 		{name: "throttled-30pct", ordered: true, inject: rules(faultproxy.Rules{DropFraction: 0.3})},
-		// The defaults: records can outlive recordTtl, fail, and come back from Pulsar.
-		{name: "throttled-30pct-defaults", inject: rules(faultproxy.Rules{DropFraction: 0.3})},
+		// Without retainOrdering: throughput first, recordTtl applies.
+		{name: "throttled-30pct-unordered", inject: rules(faultproxy.Rules{DropFraction: 0.3})},
 		{name: "shard-throttled-10s", ordered: true, inject: func(ctx context.Context, r *run, span time.Duration) {
 			if !after(ctx, span/5) {
 				return
@@ -247,7 +230,7 @@ func kinesisScenarios() []faultScenario {
 // record is acked, stop the sink cleanly, read the stream back.
 func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64) {
 	started := time.Now()
-	r := newRun(t, s, s.pulsar, sc.name, runOptions{ordered: sc.ordered, seed: seed, config: withOrderingConfig(sc.ordered, sc.config)})
+	r := newRun(t, s, s.pulsar, sc.name, runOptions{ordered: sc.ordered, seed: seed, config: sc.config})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -269,7 +252,7 @@ func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64) {
 func (s *suite) sigkill(t *testing.T) {
 	started := time.Now()
 	rng := rand.New(rand.NewPCG(s.seed, 7))
-	r := newRun(t, s, s.pulsar, "sigkill-x3", runOptions{ordered: true, seed: s.seed + 100, config: withOrderingConfig(true, nil)})
+	r := newRun(t, s, s.pulsar, "sigkill-x3", runOptions{ordered: true, seed: s.seed + 100})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -426,7 +409,7 @@ func (r *run) unacked() (map[int]bool, error) {
 func (s *suite) brokerRestart(t *testing.T) {
 	started := time.Now()
 	b := startOwnPulsar(t, s.logDir)
-	r := newRun(t, s, b.env, "broker-restart", runOptions{ordered: true, seed: s.seed + 300, config: withOrderingConfig(true, nil)})
+	r := newRun(t, s, b.env, "broker-restart", runOptions{ordered: true, seed: s.seed + 300})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -534,3 +534,49 @@ func TestFailIfThrottled(t *testing.T) {
 	}
 	closeProducer(t, e.p)
 }
+
+// Under steady partial throttling, with retainOrdering and the retry
+// settings at their defaults (backoff 100 ms .. 60 s), records keep flowing
+// and stay in order, and a RecordTTL far shorter than the run does not make
+// any record give up: with RetainOrdering it does not apply, since a record
+// given up on would come back from Pulsar behind later records of its key.
+// The per-shard backoff must hold still while a shard accepts part of each
+// request; it used to double whenever the first entry of a response was
+// throttled, reaching 60 s within seconds.
+func TestRetainOrderingDefaultsUnderSteadyThrottling(t *testing.T) {
+	opts := producer.Options{RetainOrdering: true, Linger: 10 * time.Millisecond, RecordTTL: 300 * time.Millisecond}
+	e := newFaultEnv(t, 2, 11, opts)
+	e.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3})
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%02d", i)
+	}
+	const n = 2000
+	col := newCollector(n)
+	start := time.Now()
+	want := e.putAll(t, col, n, func(id int) string { return keys[id%len(keys)] })
+	// Far below what backoffs climbing to RetryMaxDelay (60 s) would need.
+	e.flush(t, col, 45*time.Second)
+	took := time.Since(start)
+
+	_, perShard := checkArrived(t, e.direct, e.stream, want)
+	for _, recs := range perShard {
+		next := map[string]int{}
+		for _, r := range recs {
+			if r.idx != next[r.key] {
+				t.Fatalf("key %s: record #%d stored where #%d was due (out of order)", r.key, r.idx, next[r.key])
+			}
+			next[r.key]++
+		}
+	}
+	maxAttempts := 0
+	for _, r := range col.results {
+		maxAttempts = max(maxAttempts, r.Attempts)
+	}
+	pc := e.proxy.Counters()
+	if pc.EntriesDropped < n/5 {
+		t.Fatalf("faults not exercised: %+v", pc)
+	}
+	t.Logf("%d records over %d keys in %v: %d entries throttled, max attempts %d", n, len(keys), took.Round(time.Millisecond), pc.EntriesDropped, maxAttempts)
+	closeProducer(t, e.p)
+}

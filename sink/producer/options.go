@@ -130,6 +130,12 @@ type Options struct {
 	// below the Pulsar consumer's ack timeout, or Pulsar redelivers records
 	// the producer is still retrying. Zero means the default; a negative
 	// value means records never expire (they retry until Close).
+	//
+	// RecordTTL does not apply with RetainOrdering: there a record that
+	// keeps failing with retriable errors is retried until it succeeds (as
+	// the Java sink's retainOrdering does), because a record given up on
+	// comes back from Pulsar only after later records of its key were
+	// written. Only non-retriable errors end such a record early.
 	RecordTTL time.Duration
 
 	// RequestTimeout bounds one PutRecords call, from sending to the parsed
@@ -277,7 +283,10 @@ func (o Options) withDefaults() Options {
 	if o.RetryMaxDelay == 0 {
 		o.RetryMaxDelay = DefaultRetryMaxDelay
 	}
-	if o.RecordTTL == 0 {
+	switch {
+	case o.RetainOrdering:
+		o.RecordTTL = -1 // see RecordTTL
+	case o.RecordTTL == 0:
 		o.RecordTTL = DefaultRecordTTL
 	}
 	if o.RequestTimeout == 0 {

@@ -355,29 +355,54 @@ func (p *Producer) updatePauseLocked(b *batch, now time.Time) {
 }
 
 // updateShardsLocked feeds a batch's outcomes into the per-shard throttling
-// backoffs: a shard that throttled doubles its delay, one that accepted
-// records halves it (each at most once per current delay), and a shard back
-// at the initial delay is forgotten.
+// backoffs, one decision per shard and response (at most once per current
+// delay):
+//   - only throttled entries: the shard is over its limit; double the delay;
+//   - throttled and accepted entries: the shard is at its limit; keep it;
+//   - only accepted entries: halve it, and forget a shard back at the
+//     initial delay.
+//
+// Judging entry by entry instead let the first entry of a mixed response
+// decide: under steady partial throttling the delay climbed to
+// RetryMaxDelay although most records were going through.
 func (p *Producer) updateShardsLocked(st *streamState, recs []*record, now time.Time) {
+	type tally struct {
+		shard         string
+		throttled, ok bool
+	}
+	// A request spans few shards: a small array and a linear search beat a
+	// map allocated per response.
+	var buf [8]tally
+	seen := buf[:0]
+	note := func(shard string, throttled bool) {
+		for i := range seen {
+			if seen[i].shard == shard {
+				seen[i].throttled = seen[i].throttled || throttled
+				seen[i].ok = seen[i].ok || !throttled
+				return
+			}
+		}
+		seen = append(seen, tally{shard: shard, throttled: throttled, ok: !throttled})
+	}
 	for _, r := range recs {
 		switch {
 		case r.out == outRetry && r.code == throttleCode && r.shard != "":
-			key := shardKey{st, r.shard}
-			s := p.shards[key]
-			if s == nil {
-				p.shards[key] = &shardState{delay: p.opts.RetryInitialDelay, changed: now}
-				continue
-			}
-			if now.Sub(s.changed) >= s.delay {
-				s.delay = min(2*s.delay, p.opts.RetryMaxDelay)
-				s.changed = now
-			}
+			note(r.shard, true)
 		case r.out == outOK && len(p.shards) > 0:
-			key := shardKey{st, r.shard}
-			s := p.shards[key]
-			if s == nil || now.Sub(s.changed) < s.delay {
-				continue
-			}
+			note(r.shard, false)
+		}
+	}
+	for _, t := range seen {
+		key := shardKey{st, t.shard}
+		s := p.shards[key]
+		switch {
+		case t.throttled && s == nil:
+			p.shards[key] = &shardState{delay: p.opts.RetryInitialDelay, changed: now}
+		case s == nil || now.Sub(s.changed) < s.delay:
+		case t.throttled && !t.ok:
+			s.delay = min(2*s.delay, p.opts.RetryMaxDelay)
+			s.changed = now
+		case !t.throttled:
 			s.delay /= 2
 			s.changed = now
 			if s.delay < p.opts.RetryInitialDelay {
