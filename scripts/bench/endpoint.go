@@ -146,6 +146,9 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown call", http.StatusBadRequest)
 		return
 	}
+	if op == "PutRecords" {
+		e.cnt.requestSeen()
+	}
 	if e.upstream != "" {
 		e.forward(w, r, op, body)
 		return
@@ -496,6 +499,7 @@ type counter struct {
 	zero      int // records without a readable publish time
 	done      chan struct{}
 	onFirst   func()
+	fired     bool
 }
 
 func newCounter() *counter { return &counter{done: make(chan struct{})} }
@@ -511,6 +515,26 @@ func (c *counter) reset(n int, record bool, onFirst func()) {
 	c.record = record
 	c.done = make(chan struct{})
 	c.onFirst = onFirst
+	c.fired = false
+}
+
+// fireLocked runs onFirst once per phase: at the first PutRecords request
+// (or the ceiling's first report), so that the CPU window starts when the
+// sink starts sending, not when a slow endpoint first answers (kinesalite
+// with 5 MiB requests answers after the sink has done much of its work).
+func (c *counter) fireLocked() {
+	if !c.fired {
+		c.fired = true
+		if c.onFirst != nil {
+			c.onFirst()
+		}
+	}
+}
+
+func (c *counter) requestSeen() {
+	c.mu.Lock()
+	c.fireLocked()
+	c.mu.Unlock()
 }
 
 func (c *counter) accept(stamps []int64, now time.Time) {
@@ -519,9 +543,7 @@ func (c *counter) accept(stamps []int64, now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n == 0 && c.onFirst != nil {
-		c.onFirst()
-	}
+	c.fireLocked()
 	if c.first.IsZero() {
 		c.first = now
 	}
@@ -570,9 +592,7 @@ func (e *endpoint) ceilingHandler(w http.ResponseWriter, r *http.Request) {
 	for i := 0; i+16 <= len(body); i += 16 {
 		pub := int64(binary.BigEndian.Uint64(body[i:]))
 		recv := time.Unix(0, int64(binary.BigEndian.Uint64(body[i+8:])))
-		if c.n == 0 && c.onFirst != nil {
-			c.onFirst()
-		}
+		c.fireLocked()
 		if c.first.IsZero() || recv.Before(c.first) {
 			c.first = recv
 		}

@@ -5,8 +5,8 @@
 //
 // For every row and record size it pre-fills a backlog on a fresh topic,
 // starts the consumer and measures the drain (records/s and MB/s between the
-// first and the last record accepted, CPU seconds of the process tree over
-// that window, peak RSS), then publishes at half the measured rate for a
+// first and the last record accepted, CPU seconds of the process tree from
+// its first PutRecords request to the last record accepted, peak RSS), then publishes at half the measured rate for a
 // few seconds and reports p50/p99 of publish-to-acceptance latency. Rows:
 //
 //   - ceiling: a pulsar-client-go consumer that receives and acks, nothing
