@@ -56,8 +56,8 @@ func (c *cutScratch) sizer() *kpl.Sizer {
 // takeAggLocked cuts one batch like takeLocked (due retries and released
 // successors first, then fresh records), packing user records into
 // aggregates by group up to AggregationMaxCount and the aggregate size
-// limit, and stopping at MaxRecordsPerRequest entries or
-// MaxBytesPerRequest bytes counted on the entries. A group whose aggregate
+// limit, and stopping at fullCount user records, MaxRecordsPerRequest
+// entries or MaxBytesPerRequest bytes counted on the entries. A group whose aggregate
 // is full starts another one.
 func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*record) (*batch, []*record) {
 	c := &p.cut
@@ -73,7 +73,8 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 	var ents []kEntry
 	entryOf := c.entryOf[:0]
 	bytes := 0
-	for {
+	full := p.fullCount()
+	for len(recs) < full {
 		var r *record
 		fromPrio := st.prio.len() > 0
 		if fromPrio {

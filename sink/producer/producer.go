@@ -472,7 +472,7 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 		// The dispatcher needs to hear about a stream's first record (to arm
 		// the linger timer) and about a batch becoming full; other Puts
 		// change nothing it is waiting for.
-		wake = n == 1 || n == p.opts.MaxRecordsPerRequest ||
+		wake = n == 1 || n == p.fullCount() ||
 			(before < p.opts.MaxBytesPerRequest && st.freshBytes >= p.opts.MaxBytesPerRequest)
 	}
 	p.mu.Unlock()
@@ -757,12 +757,22 @@ func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bo
 		now.Sub(st.fresh.peek().putAt) >= p.opts.Linger
 }
 
-// fullCount is how many queued user records make a full request. With
-// aggregation, records share entries, so the count says nothing certain
-// and only the byte limit, a blocked Put and Linger send a request early.
+// aggRequestsInFlight is how many aggregated requests the buffer should
+// keep going at once (at most MaxInFlight); see fullCount.
+const aggRequestsInFlight = 8
+
+// fullCount is how many queued user records make a full request. Without
+// aggregation, that is the entry limit. With it, records share entries and
+// a request may carry far more user records than the buffer holds (5 MiB
+// of 100-byte records is 50,000): cut only at MaxBytesPerRequest, one
+// request would take the whole buffer, Put would block until it was
+// answered, and requests would go one at a time (with 1 KiB records this
+// made aggregation slower than none under make bench). So a request is
+// full at a share of MaxBufferedRecords that lets aggRequestsInFlight of
+// them fill the buffer, and never below the entry limit.
 func (p *Producer) fullCount() int {
 	if p.opts.Aggregation != AggregateNone {
-		return int(^uint(0) >> 1)
+		return max(p.opts.MaxRecordsPerRequest, p.opts.MaxBufferedRecords/min(p.opts.MaxInFlight, aggRequestsInFlight))
 	}
 	return p.opts.MaxRecordsPerRequest
 }
