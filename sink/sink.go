@@ -211,6 +211,7 @@ func producerOptions(cfg *conf.Config) producer.Options {
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
 		RetainOrdering:       cfg.RetainOrdering,
 		FailIfThrottled:      cfg.FailIfThrottled,
+		RateLimit:            cfg.RateLimit,
 	}
 	if cfg.AggregationEnabled {
 		o.Aggregation = producer.AggregateByShard

@@ -12,8 +12,8 @@
 // emulator, so tests still check real outcomes.
 //
 // Faults apply to PutRecords calls (X-Amz-Target Kinesis_20131202.PutRecords)
-// except Unreachable, which applies to every connection. Every other call
-// is passed through untouched. Rules can be changed at any time with
+// except Unreachable, which applies to every connection, and FailListShards.
+// Every other call is passed through untouched. Rules can be changed at any time with
 // SetRules; random choices come from a generator seeded in New, so a given
 // sequence of requests meets the same faults. Counters reports what the
 // proxy did.
@@ -38,6 +38,8 @@ import (
 
 // PutRecordsTarget is the X-Amz-Target of the calls the proxy tampers with.
 const PutRecordsTarget = "Kinesis_20131202.PutRecords"
+
+const listShardsTarget = "Kinesis_20131202.ListShards"
 
 // Per-entry error codes Kinesis returns in a PutRecords response.
 const (
@@ -86,6 +88,11 @@ type Rules struct {
 	// new connections are closed as soon as they are accepted and requests
 	// on open connections are answered by closing them. Any call.
 	UnreachableUntil time.Time
+
+	// FailListShards answers every ListShards call with HTTP 400
+	// AccessDeniedException without forwarding it, as Kinesis does for a
+	// role without kinesis:ListShards: the producer then has no shard map.
+	FailListShards bool
 }
 
 // ShardOutage fails all entries for one shard until Until.
@@ -110,6 +117,7 @@ type Counters struct {
 	ResetsAfterWrite int64 // connections reset after forwarding
 	Delayed          int64 // responses held back by Delay
 	Refused          int64 // connections/requests refused while unreachable
+	ListShardsFailed int64 // ListShards calls answered by FailListShards
 	Held             int64 // requests that waited at the Hold gate
 	ShardMapFailures int64 // ListShards calls to the target that failed
 	ForwardFailures  int64 // forwards that failed (target down)
@@ -394,6 +402,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // the client went away
+	}
+	if r.Header.Get("X-Amz-Target") == listShardsTarget {
+		p.mu.Lock()
+		fail := p.rules.FailListShards
+		if fail {
+			p.counters.ListShardsFailed++
+		}
+		p.mu.Unlock()
+		if fail {
+			writeError(w, http.StatusBadRequest, "AccessDeniedException")
+			return
+		}
 	}
 	if r.Header.Get("X-Amz-Target") != PutRecordsTarget {
 		p.passThrough(w, r, body)

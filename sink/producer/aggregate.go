@@ -73,23 +73,20 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 	var ents []kEntry
 	entryOf := c.entryOf[:0]
 	bytes := 0
+	var src cutSource
 	full := p.fullCount()
 	for len(recs) < full {
-		var r *record
-		fromPrio := st.prio.len() > 0
-		if fromPrio {
-			r = st.prio.peek()
-			if !r.deadline.IsZero() && !r.deadline.After(now) {
-				st.prio.pop()
-				p.expire(r)
-				expired = append(expired, r)
-				continue
-			}
-		} else if st.fresh.len() > 0 {
-			r = st.fresh.peek()
-		} else {
+		r := p.peekLocked(st, &src, now)
+		if r == nil {
 			break
 		}
+		if src.from != fromFresh && !r.deadline.IsZero() && !r.deadline.After(now) {
+			p.popLocked(st, &src)
+			p.expire(r)
+			expired = append(expired, r)
+			continue
+		}
+		var b *bucket // r's shard's rate limit, nil if none
 
 		// Which group, and the predicted shard.
 		var gk groupKey
@@ -99,19 +96,22 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 		case p.opts.Aggregation == AggregateByKey:
 			gk = groupKey{shard: -1, pk: r.e.PartitionKey, ehk: r.e.ExplicitHashKey}
 		case m != nil:
-			if !r.hashed {
-				// Validated at Put, so the hash key parses.
-				r.hash, _ = kpl.RecordHash(r.e.PartitionKey, r.e.ExplicitHashKey)
-				r.hashed = true
-			}
-			i := m.find(r.hash)
+			i := p.shardIndex(m, r)
 			gk = groupKey{shard: i}
 			shard, shardKey = m.shards[i].id, m.shards[i].startKey
+			if len(st.buckets) > 0 {
+				b = st.buckets[i]
+			}
 		default:
 			canAgg = false // no shard map: no aggregation, as in the KPL
 		}
+		if b == nil && m == nil {
+			if b = p.bucketLocked(st, r); b != nil {
+				shard = b.shard // for the mismatch check: the limit relies on it
+			}
+		}
 
-		target := -1
+		join, joinSize := -1, 0
 		if canAgg {
 			if ei, ok := c.open[gk]; ok {
 				e, s := &ents[ei], c.sizers[ei]
@@ -120,14 +120,33 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 					if bytes-e.size+ns > p.opts.MaxBytesPerRequest {
 						break // the request is full
 					}
-					s.Add(r.e.PartitionKey, r.e.ExplicitHashKey, len(r.e.Data))
-					bytes += ns - e.size
-					e.size = ns
-					target = ei
+					join, joinSize = ei, ns
 				} else {
 					delete(c.open, gk) // full: the group starts a new aggregate
 				}
 			}
+		}
+		if b != nil && src.from != fromHeld {
+			// Joining an aggregate adds bytes but no Kinesis record.
+			recCost := 1
+			if join >= 0 {
+				recCost = 0
+			}
+			if b.held.len() > 0 || !p.lim.affords(b, recCost, r.size, now) {
+				p.holdLocked(st, b, p.popLocked(st, &src))
+				continue
+			}
+		}
+		target := -1
+		if join >= 0 {
+			e, s := &ents[join], c.sizers[join]
+			s.Add(r.e.PartitionKey, r.e.ExplicitHashKey, len(r.e.Data))
+			if b != nil {
+				p.lim.take(b, 0, joinSize-e.size, now)
+			}
+			bytes += joinSize - e.size
+			e.size = joinSize
+			target = join
 		}
 		if target < 0 {
 			if len(ents) == p.opts.MaxRecordsPerRequest {
@@ -154,6 +173,9 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 				}
 				break
 			}
+			if b != nil {
+				p.lim.take(b, 1, e.size, now)
+			}
 			target = len(ents)
 			ents = append(ents, e)
 			c.sizers = append(c.sizers, s)
@@ -162,12 +184,7 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 			}
 			bytes += e.size
 		}
-		if fromPrio {
-			st.prio.pop()
-		} else {
-			st.fresh.pop()
-			st.freshBytes -= r.size
-		}
+		p.popLocked(st, &src)
 		recs = append(recs, r)
 		entryOf = append(entryOf, target)
 	}
@@ -224,6 +241,9 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 		}
 	}
 	c.counts = counts[:0]
+	if m == nil && len(st.buckets) > 0 {
+		m = st.shardMap // the limit's prediction, checked like the aggregation's
+	}
 	return &batch{st: st, recs: grouped, ents: ents, shardMap: m}, expired
 }
 

@@ -199,6 +199,19 @@ type Options struct {
 	// DefaultAggregationMaxCount (no practical limit).
 	AggregationMaxCount int64
 
+	// RateLimit caps what the producer sends to each shard, as a
+	// percentage of the shard's write limits (1000 Kinesis records/s and
+	// 1 MiB/s of data + partition key bytes), as the KPL's RateLimit does:
+	// each predicted shard has a token bucket of that rate holding one
+	// second's worth, and records over it wait, in order, instead of being
+	// sent and throttled; an aggregate counts as one record of its size.
+	// Shards are predicted from the stream's shard map (ListShards, loaded
+	// for this even without AggregateByShard); while no map is known,
+	// nothing is limited. The limit is per producer: several instances
+	// writing to one shard each get the whole rate. 150 (the Java sink's
+	// default) lets one producer saturate a shard. Zero means no limit.
+	RateLimit int64
+
 	// Hooks receive metrics events; every hook is optional.
 	Hooks Hooks
 }
@@ -221,7 +234,7 @@ type Hooks struct {
 	OnPutBlocked func(time.Duration)
 
 	// OnShardMap is called after every attempt to load a stream's shard map
-	// (AggregateByShard), for logging.
+	// (AggregateByShard or RateLimit), for logging.
 	OnShardMap func(ShardMapInfo)
 }
 
@@ -334,6 +347,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("producer option Aggregation=%d: allowed AggregateNone, AggregateByShard, AggregateByKey", o.Aggregation)
 	case o.AggregationMaxSize < 64 || o.AggregationMaxSize > ServiceMaxRecordSize:
 		return fmt.Errorf("producer option AggregationMaxSize=%d: allowed 64..%d bytes", o.AggregationMaxSize, ServiceMaxRecordSize)
+	case o.RateLimit < 0:
+		return fmt.Errorf("producer option RateLimit=%d: allowed 0 (no limit) or a percentage of 1 or more", o.RateLimit)
 	case o.AggregationMaxCount < 1:
 		return fmt.Errorf("producer option AggregationMaxCount=%d: allowed at least 1", o.AggregationMaxCount)
 	}

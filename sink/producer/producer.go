@@ -18,7 +18,7 @@ import (
 // PutRecordsAPI is the part of *kinesis.Client the producer uses. It exists
 // to keep the producer independent of how the client is built (credentials,
 // endpoint, HTTP client); tests pass a real client pointed at kinesalite.
-// ListShards is used only with AggregateByShard, for the shard map.
+// ListShards is used only with AggregateByShard or RateLimit, for the shard map.
 type PutRecordsAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
@@ -45,6 +45,7 @@ type Producer struct {
 	aggRecs  atomic.Uint64 // aggregated Kinesis records accepted
 	mapLoads atomic.Uint64 // successful shard map loads
 	mismatch atomic.Uint64 // entries that landed on another shard than predicted
+	lim      limiter       // per-shard rate limit (RateLimit); fixed after New
 
 	mu         sync.Mutex
 	streams    map[string]*streamState
@@ -64,6 +65,8 @@ type Producer struct {
 	stopped    bool           // Close's deadline hit: fail what is not in flight
 	delivered  uint64
 	failed     uint64
+	// rateLimited counts records the limiter held back (each time one was).
+	rateLimited uint64
 
 	cut cutScratch // the dispatcher's reusable state for cutting aggregated batches
 }
@@ -136,6 +139,15 @@ type streamState struct {
 	mapNextLoad time.Time
 	mapFailures int
 	mapReason   string // why the next load happens, for ShardMapInfo
+
+	// Rate limiting (see ratelimit.go): buckets is parallel to
+	// shardMap.shards while both a limit and a map exist, else empty;
+	// byShard keeps the buckets across map reloads; heldList lists the
+	// buckets with held records, heldCount counts those records.
+	buckets   []*bucket
+	byShard   map[string]*bucket
+	heldList  []*bucket
+	heldCount int
 }
 
 // keyID names an ordering scope (RetainOrdering): stream and partition key.
@@ -222,6 +234,7 @@ func New(client PutRecordsAPI, opts Options) (*Producer, error) {
 		limits:  make(map[string]int),
 		keys:    make(map[keyID]*keyState),
 		shards:  make(map[shardKey]*shardState),
+		lim:     newLimiter(opts.RateLimit),
 	}
 	p.senders.Add(opts.MaxInFlight)
 	for range opts.MaxInFlight {
@@ -280,16 +293,16 @@ func (p *Producer) Prepare(ctx context.Context, stream string) (StreamInfo, erro
 		}
 		p.mu.Unlock()
 	}
-	if p.opts.Aggregation == AggregateByShard {
+	if p.needsMap() {
 		// Load the shard map now, so that the first requests are already
-		// aggregated; a failure is retried in the background.
+		// aggregated and limited; a failure is retried in the background.
 		m, err := loadShardMap(ctx, p.client, stream)
 		p.hookShardMap(ShardMapInfo{Stream: stream, Reason: "start", Shards: mapShards(m), Err: err})
 		p.mu.Lock()
 		st := p.streamLocked(stream)
 		if err == nil {
 			p.mapLoads.Add(1)
-			st.shardMap = m
+			p.setShardMapLocked(st, m)
 			st.mapNextLoad = time.Now().Add(minReload)
 		} else {
 			st.mapFailures++
@@ -299,6 +312,12 @@ func (p *Producer) Prepare(ctx context.Context, stream string) (StreamInfo, erro
 		p.mu.Unlock()
 	}
 	return info, nil
+}
+
+// needsMap says whether streams need a shard map: to aggregate by shard, or
+// to rate-limit per shard.
+func (p *Producer) needsMap() bool {
+	return p.opts.Aggregation == AggregateByShard || p.lim.on()
 }
 
 func mapShards(m *shardMap) int {
@@ -317,7 +336,7 @@ func (p *Producer) hookShardMap(i ShardMapInfo) {
 // maybeLoadShardMapLocked starts loading st's shard map in the background
 // when it has none, none is loading and the reload interval has passed.
 func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
-	if p.opts.Aggregation != AggregateByShard || st.shardMap != nil || st.mapLoading || now.Before(st.mapNextLoad) {
+	if !p.needsMap() || st.shardMap != nil || st.mapLoading || now.Before(st.mapNextLoad) {
 		return
 	}
 	st.mapLoading = true
@@ -335,7 +354,7 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 		now := time.Now()
 		if err == nil {
 			p.mapLoads.Add(1)
-			st.shardMap = m
+			p.setShardMapLocked(st, m)
 			st.mapFailures = 0
 			st.mapReason = ""
 			st.mapNextLoad = now.Add(minReload)
@@ -357,7 +376,7 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 // either has records to send or lost its map (mismatch, failed load), in
 // which case the map is reloaded without waiting for traffic.
 func (p *Producer) wantsMapLocked(st *streamState) bool {
-	return p.opts.Aggregation == AggregateByShard && st.shardMap == nil && !p.closing &&
+	return p.needsMap() && st.shardMap == nil && !p.closing &&
 		(st.mapReason != "" || st.prio.len()+st.fresh.len() > 0)
 }
 
@@ -368,7 +387,7 @@ func (p *Producer) invalidateShardMapLocked(st *streamState, m *shardMap, reason
 	if m == nil || st.shardMap != m {
 		return
 	}
-	st.shardMap = nil
+	p.setShardMapLocked(st, nil)
 	st.mapReason = reason
 	p.maybeLoadShardMapLocked(st, now)
 }
@@ -394,7 +413,7 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 	}
 	size := len(e.Data) + len(e.PartitionKey)
 	var hash kpl.Hash
-	if p.opts.Aggregation == AggregateByShard {
+	if p.needsMap() {
 		// The routing hash (an MD5 per record, the costliest step of the
 		// cut) is computed here, on the caller's goroutine, rather than by
 		// the dispatcher under the lock. Validated above, so it parses.
@@ -442,7 +461,7 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 		blocked = time.Since(start)
 	}
 
-	r := &record{e: e, size: size, st: st, putAt: time.Now(), hash: hash, hashed: p.opts.Aggregation == AggregateByShard}
+	r := &record{e: e, size: size, st: st, putAt: time.Now(), hash: hash, hashed: p.needsMap()}
 	if p.opts.RecordTTL > 0 {
 		r.deadline = r.putAt.Add(p.opts.RecordTTL)
 	}
@@ -605,18 +624,23 @@ type Stats struct {
 	// ShardMismatches counts entries that Kinesis stored on another shard
 	// than the map predicted (each invalidates the map it was cut with).
 	ShardMapLoads, ShardMismatches uint64
+	// HeldRecords counts records waiting for their shard's rate limit
+	// (RateLimit) now; RateLimited counts every time a record was held back.
+	HeldRecords int
+	RateLimited uint64
 }
 
 // Stats returns a snapshot of the producer's counters and gauges.
 func (p *Producer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	paused := 0
+	paused, held := 0, 0
 	now := time.Now()
 	for _, st := range p.streamList {
 		if st.pausedUntil.After(now) {
 			paused++
 		}
+		held += st.heldCount
 	}
 	return Stats{
 		PausedStreams:    paused,
@@ -633,6 +657,8 @@ func (p *Producer) Stats() Stats {
 		AggregatedRecords: p.aggRecs.Load(),
 		ShardMapLoads:     p.mapLoads.Load(),
 		ShardMismatches:   p.mismatch.Load(),
+		HeldRecords:       held,
+		RateLimited:       p.rateLimited,
 	}
 }
 
@@ -715,7 +741,7 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 	// requests any further.
 	hurry := p.closing || len(p.flushers) > 0 || p.spaceCh != nil
 	n := len(p.streamList)
-	if p.opts.Aggregation == AggregateByShard {
+	if p.needsMap() {
 		for _, st := range p.streamList {
 			if p.wantsMapLocked(st) {
 				p.maybeLoadShardMapLocked(st, now)
@@ -727,10 +753,16 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 		for p.inFlight < p.opts.MaxInFlight && p.sendableLocked(st, now, hurry) {
 			var b *batch
 			b, expired = p.takeLocked(st, now, expired)
-			if b != nil {
-				batches = append(batches, b)
-				p.inFlight++
+			if st.heldCount > 0 || len(st.heldList) > 0 {
+				p.pruneHeldLocked(st)
 			}
+			if b == nil {
+				// Everything went to held queues or expired: taking again
+				// would find the same.
+				break
+			}
+			batches = append(batches, b)
+			p.inFlight++
 		}
 	}
 	if n > 0 {
@@ -742,6 +774,9 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bool {
 	if now.Before(st.pausedUntil) {
 		return false
+	}
+	if st.heldCount > 0 && p.heldSendableLocked(st, now) {
+		return true
 	}
 	// Retries linger again like fresh records (as in the KPL), so that
 	// records whose jittered backoffs end close together share a request.
@@ -786,34 +821,44 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 		return p.takeAggLocked(st, now, expired)
 	}
 	var recs []*record
+	var shards []string // predicted shards, when limited
 	bytes := 0
+	var src cutSource
 	for len(recs) < p.opts.MaxRecordsPerRequest {
-		var r *record
-		fromPrio := st.prio.len() > 0
-		if fromPrio {
-			r = st.prio.peek()
-			if !r.deadline.IsZero() && !r.deadline.After(now) {
-				st.prio.pop()
-				p.expire(r)
-				expired = append(expired, r)
-				continue
-			}
-		} else if st.fresh.len() > 0 {
-			r = st.fresh.peek()
-		} else {
+		r := p.peekLocked(st, &src, now)
+		if r == nil {
 			break
+		}
+		if src.from != fromFresh && !r.deadline.IsZero() && !r.deadline.After(now) {
+			p.popLocked(st, &src)
+			p.expire(r)
+			expired = append(expired, r)
+			continue
+		}
+		b := p.bucketLocked(st, r)
+		if b != nil && src.from != fromHeld && (b.held.len() > 0 || !p.lim.affords(b, 1, r.size, now)) {
+			p.holdLocked(st, b, p.popLocked(st, &src))
+			continue
 		}
 		if len(recs) > 0 && bytes+r.size > p.opts.MaxBytesPerRequest {
 			break
 		}
-		if fromPrio {
-			st.prio.pop()
-		} else {
-			st.fresh.pop()
-			st.freshBytes -= r.size
-		}
+		p.popLocked(st, &src)
 		if recs == nil {
-			recs = make([]*record, 0, min(p.opts.MaxRecordsPerRequest, st.prio.len()+st.fresh.len()+1))
+			recs = make([]*record, 0, min(p.opts.MaxRecordsPerRequest, st.heldCount+st.prio.len()+st.fresh.len()+1))
+		}
+		if b != nil {
+			p.lim.take(b, 1, r.size, now)
+			if shards == nil {
+				shards = make([]string, len(recs), cap(recs))
+			}
+		}
+		if shards != nil {
+			id := ""
+			if b != nil {
+				id = b.shard
+			}
+			shards = append(shards, id)
 		}
 		recs = append(recs, r)
 		bytes += r.size
@@ -824,8 +869,15 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 	ents := make([]kEntry, len(recs))
 	for i, r := range recs {
 		ents[i] = kEntry{recs: recs[i : i+1], pk: r.e.PartitionKey, ehk: r.e.ExplicitHashKey, size: r.size, data: r.e.Data}
+		if shards != nil {
+			ents[i].shard = shards[i]
+		}
 	}
-	return &batch{st: st, recs: recs, ents: ents}, expired
+	var m *shardMap
+	if shards != nil {
+		m = st.shardMap
+	}
+	return &batch{st: st, recs: recs, ents: ents, shardMap: m}, expired
 }
 
 func (p *Producer) nextWakeLocked(now time.Time) time.Time {
@@ -847,6 +899,13 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 		}
 		if st.prio.len() > 0 && p.inFlight < p.opts.MaxInFlight {
 			consider(st.prio.peek().readyAt.Add(p.opts.Linger))
+		}
+		if st.heldCount > 0 && p.inFlight < p.opts.MaxInFlight && !st.pausedUntil.After(now) {
+			for _, b := range st.heldList {
+				if b.held.len() > 0 {
+					consider(p.lim.readyAt(b, now))
+				}
+			}
 		}
 		if st.fresh.len() == 0 {
 			continue
@@ -877,6 +936,15 @@ func (p *Producer) drainLocked(expired []*record) []*record {
 			closeRec(st.fresh.pop())
 		}
 		st.freshBytes = 0
+		for _, b := range st.heldList {
+			for b.held.len() > 0 {
+				closeRec(b.held.pop())
+			}
+			b.listed = false
+		}
+		clear(st.heldList)
+		st.heldList = st.heldList[:0]
+		st.heldCount = 0
 	}
 	for _, r := range p.waiting {
 		closeRec(r)

@@ -120,7 +120,7 @@ func (p *Producer) attempt(b *batch, ents []kEntry) {
 					// stored: duplicates, as with the KPL).
 					b.mismatch = true
 					p.mismatch.Add(1)
-					if e.agg {
+					if e.agg && p.opts.Aggregation == AggregateByShard {
 						info.Failed++
 						p.retryEntry(st, e, CodeShardMismatch, "stored on "+shard+", predicted "+e.shard, nil)
 						continue

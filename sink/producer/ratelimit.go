@@ -1,0 +1,263 @@
+package producer
+
+import (
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
+)
+
+// Per-shard rate limiting (Options.RateLimit), as the KPL does it: each
+// predicted shard has a token bucket of RateLimit% of the shard's write
+// limits, in Kinesis records and in bytes, holding at most one second's
+// worth. Tokens are taken when a batch is cut, per Kinesis record (an
+// aggregate counts as one record of its size). A record its shard cannot
+// afford is moved to that shard's held queue and leaves it, in order,
+// before any later record of the shard is considered; other shards keep
+// going. The limit only applies while the stream's shard map is known:
+// without a prediction there is nothing to count against.
+//
+// Kinesis' own limits are the same per second, so at RateLimit 100 the
+// limiter keeps a single producer just under throttling, and the default
+// 150 lets it push a shard to saturation while still holding back the
+// bursts that would mostly come back throttled.
+
+// Service write limits of one shard.
+const (
+	shardRecordsPerSecond = 1000
+	shardBytesPerSecond   = 1 * MiB
+)
+
+// limiterTick is the shortest interval at which a shard's held records are
+// released when nothing else triggers a cut: tokens refill continuously, so
+// releasing on every token would send one-record requests at a high rate.
+const limiterTick = 25 * time.Millisecond
+
+// bucket is one predicted shard's token bucket and its held records. It
+// outlives shard map reloads (matched by shard id), so that a reload does
+// not hand out a fresh second of burst.
+type bucket struct {
+	shard    string
+	recs     float64 // record tokens; may go slightly negative (see take)
+	bytes    float64 // byte tokens
+	last     time.Time
+	released time.Time // last time records of the bucket went into a batch
+	held     ring      // records waiting for tokens, in the order they met the limit
+	listed   bool      // in streamState.heldList
+}
+
+// limiter holds the producer-wide rates; zero rates mean no limiting.
+type limiter struct {
+	recRate, byteRate float64 // per second, also the bucket capacities
+}
+
+func newLimiter(percent int64) limiter {
+	if percent <= 0 {
+		return limiter{}
+	}
+	return limiter{
+		recRate:  float64(shardRecordsPerSecond) * float64(percent) / 100,
+		byteRate: float64(shardBytesPerSecond) * float64(percent) / 100,
+	}
+}
+
+func (l *limiter) on() bool { return l.recRate > 0 }
+
+func (l *limiter) refill(b *bucket, now time.Time) {
+	if dt := now.Sub(b.last); dt > 0 {
+		s := dt.Seconds()
+		b.recs = min(l.recRate, b.recs+s*l.recRate)
+		b.bytes = min(l.byteRate, b.bytes+s*l.byteRate)
+		b.last = now
+	}
+}
+
+// affords says whether b can pay for recs Kinesis records of size bytes. A
+// full byte bucket pays for any size, so that a record bigger than a
+// second's worth of bytes (a low limit, a large record) is not held
+// forever; the bucket then goes into debt.
+func (l *limiter) affords(b *bucket, recs, size int, now time.Time) bool {
+	l.refill(b, now)
+	return b.recs >= float64(recs) && b.bytes >= min(float64(size), l.byteRate)
+}
+
+func (l *limiter) take(b *bucket, recs, size int, now time.Time) {
+	b.recs -= float64(recs)
+	b.bytes -= float64(size)
+	b.released = now
+}
+
+// readyAt is when b's first held record can be released: enough tokens for
+// it as a plain record, and limiterTick after the previous release.
+func (l *limiter) readyAt(b *bucket, now time.Time) time.Time {
+	l.refill(b, now)
+	r := b.held.peek()
+	wait := 0.0
+	if d := 1 - b.recs; d > 0 {
+		wait = d / l.recRate
+	}
+	need := min(float64(r.size), l.byteRate) // a full bucket pays for anything
+	if d := need - b.bytes; d > 0 {
+		wait = max(wait, d/l.byteRate)
+	}
+	t := now
+	if wait > 0 {
+		// Rounded up so that the dispatcher does not wake a hair too early
+		// and go back to sleep for a nanosecond.
+		t = now.Add(time.Duration(wait*float64(time.Second)) + time.Microsecond)
+	}
+	if next := b.released.Add(limiterTick); next.After(t) {
+		t = next
+	}
+	return t
+}
+
+// setShardMapLocked installs st's shard map (nil: none known) and, with a
+// rate limit, the buckets of its shards. Records held under the previous
+// map go back to the front of the priority queue: they were predicted with
+// a map that is gone, and with no map nothing is limited.
+func (p *Producer) setShardMapLocked(st *streamState, m *shardMap) {
+	st.shardMap = m
+	if !p.lim.on() {
+		return
+	}
+	p.unholdLocked(st)
+	if m == nil {
+		st.buckets = st.buckets[:0]
+		return
+	}
+	now := time.Now()
+	old := st.byShard
+	st.byShard = make(map[string]*bucket, len(m.shards))
+	st.buckets = st.buckets[:0]
+	for _, s := range m.shards {
+		b := old[s.id]
+		if b == nil {
+			b = &bucket{shard: s.id, recs: p.lim.recRate, bytes: p.lim.byteRate, last: now}
+		}
+		st.byShard[s.id] = b
+		st.buckets = append(st.buckets, b)
+	}
+}
+
+// unholdLocked moves every held record of st ahead of its priority queue.
+func (p *Producer) unholdLocked(st *streamState) {
+	if st.heldCount == 0 {
+		return
+	}
+	var q ring
+	for _, b := range st.heldList {
+		for b.held.len() > 0 {
+			q.push(b.held.pop())
+		}
+		b.listed = false
+	}
+	for st.prio.len() > 0 {
+		q.push(st.prio.pop())
+	}
+	st.prio = q
+	clear(st.heldList)
+	st.heldList = st.heldList[:0]
+	st.heldCount = 0
+}
+
+// bucketLocked returns the bucket of r's predicted shard, nil when st is not
+// limited (no limit, or no shard map).
+func (p *Producer) bucketLocked(st *streamState, r *record) *bucket {
+	if len(st.buckets) == 0 {
+		return nil
+	}
+	return st.buckets[p.shardIndex(st.shardMap, r)]
+}
+
+func (p *Producer) shardIndex(m *shardMap, r *record) int {
+	if !r.hashed {
+		// Validated at Put, so the hash key parses.
+		r.hash, _ = kpl.RecordHash(r.e.PartitionKey, r.e.ExplicitHashKey)
+		r.hashed = true
+	}
+	return m.find(r.hash)
+}
+
+func (p *Producer) holdLocked(st *streamState, b *bucket, r *record) {
+	b.held.push(r)
+	st.heldCount++
+	p.rateLimited++
+	if !b.listed {
+		b.listed = true
+		st.heldList = append(st.heldList, b)
+	}
+}
+
+// Where a cut takes its next record from.
+const (
+	fromHeld = iota
+	fromPrio
+	fromFresh
+)
+
+// cutSource walks the records a cut may take, oldest claims first: heads of
+// held queues whose shard can pay for them, then due retries and released
+// successors, then fresh records. Within one cut tokens only go down, so a
+// held queue passed over stays passed over (hi only advances).
+type cutSource struct {
+	hi   int
+	from int
+	b    *bucket // the held queue r came from (fromHeld)
+}
+
+func (p *Producer) peekLocked(st *streamState, c *cutSource, now time.Time) *record {
+	for ; c.hi < len(st.heldList); c.hi++ {
+		b := st.heldList[c.hi]
+		if b.held.len() > 0 && p.lim.affords(b, 1, b.held.peek().size, now) {
+			c.from, c.b = fromHeld, b
+			return b.held.peek()
+		}
+	}
+	switch {
+	case st.prio.len() > 0:
+		c.from = fromPrio
+		return st.prio.peek()
+	case st.fresh.len() > 0:
+		c.from = fromFresh
+		return st.fresh.peek()
+	}
+	return nil
+}
+
+func (p *Producer) popLocked(st *streamState, c *cutSource) *record {
+	switch c.from {
+	case fromHeld:
+		st.heldCount--
+		return c.b.held.pop()
+	case fromPrio:
+		return st.prio.pop()
+	}
+	r := st.fresh.pop()
+	st.freshBytes -= r.size
+	return r
+}
+
+// pruneHeldLocked drops emptied queues from st.heldList after a cut.
+func (p *Producer) pruneHeldLocked(st *streamState) {
+	j := 0
+	for _, b := range st.heldList {
+		if b.held.len() > 0 {
+			st.heldList[j] = b
+			j++
+		} else {
+			b.listed = false
+		}
+	}
+	clear(st.heldList[j:])
+	st.heldList = st.heldList[:j]
+}
+
+// heldSendableLocked says whether some held record of st can go now.
+func (p *Producer) heldSendableLocked(st *streamState, now time.Time) bool {
+	for _, b := range st.heldList {
+		if b.held.len() > 0 && !now.Before(p.lim.readyAt(b, now)) {
+			return true
+		}
+	}
+	return false
+}
