@@ -170,7 +170,10 @@ type Config struct {
 	// most maxConnections); the Go HTTP client opens connections on demand.
 	MinConnections int `json:"minConnections"`
 	// Per-shard send rate limit, as a percentage of the shard's write limits
-	// (1000 records/s and 1 MiB/s). 150 lets one instance saturate a shard.
+	// (1000 records/s and 1 MiB/s), per instance: records over it wait, in
+	// order, instead of being sent and throttled. Shards are predicted from
+	// the stream's shard map (ListShards); without one nothing is limited.
+	// 150 lets one instance saturate a shard.
 	RateLimit int64 `json:"rateLimit"`
 	// How long the sink keeps trying to write a record, in milliseconds,
 	// counted from when it was received. Set it below the input's ack timeout

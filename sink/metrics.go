@@ -18,6 +18,9 @@ type sinkMetrics struct {
 	kpl     *cwmetrics.Metrics
 	failed  *prometheus.CounterVec
 	blocked prometheus.Counter
+	// Rate limiter (rateLimit), sampled from the producer's Stats.
+	limited prometheus.Counter
+	held    prometheus.Gauge
 }
 
 func newSinkMetrics(kpl *cwmetrics.Metrics, reg prometheus.Registerer) *sinkMetrics {
@@ -27,9 +30,13 @@ func newSinkMetrics(kpl *cwmetrics.Metrics, reg prometheus.Registerer) *sinkMetr
 			Help: "Records that could not be delivered, by why (kind) and the failure policy applied."}, []string{"kind", "policy"}),
 		blocked: prometheus.NewCounter(prometheus.CounterOpts{Name: "kinesis_sink_backpressure_seconds_total",
 			Help: "Time Write waited for buffer space (backpressure to Pulsar)."}),
+		limited: prometheus.NewCounter(prometheus.CounterOpts{Name: "kinesis_sink_records_rate_limited_total",
+			Help: "Times a record was held back by the per-shard rate limit (rateLimit) instead of being sent."}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kinesis_sink_records_rate_limit_held",
+			Help: "Records waiting for their shard's rate limit (rateLimit)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.failed, m.blocked)
+		reg.MustRegister(m.failed, m.blocked, m.limited, m.held)
 	}
 	return m
 }
@@ -46,16 +53,22 @@ func (m *sinkMetrics) hooks() producer.Hooks {
 	}
 }
 
-// samplePending keeps UserRecordsPending current until ctx ends.
+// samplePending keeps UserRecordsPending and the rate limiter's series
+// current until ctx ends.
 func (m *sinkMetrics) samplePending(ctx context.Context, p *producer.Producer) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var limited uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.kpl.SetPending(p.Stats().BufferedRecords)
+			st := p.Stats()
+			m.kpl.SetPending(st.BufferedRecords)
+			m.limited.Add(float64(st.RateLimited - limited))
+			limited = st.RateLimited
+			m.held.Set(float64(st.HeldRecords))
 		}
 	}
 }
