@@ -16,6 +16,10 @@ import (
 // going. The limit only applies while the stream's shard map is known:
 // without a prediction there is nothing to count against.
 //
+// A held record's TTL is checked when it reaches the head of its queue and
+// its shard can pay for it, like a due retry's: one that expires behind
+// others resolves late by the time the queue ahead of it takes to drain.
+//
 // Kinesis' own limits are the same per second, so at RateLimit 100 the
 // limiter keeps a single producer just under throttling, and the default
 // 150 lets it push a shard to saturation while still holding back the

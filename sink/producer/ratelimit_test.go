@@ -18,8 +18,8 @@ import (
 // than the burst plus rate × elapsed was sent" holds however loaded the
 // machine is, and a broken limiter breaks it.
 
-// timed records when each record's callback ran and on which shard it was
-// stored, in front of a collector.
+// timed records when each Kinesis record's first callback ran and on which
+// shard it was stored, in front of a collector.
 type timed struct {
 	col *collector
 	mu  sync.Mutex
@@ -32,7 +32,8 @@ func newTimed(n int) *timed {
 
 func (tm *timed) callback(r producer.Result) {
 	now := time.Now()
-	if r.Err == nil {
+	// One result per Kinesis record: an aggregate counts once.
+	if r.Err == nil && r.FirstInKinesisRecord {
 		tm.mu.Lock()
 		tm.at[r.ShardID] = append(tm.at[r.ShardID], now)
 		tm.mu.Unlock()
@@ -70,15 +71,30 @@ func checkRateBound(t *testing.T, what string, t0 time.Time, ts []time.Time, ws 
 	return lastAt, total
 }
 
-// TestRateLimitRecords: at 10% a shard takes 100 records/s (after a burst
-// of 100), and records over it wait rather than being sent; each of two
-// shards is limited on its own, everything arrives, keys stay in order.
+// TestRateLimitRecords: at 10% a shard takes 100 Kinesis records/s (after
+// a burst of 100), and records over it wait rather than being sent; each of
+// two shards is limited on its own, everything arrives, keys stay in order
+// (with retainOrdering; without it, held records still leave in order).
 func TestRateLimitRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		retain bool
+		agg    producer.AggregationMode
+		keys   int
+	}{
+		{"ordered-plain", true, producer.AggregateNone, 40},
+		{"unordered-by-key", false, producer.AggregateByKey, 350},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRateLimitRecords(t, tc.retain, tc.agg, tc.keys) })
+	}
+}
+
+func testRateLimitRecords(t *testing.T, retain bool, agg producer.AggregationMode, keys int) {
 	ep := kinesisEndpoint(t)
 	var mu sync.Mutex
 	var reqAt []time.Time
 	var reqRecs []float64
-	opts := producer.Options{RateLimit: 10, RetainOrdering: true, Linger: 10 * time.Millisecond,
+	opts := producer.Options{RateLimit: 10, RetainOrdering: retain, Aggregation: agg, Linger: 10 * time.Millisecond,
 		Hooks: producer.Hooks{OnRequest: func(i producer.RequestInfo) {
 			mu.Lock()
 			// The request was cut (its tokens taken) before it started.
@@ -102,7 +118,7 @@ func TestRateLimitRecords(t *testing.T) {
 	want := map[int]sent{}
 	idx := map[string]int{}
 	for id := range n {
-		k := fmt.Sprintf("key-%d", id%40)
+		k := fmt.Sprintf("key-%d", id%keys)
 		data := payload(id, k, idx[k], 40+id%120)
 		idx[k]++
 		want[id] = sent{key: k, data: data}
@@ -112,15 +128,16 @@ func TestRateLimitRecords(t *testing.T) {
 	}
 	flushOK(t, p, tm.col)
 
-	users, _, _ := readUserRecords(t, c, stream)
+	users, krs, _ := readUserRecords(t, c, stream)
+	// Without retainOrdering nothing fails here, so keys stay in order too.
 	checkUserRecords(t, users, want, false)
 	st := p.Stats()
-	t.Logf("stats %+v", st)
+	t.Logf("%d user records in %d Kinesis records; stats %+v", len(users), krs, st)
 	if st.RateLimited == 0 || st.HeldRecords != 0 {
 		t.Errorf("RateLimited %d, HeldRecords %d: want some held back, none left", st.RateLimited, st.HeldRecords)
 	}
-	// 100 records/s per shard, a burst of 100; one record of slack for the
-	// floating-point refill.
+	// 100 Kinesis records/s per shard, a burst of 100; one record of slack
+	// for the floating-point refill.
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	if len(tm.at) != 2 {
@@ -131,14 +148,14 @@ func TestRateLimitRecords(t *testing.T) {
 		for i := range ws {
 			ws[i] = 1
 		}
-		last, total := checkRateBound(t, "records to "+shard, t0, ts, ws, 100, 100, 1)
+		last, total := checkRateBound(t, "Kinesis records to "+shard, t0, ts, ws, 100, 100, 1)
 		if min := (total - 101) / 100; last.Seconds() < min {
 			t.Errorf("%s: %.0f records in %s, the limit needs at least %.2fs", shard, total, last, min)
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	checkRateBound(t, "records of all requests (2 shards)", t0, reqAt, reqRecs, 200, 200, 2)
+	checkRateBound(t, "Kinesis records of all requests (2 shards)", t0, reqAt, reqRecs, 200, 200, 2)
 }
 
 // TestRateLimitBytesAggregated: the byte limit, with aggregation (an
