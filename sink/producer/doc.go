@@ -96,6 +96,16 @@
 // A record that fails for good does not stop its successors: the sink's
 // failure policy decides what happens to it.
 //
+// # Rate limit (Options.RateLimit)
+//
+// Each predicted shard has a token bucket (records and bytes, RateLimit% of
+// the shard's write limits, one second's worth). The cut takes tokens per
+// Kinesis record; a record its shard cannot pay for moves to the shard's
+// held queue, which the next cuts serve first, in order, as tokens refill
+// (see ratelimit.go). Held records are buffered records: they count
+// against the bounds above, and the dispatcher sleeps until the first held
+// queue can move. Without a shard map nothing is limited.
+//
 // # Memory
 //
 // Every accepted record counts against MaxBufferedRecords and
