@@ -142,7 +142,7 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 			e, s := &ents[join], c.sizers[join]
 			s.Add(r.e.PartitionKey, r.e.ExplicitHashKey, len(r.e.Data))
 			if b != nil {
-				p.lim.take(b, 0, joinSize-e.size, now)
+				p.takeTokensLocked(b, 0, joinSize-e.size, now)
 			}
 			bytes += joinSize - e.size
 			e.size = joinSize
@@ -174,7 +174,7 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 				break
 			}
 			if b != nil {
-				p.lim.take(b, 1, e.size, now)
+				p.takeTokensLocked(b, 1, e.size, now)
 			}
 			target = len(ents)
 			ents = append(ents, e)

@@ -67,6 +67,7 @@ type Producer struct {
 	failed     uint64
 	// rateLimited counts records the limiter held back (each time one was).
 	rateLimited uint64
+	cutSeq      uint64 // counts cuts, for the limiter (bucket.cut)
 
 	cut cutScratch // the dispatcher's reusable state for cutting aggregated batches
 }
@@ -817,6 +818,7 @@ func (p *Producer) fullCount() int {
 // past its TTL is expired here instead (the only place they are checked, so
 // such a record resolves at most about one RequestTimeout late).
 func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record) (*batch, []*record) {
+	p.cutSeq++
 	if p.opts.Aggregation != AggregateNone {
 		return p.takeAggLocked(st, now, expired)
 	}
@@ -848,7 +850,7 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 			recs = make([]*record, 0, min(p.opts.MaxRecordsPerRequest, st.heldCount+st.prio.len()+st.fresh.len()+1))
 		}
 		if b != nil {
-			p.lim.take(b, 1, r.size, now)
+			p.takeTokensLocked(b, 1, r.size, now)
 			if shards == nil {
 				shards = make([]string, len(recs), cap(recs))
 			}

@@ -32,8 +32,11 @@ const (
 )
 
 // limiterTick is the shortest interval at which a shard's held records are
-// released when nothing else triggers a cut: tokens refill continuously, so
-// releasing on every token would send one-record requests at a high rate.
+// released: tokens refill continuously, and every cut (a record lingering
+// long enough, a blocked Put...) releasing what a few milliseconds refilled
+// would send requests of a record or two at a high rate. So a held queue
+// moves in steps of limiterTick's worth of tokens; records of a shard with
+// nothing held go out at once while its tokens last.
 const limiterTick = 25 * time.Millisecond
 
 // bucket is one predicted shard's token bucket and its held records. It
@@ -45,6 +48,7 @@ type bucket struct {
 	bytes    float64 // byte tokens
 	last     time.Time
 	released time.Time // last time records of the bucket went into a batch
+	cut      uint64    // the cut that did (Producer.cutSeq)
 	held     ring      // records waiting for tokens, in the order they met the limit
 	listed   bool      // in streamState.heldList
 }
@@ -84,10 +88,13 @@ func (l *limiter) affords(b *bucket, recs, size int, now time.Time) bool {
 	return b.recs >= float64(recs) && b.bytes >= min(float64(size), l.byteRate)
 }
 
-func (l *limiter) take(b *bucket, recs, size int, now time.Time) {
+// takeTokensLocked charges b for recs Kinesis records of size bytes taken
+// by the current cut.
+func (p *Producer) takeTokensLocked(b *bucket, recs, size int, now time.Time) {
 	b.recs -= float64(recs)
 	b.bytes -= float64(size)
 	b.released = now
+	b.cut = p.cutSeq
 }
 
 // readyAt is when b's first held record can be released: enough tokens for
@@ -212,7 +219,8 @@ type cutSource struct {
 func (p *Producer) peekLocked(st *streamState, c *cutSource, now time.Time) *record {
 	for ; c.hi < len(st.heldList); c.hi++ {
 		b := st.heldList[c.hi]
-		if b.held.len() > 0 && p.lim.affords(b, 1, b.held.peek().size, now) {
+		if b.held.len() > 0 && (b.cut == p.cutSeq || !now.Before(b.released.Add(limiterTick))) &&
+			p.lim.affords(b, 1, b.held.peek().size, now) {
 			c.from, c.b = fromHeld, b
 			return b.held.peek()
 		}
