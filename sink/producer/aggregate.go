@@ -76,15 +76,9 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 	var src cutSource
 	full := p.fullCount()
 	for len(recs) < full {
-		r := p.peekLocked(st, &src, now)
-		if r == nil {
+		var r *record
+		if r, expired = p.nextLiveLocked(st, &src, now, expired); r == nil {
 			break
-		}
-		if src.from != fromFresh && !r.deadline.IsZero() && !r.deadline.After(now) {
-			p.popLocked(st, &src)
-			p.expire(r)
-			expired = append(expired, r)
-			continue
 		}
 		var b *bucket // r's shard's rate limit, nil if none
 

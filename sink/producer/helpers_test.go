@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -297,4 +298,24 @@ func closeProducer(t testing.TB, p *producer.Producer) {
 	if err := p.Close(ctx); err != nil {
 		t.Errorf("close: %v", err)
 	}
+}
+
+// requestLog collects the RequestInfo of every PutRecords call; its
+// onRequest is a Hooks.OnRequest.
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []producer.RequestInfo
+}
+
+func (l *requestLog) onRequest(ri producer.RequestInfo) {
+	l.mu.Lock()
+	l.reqs = append(l.reqs, ri)
+	l.mu.Unlock()
+}
+
+// all returns the calls so far, in the order they completed.
+func (l *requestLog) all() []producer.RequestInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.reqs)
 }

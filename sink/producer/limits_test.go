@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,14 +18,9 @@ import (
 // only data would send all 499 in one request of 5.37 MB.
 func TestFullCountBatchSplitByBytes(t *testing.T) {
 	ep := kinesisEndpoint(t)
-	var mu sync.Mutex
-	var reqs []producer.RequestInfo
+	var log requestLog
 	// An endless Linger: only the limits and the final Flush cut requests.
-	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: func(ri producer.RequestInfo) {
-		mu.Lock()
-		reqs = append(reqs, ri)
-		mu.Unlock()
-	}}}
+	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: log.onRequest}}
 	c := newClient(ep, opts)
 	stream := createStream(t, c, 2)
 	p, err := producer.New(c, opts)
@@ -59,15 +53,13 @@ func TestFullCountBatchSplitByBytes(t *testing.T) {
 			t.Fatalf("record %d: %v", id, r.Err)
 		}
 	}
-	mu.Lock()
 	var sizes []int
-	for _, r := range reqs {
+	for _, r := range log.all() {
 		sizes = append(sizes, r.Records)
 		if r.Bytes > producer.DefaultMaxBytesPerRequest || r.ErrorCode != "" || r.Failed != 0 {
 			t.Errorf("request %+v passes the byte limit or failed", r)
 		}
 	}
-	mu.Unlock()
 	// Requests complete in any order.
 	slices.Sort(sizes)
 	slices.Reverse(sizes)

@@ -827,15 +827,9 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 	bytes := 0
 	var src cutSource
 	for len(recs) < p.opts.MaxRecordsPerRequest {
-		r := p.peekLocked(st, &src, now)
-		if r == nil {
+		var r *record
+		if r, expired = p.nextLiveLocked(st, &src, now, expired); r == nil {
 			break
-		}
-		if src.from != fromFresh && !r.deadline.IsZero() && !r.deadline.After(now) {
-			p.popLocked(st, &src)
-			p.expire(r)
-			expired = append(expired, r)
-			continue
 		}
 		b := p.bucketLocked(st, r)
 		if b != nil && src.from != fromHeld && (b.held.len() > 0 || !p.lim.affords(b, 1, r.size, now)) {

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,15 +97,10 @@ func TestPutDeliversAndRoutes(t *testing.T) {
 // a batch of near-maximum records is cut into several requests.
 func TestRequestLimits(t *testing.T) {
 	ep := kinesisEndpoint(t)
-	var mu sync.Mutex
-	var reqs []producer.RequestInfo
+	var log requestLog
 	// With an endless Linger, only the limits (and the final Flush) cut
 	// requests, so the cuts do not depend on timing.
-	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: func(ri producer.RequestInfo) {
-		mu.Lock()
-		reqs = append(reqs, ri)
-		mu.Unlock()
-	}}}
+	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: log.onRequest}}
 	c := newClient(ep, opts)
 	stream := createStream(t, c, 2)
 	p, err := producer.New(c, opts)
@@ -141,7 +135,7 @@ func TestRequestLimits(t *testing.T) {
 			t.Fatalf("record %d: %v", id, r.Err)
 		}
 	}
-	mu.Lock()
+	reqs := log.all()
 	bigRequests, full := 0, 0
 	for _, r := range reqs {
 		if r.Records > 500 || r.Bytes > 5*producer.MiB || r.ErrorCode != "" || r.Failed != 0 {
@@ -155,7 +149,6 @@ func TestRequestLimits(t *testing.T) {
 		}
 	}
 	t.Logf("requests: %+v", reqs)
-	mu.Unlock()
 	if bigRequests < 3 { // 12 MiB of records, at most 5 per request
 		t.Errorf("%d requests carried the 12 maximum-size records, want at least 3", bigRequests)
 	}

@@ -236,6 +236,21 @@ func (p *Producer) peekLocked(st *streamState, c *cutSource, now time.Time) *rec
 	return nil
 }
 
+// nextLiveLocked is peekLocked for the cut loops: it expires, on the way,
+// retries and held records past their TTL (the only place those are
+// checked; fresh records are expired by planLocked).
+func (p *Producer) nextLiveLocked(st *streamState, c *cutSource, now time.Time, expired []*record) (*record, []*record) {
+	for {
+		r := p.peekLocked(st, c, now)
+		if r == nil || c.from == fromFresh || r.deadline.IsZero() || r.deadline.After(now) {
+			return r, expired
+		}
+		p.popLocked(st, c)
+		p.expire(r)
+		expired = append(expired, r)
+	}
+}
+
 func (p *Producer) popLocked(st *streamState, c *cutSource) *record {
 	switch c.from {
 	case fromHeld:
