@@ -185,16 +185,7 @@ func flushOK(t *testing.T, p *producer.Producer, col *collector) {
 func TestAggregationByShard(t *testing.T) {
 	ep := kinesisEndpoint(t)
 	opts := producer.Options{Aggregation: producer.AggregateByShard, RetainOrdering: true, Linger: 20 * time.Millisecond}
-	c := newClient(ep, opts)
-	stream := createStream(t, c, 4)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeProducer(t, p)
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
+	p, c, stream, _ := preparedProducer(t, ep, opts, 4)
 	const n = 6000
 	col := newCollector(n)
 	want := putMany(t, p, stream, col, n, 400, 0)
@@ -365,16 +356,7 @@ func TestAggregationSizeLimits(t *testing.T) {
 	ep := kinesisEndpoint(t)
 	const limit = 4096
 	opts := producer.Options{Aggregation: producer.AggregateByShard, AggregationMaxSize: limit, Linger: 20 * time.Millisecond}
-	c := newClient(ep, opts)
-	stream := createStream(t, c, 2)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeProducer(t, p)
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
+	p, c, stream, _ := preparedProducer(t, ep, opts, 2)
 	const n = 400
 	col := newCollector(n)
 	want := map[int]sent{}
@@ -448,16 +430,7 @@ func TestAggregationUnderThrottling(t *testing.T) {
 func TestAggregationReshard(t *testing.T) {
 	ep := kinesisEndpoint(t)
 	opts := producer.Options{Aggregation: producer.AggregateByShard, Linger: 10 * time.Millisecond}
-	c := newClient(ep, opts)
-	stream := createStream(t, c, 2)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeProducer(t, p)
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
+	p, c, stream, _ := preparedProducer(t, ep, opts, 2)
 	col := newCollector(4000)
 	want := putMany(t, p, stream, col, 2000, 200, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

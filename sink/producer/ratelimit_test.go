@@ -102,17 +102,7 @@ func testRateLimitRecords(t *testing.T, retain bool, agg producer.AggregationMod
 			reqRecs = append(reqRecs, float64(i.Records))
 			mu.Unlock()
 		}}}
-	c := newClient(ep, opts)
-	stream := createStream(t, c, 2)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeProducer(t, p)
-	t0 := time.Now() // the buckets start full when Prepare loads the map
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
+	p, c, stream, t0 := preparedProducer(t, ep, opts, 2)
 	const n = 700
 	tm := newTimed(n)
 	want := map[int]sent{}
@@ -173,17 +163,7 @@ func TestRateLimitBytesAggregated(t *testing.T) {
 			reqBytes = append(reqBytes, float64(i.Bytes))
 			mu.Unlock()
 		}}}
-	c := newClient(ep, opts)
-	stream := createStream(t, c, 1)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeProducer(t, p)
-	t0 := time.Now()
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
+	p, c, stream, t0 := preparedProducer(t, ep, opts, 1)
 	const n = 400
 	col := newCollector(n)
 	want := map[int]sent{}
