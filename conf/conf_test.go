@@ -143,8 +143,8 @@ func TestJavaMinimalConfigLoadsUnchanged(t *testing.T) {
 	if u, _ := c.KinesisEndpointURL(); u != "" {
 		t.Errorf("no endpoint configured, got URL %q", u)
 	}
-	if c.StreamForTopic("persistent://public/default/x") != "my-stream" {
-		t.Error("StreamForTopic must fall back to awsKinesisStreamName")
+	if c.AWSKinesisStreamName != "my-stream" {
+		t.Error("awsKinesisStreamName must be kept")
 	}
 }
 
@@ -219,21 +219,18 @@ func TestNestedMapsAsMapOrJSONString(t *testing.T) {
 	}
 }
 
-func TestStreamRouting(t *testing.T) {
+func TestTopicMapKeysNormalized(t *testing.T) {
 	m := with(minimal(), "awsKinesisStreamName", deleteKey, "topicToStreamMap", map[string]any{
 		"orders": "o", "persistent://acme/prod/pay": "p",
 	})
 	c, _ := mustLoad(t, m, nil)
-	cases := map[string]string{
-		"persistent://public/default/orders": "o",
-		"orders":                             "o",
-		"persistent://public/default/orders-partition-3": "o",
-		"persistent://acme/prod/pay-partition-0":         "p",
-		"persistent://acme/prod/other":                   "",
+	want := map[string]string{"persistent://public/default/orders": "o", "persistent://acme/prod/pay": "p"}
+	if len(c.TopicToStreamMap) != len(want) {
+		t.Fatalf("topicToStreamMap %v, want %v", c.TopicToStreamMap, want)
 	}
-	for topic, want := range cases {
-		if got := c.StreamForTopic(topic); got != want {
-			t.Errorf("StreamForTopic(%q) = %q, want %q", topic, got, want)
+	for k, v := range want {
+		if c.TopicToStreamMap[k] != v {
+			t.Errorf("topicToStreamMap[%q] = %q, want %q", k, c.TopicToStreamMap[k], v)
 		}
 	}
 	// streamNameProperty alone is enough to route.
@@ -758,7 +755,7 @@ func TestExampleKinesisSinkYAML(t *testing.T) {
 	if c.RecordTTL >= *f.TimeoutMs {
 		t.Error("the example must keep recordTtl below timeoutMs, as it advises")
 	}
-	if c.StreamForTopic("persistent://public/default/payments") != "payments" || c.PartitionKeyField != "customer.id" ||
+	if c.TopicToStreamMap["persistent://public/default/payments"] != "payments" || c.PartitionKeyField != "customer.id" ||
 		c.MetricsLevel != MetricsSummary {
 		t.Errorf("configs: %+v", c)
 	}

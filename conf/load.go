@@ -654,8 +654,8 @@ func levenshtein(a, b string) int {
 	return prev[len(rb)]
 }
 
-// normalizeTopicMap rewrites topicToStreamMap keys to full topic names, so
-// StreamForTopic is one lookup.
+// normalizeTopicMap rewrites topicToStreamMap keys to full topic names, the
+// form records carry, so that two spellings of one topic are caught here.
 func (c *Config) normalizeTopicMap() error {
 	if len(c.TopicToStreamMap) == 0 {
 		return nil

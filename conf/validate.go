@@ -436,28 +436,3 @@ func NormalizeTopic(t string) (string, error) {
 	}
 	return domain + "://" + rest, nil
 }
-
-// partitionSuffix matches the name Pulsar gives a partition of a
-// partitioned topic.
-var partitionSuffix = regexp.MustCompile(`-partition-\d+$`)
-
-// StreamForTopic is the stream that topicToStreamMap gives a record's topic
-// (a full name, as records carry; partitions follow their topic's entry),
-// else awsKinesisStreamName (which may be empty when streamNameProperty is
-// the only route). The caller checks streamNameProperty first.
-func (c *Config) StreamForTopic(topic string) string {
-	if len(c.TopicToStreamMap) > 0 {
-		full, err := NormalizeTopic(topic)
-		if err == nil {
-			if s, ok := c.TopicToStreamMap[full]; ok {
-				return s
-			}
-			if base := partitionSuffix.ReplaceAllString(full, ""); base != full {
-				if s, ok := c.TopicToStreamMap[base]; ok {
-					return s
-				}
-			}
-		}
-	}
-	return c.AWSKinesisStreamName
-}

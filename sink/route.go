@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
 
@@ -100,31 +101,33 @@ func NewRouter(o RouteOptions) (*Router, error) {
 		return nil, fmt.Errorf("unknown partition key mode %q", o.KeyMode)
 	}
 	for t, s := range o.TopicStreams {
-		r.topicStreams[fullTopicName(t)] = s
+		full, err := conf.NormalizeTopic(t)
+		if err != nil {
+			return nil, fmt.Errorf("topic-to-stream map: %w", err)
+		}
+		r.topicStreams[full] = s
 	}
 	return r, nil
 }
 
-// fullTopicName expands short topic names the way Pulsar does.
-func fullTopicName(t string) string {
-	if strings.Contains(t, "://") {
-		return t
+// partitionOf returns the partitioned topic that t is a partition of:
+// Pulsar names partition N of topic T "T-partition-N", N decimal digits.
+// Any other name is a topic of its own.
+func partitionOf(t string) (string, bool) {
+	i := strings.LastIndex(t, "-partition-")
+	if i <= 0 {
+		return "", false
 	}
-	switch strings.Count(t, "/") {
-	case 0:
-		return "persistent://public/default/" + t
-	case 2:
-		return "persistent://" + t
+	n := t[i+len("-partition-"):]
+	if n == "" {
+		return "", false
 	}
-	return t
-}
-
-// baseTopic strips a partition suffix.
-func baseTopic(t string) string {
-	if i := strings.LastIndex(t, "-partition-"); i > 0 {
-		return t[:i]
+	for j := 0; j < len(n); j++ {
+		if n[j] < '0' || n[j] > '9' {
+			return "", false
+		}
 	}
-	return t
+	return t[:i], true
 }
 
 // Route computes the destination of r. An error means the record cannot be
@@ -154,11 +157,15 @@ func (rt *Router) stream(r *runtime.RecordData) string {
 		}
 	}
 	if len(rt.topicStreams) > 0 {
-		if s, ok := rt.topicStreams[baseTopic(r.Topic)]; ok {
-			return s
-		}
+		// The topic's own entry wins; a partition without one follows its
+		// partitioned topic.
 		if s, ok := rt.topicStreams[r.Topic]; ok {
 			return s
+		}
+		if parent, ok := partitionOf(r.Topic); ok {
+			if s, ok := rt.topicStreams[parent]; ok {
+				return s
+			}
 		}
 	}
 	return rt.o.DefaultStream

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
 
@@ -87,4 +88,56 @@ func TestRouterErrors(t *testing.T) {
 			t.Errorf("%+v: want error", o)
 		}
 	}
+}
+
+// The stream a config's topicToStreamMap gives a topic: the topic's own
+// entry first, then, for a partition ("<topic>-partition-<digits>"), its
+// partitioned topic's, else awsKinesisStreamName.
+func TestRouteStreamFromConfig(t *testing.T) {
+	load := func(m map[string]any) *Router {
+		t.Helper()
+		m["awsRegion"] = "us-east-1"
+		m["awsCredentialPluginParam"] = `{"accessKey":"AKIDEXAMPLE","secretKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`
+		cfg, _, err := conf.FromMap(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewRouter(routeOptions(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	check := func(r *Router, topic, want string) {
+		t.Helper()
+		got, err := r.Route(&runtime.RecordData{Topic: topic})
+		if want == "" {
+			if err == nil {
+				t.Errorf("topic %s: routed to %q, want no stream", topic, got.Stream)
+			}
+			return
+		}
+		if err != nil || got.Stream != want {
+			t.Errorf("topic %s: stream %q (%v), want %q", topic, got.Stream, err, want)
+		}
+	}
+
+	r := load(map[string]any{"topicToStreamMap": map[string]any{"orders": "o", "persistent://acme/prod/pay": "p"}})
+	check(r, "persistent://public/default/orders", "o")
+	check(r, "persistent://public/default/orders-partition-3", "o")
+	check(r, "persistent://acme/prod/pay-partition-0", "p")
+	check(r, "persistent://acme/prod/other", "")
+
+	r = load(map[string]any{"awsKinesisStreamName": "my-stream", "topicToStreamMap": map[string]any{"payments": "payments"}})
+	check(r, "persistent://public/default/x", "my-stream")
+	check(r, "persistent://public/default/payments", "payments")
+
+	// "-partition-archive" is not a partition suffix: the topic is one of
+	// its own, and its exact entry wins over "orders".
+	r = load(map[string]any{"topicToStreamMap": map[string]any{"orders": "A", "orders-partition-archive": "B"}})
+	check(r, "persistent://public/default/orders-partition-archive", "B")
+	check(r, "persistent://public/default/orders-partition-7", "A")
+	check(r, "persistent://public/default/orders-partition-archive-partition-1", "B")
+	check(r, "persistent://public/default/orders-partition-", "")
+	check(r, "persistent://public/default/orders-partition-1x", "")
 }
