@@ -6,87 +6,49 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
-// The schema types live in schematype so that schemafetch (which fills
-// Record.Schema) and this package share one definition without an import
-// cycle; these aliases make runtime.Schema and schematype.Schema one type.
+// The record types live in package record, which has no dependencies, so
+// that the encoders need no Pulsar client; these aliases make
+// runtime.RecordData and record.Data one type.
 type (
-	SchemaType       = schematype.SchemaType
-	KeyValueEncoding = schematype.KeyValueEncoding
-	Schema           = schematype.Schema
+	RecordData        = record.Data
+	EncryptionKey     = record.EncryptionKey
+	EncryptionContext = record.EncryptionContext
+	SchemaType        = record.SchemaType
+	KeyValueEncoding  = record.KeyValueEncoding
+	Schema            = record.Schema
 )
 
 const (
-	SchemaNone           = schematype.SchemaNone
-	SchemaString         = schematype.SchemaString
-	SchemaJSON           = schematype.SchemaJSON
-	SchemaProtobuf       = schematype.SchemaProtobuf
-	SchemaAvro           = schematype.SchemaAvro
-	SchemaBoolean        = schematype.SchemaBoolean
-	SchemaInt8           = schematype.SchemaInt8
-	SchemaInt16          = schematype.SchemaInt16
-	SchemaInt32          = schematype.SchemaInt32
-	SchemaInt64          = schematype.SchemaInt64
-	SchemaFloat          = schematype.SchemaFloat
-	SchemaDouble         = schematype.SchemaDouble
-	SchemaDate           = schematype.SchemaDate
-	SchemaTime           = schematype.SchemaTime
-	SchemaTimestamp      = schematype.SchemaTimestamp
-	SchemaKeyValue       = schematype.SchemaKeyValue
-	SchemaInstant        = schematype.SchemaInstant
-	SchemaLocalDate      = schematype.SchemaLocalDate
-	SchemaLocalTime      = schematype.SchemaLocalTime
-	SchemaLocalDateTime  = schematype.SchemaLocalDateTime
-	SchemaProtobufNative = schematype.SchemaProtobufNative
-	SchemaBytes          = schematype.SchemaBytes
-	SchemaAutoConsume    = schematype.SchemaAutoConsume
+	SchemaNone           = record.SchemaNone
+	SchemaString         = record.SchemaString
+	SchemaJSON           = record.SchemaJSON
+	SchemaProtobuf       = record.SchemaProtobuf
+	SchemaAvro           = record.SchemaAvro
+	SchemaBoolean        = record.SchemaBoolean
+	SchemaInt8           = record.SchemaInt8
+	SchemaInt16          = record.SchemaInt16
+	SchemaInt32          = record.SchemaInt32
+	SchemaInt64          = record.SchemaInt64
+	SchemaFloat          = record.SchemaFloat
+	SchemaDouble         = record.SchemaDouble
+	SchemaDate           = record.SchemaDate
+	SchemaTime           = record.SchemaTime
+	SchemaTimestamp      = record.SchemaTimestamp
+	SchemaKeyValue       = record.SchemaKeyValue
+	SchemaInstant        = record.SchemaInstant
+	SchemaLocalDate      = record.SchemaLocalDate
+	SchemaLocalTime      = record.SchemaLocalTime
+	SchemaLocalDateTime  = record.SchemaLocalDateTime
+	SchemaProtobufNative = record.SchemaProtobufNative
+	SchemaBytes          = record.SchemaBytes
+	SchemaAutoConsume    = record.SchemaAutoConsume
 
-	KeyValueInline    = schematype.KeyValueInline
-	KeyValueSeparated = schematype.KeyValueSeparated
+	KeyValueInline    = record.KeyValueInline
+	KeyValueSeparated = record.KeyValueSeparated
 )
-
-// EncryptionKey is one data key of an encrypted message, as Pulsar carries it.
-type EncryptionKey struct {
-	Value    []byte
-	Metadata map[string]string
-}
-
-// EncryptionContext describes an encrypted payload that was forwarded
-// without decryption. CompressionType uses Pulsar's names ("NONE", "LZ4",
-// "ZLIB", "ZSTD", "SNAPPY").
-type EncryptionContext struct {
-	Keys             map[string]EncryptionKey
-	Param            []byte
-	Algorithm        string
-	CompressionType  string
-	UncompressedSize int
-	BatchSize        int // 0 when the message was not a batch
-	HasBatchSize     bool
-}
-
-// RecordData is everything the sink may read from a record. It is a plain
-// struct so that encoders and routers can be tested without a broker.
-type RecordData struct {
-	Payload    []byte
-	Key        string
-	HasKey     bool
-	Properties map[string]string
-	// Topic is the full topic name including any -partition-N suffix.
-	Topic string
-	// Partition is the partition index, or -1 for a non-partitioned topic.
-	Partition   int
-	MessageID   pulsar.MessageID
-	PublishTime time.Time
-	// EventTime is zero when the producer did not set one.
-	EventTime       time.Time
-	RedeliveryCount uint32
-	SchemaVersion   []byte
-	// Schema is nil when the message carries no schema (raw bytes).
-	Schema     *Schema
-	Encryption *EncryptionContext
-}
 
 // Record is one message handed to a Sink. The sink must resolve it exactly
 // once with Ack or Fail, from any goroutine; later calls are ignored, so

@@ -22,7 +22,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar/auth"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/wirepb"
 )
 
@@ -92,7 +92,7 @@ func TestRetryOnNewConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Type != schematype.SchemaString {
+	if s.Type != record.SchemaString {
 		t.Errorf("type %s", s.Type)
 	}
 	if f.Requests() != 2 || p.accepted.Load() != 2 {
@@ -412,7 +412,7 @@ func TestTLS(t *testing.T) {
 			defer f.Close()
 			s, err := f.Get(testCtx(t), topic, version)
 			if tc.wantErr == "" {
-				if err != nil || s.Type != schematype.SchemaString {
+				if err != nil || s.Type != record.SchemaString {
 					t.Fatalf("got %v, %v", s, err)
 				}
 				return

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/wirepb"
 )
 
@@ -15,28 +15,28 @@ import (
 // SchemaType names. The numbers agree, the names do not (Bool/BOOLEAN,
 // KeyValue/KEY_VALUE, LocalDateTime/LOCAL_DATE_TIME, ...). BYTES has no
 // wire value: the broker reports a BYTES schema as None.
-var wireTypes = map[wirepb.Schema_Type]schematype.SchemaType{
-	wirepb.Schema_None:           schematype.SchemaNone,
-	wirepb.Schema_String:         schematype.SchemaString,
-	wirepb.Schema_Json:           schematype.SchemaJSON,
-	wirepb.Schema_Protobuf:       schematype.SchemaProtobuf,
-	wirepb.Schema_Avro:           schematype.SchemaAvro,
-	wirepb.Schema_Bool:           schematype.SchemaBoolean,
-	wirepb.Schema_Int8:           schematype.SchemaInt8,
-	wirepb.Schema_Int16:          schematype.SchemaInt16,
-	wirepb.Schema_Int32:          schematype.SchemaInt32,
-	wirepb.Schema_Int64:          schematype.SchemaInt64,
-	wirepb.Schema_Float:          schematype.SchemaFloat,
-	wirepb.Schema_Double:         schematype.SchemaDouble,
-	wirepb.Schema_Date:           schematype.SchemaDate,
-	wirepb.Schema_Time:           schematype.SchemaTime,
-	wirepb.Schema_Timestamp:      schematype.SchemaTimestamp,
-	wirepb.Schema_KeyValue:       schematype.SchemaKeyValue,
-	wirepb.Schema_Instant:        schematype.SchemaInstant,
-	wirepb.Schema_LocalDate:      schematype.SchemaLocalDate,
-	wirepb.Schema_LocalTime:      schematype.SchemaLocalTime,
-	wirepb.Schema_LocalDateTime:  schematype.SchemaLocalDateTime,
-	wirepb.Schema_ProtobufNative: schematype.SchemaProtobufNative,
+var wireTypes = map[wirepb.Schema_Type]record.SchemaType{
+	wirepb.Schema_None:           record.SchemaNone,
+	wirepb.Schema_String:         record.SchemaString,
+	wirepb.Schema_Json:           record.SchemaJSON,
+	wirepb.Schema_Protobuf:       record.SchemaProtobuf,
+	wirepb.Schema_Avro:           record.SchemaAvro,
+	wirepb.Schema_Bool:           record.SchemaBoolean,
+	wirepb.Schema_Int8:           record.SchemaInt8,
+	wirepb.Schema_Int16:          record.SchemaInt16,
+	wirepb.Schema_Int32:          record.SchemaInt32,
+	wirepb.Schema_Int64:          record.SchemaInt64,
+	wirepb.Schema_Float:          record.SchemaFloat,
+	wirepb.Schema_Double:         record.SchemaDouble,
+	wirepb.Schema_Date:           record.SchemaDate,
+	wirepb.Schema_Time:           record.SchemaTime,
+	wirepb.Schema_Timestamp:      record.SchemaTimestamp,
+	wirepb.Schema_KeyValue:       record.SchemaKeyValue,
+	wirepb.Schema_Instant:        record.SchemaInstant,
+	wirepb.Schema_LocalDate:      record.SchemaLocalDate,
+	wirepb.Schema_LocalTime:      record.SchemaLocalTime,
+	wirepb.Schema_LocalDateTime:  record.SchemaLocalDateTime,
+	wirepb.Schema_ProtobufNative: record.SchemaProtobufNative,
 }
 
 // Property names of a KEY_VALUE schema, as the broker's KeyValueSchemaInfo
@@ -48,8 +48,8 @@ const (
 	propSchemaProps  = ".schema.properties"
 	keyPrefix        = "key"
 	valuePrefix      = "value"
-	encodingInline   = string(schematype.KeyValueInline)
-	encodingSeparate = string(schematype.KeyValueSeparated)
+	encodingInline   = string(record.KeyValueInline)
+	encodingSeparate = string(record.KeyValueSeparated)
 )
 
 // versionString shows a schema version for errors: the broker's versions
@@ -65,8 +65,8 @@ func versionString(v []byte) string {
 	}
 }
 
-// convertSchema turns the broker's answer into a schematype.Schema.
-func convertSchema(w *wirepb.Schema, version []byte) (*schematype.Schema, error) {
+// convertSchema turns the broker's answer into a record.Schema.
+func convertSchema(w *wirepb.Schema, version []byte) (*record.Schema, error) {
 	if w.Type == nil {
 		// Go's proto2 decoder drops enum values it does not know into the
 		// unknown fields, so a type newer than our .proto lands here too.
@@ -80,14 +80,14 @@ func convertSchema(w *wirepb.Schema, version []byte) (*schematype.Schema, error)
 	for _, kv := range w.GetProperties() {
 		props[kv.GetKey()] = kv.GetValue()
 	}
-	s := &schematype.Schema{
+	s := &record.Schema{
 		Type:       typ,
 		Name:       w.GetName(),
 		Definition: w.GetSchemaData(),
 		Properties: props,
 		Version:    version,
 	}
-	if typ == schematype.SchemaKeyValue {
+	if typ == record.SchemaKeyValue {
 		if err := splitKeyValue(s); err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func convertSchema(w *wirepb.Schema, version []byte) (*schematype.Schema, error)
 // splitKeyValue fills Key, Value and KeyValueEncoding of a KEY_VALUE
 // schema from its data ([4-byte BE key length][key][4-byte BE value
 // length][value]; a length of -1 means no data) and its properties.
-func splitKeyValue(s *schematype.Schema) error {
+func splitKeyValue(s *record.Schema) error {
 	rest := s.Definition
 	next := func(part string) ([]byte, error) {
 		if len(rest) < 4 {
@@ -136,9 +136,9 @@ func splitKeyValue(s *schematype.Schema) error {
 	switch enc := s.Properties[propKVEncoding]; enc {
 	case "", encodingInline:
 		// The broker's default when the property is absent.
-		s.KeyValueEncoding = schematype.KeyValueInline
+		s.KeyValueEncoding = record.KeyValueInline
 	case encodingSeparate:
-		s.KeyValueEncoding = schematype.KeyValueSeparated
+		s.KeyValueEncoding = record.KeyValueSeparated
 	default:
 		return fmt.Errorf("KEY_VALUE schema property %s=%q: want %s or %s", propKVEncoding, enc, encodingInline, encodingSeparate)
 	}
@@ -147,11 +147,11 @@ func splitKeyValue(s *schematype.Schema) error {
 
 // componentSchema builds the key or value schema of a KEY_VALUE schema.
 // It carries the parent's version, since components have none of their own.
-func componentSchema(parent *schematype.Schema, prefix string, data []byte) (*schematype.Schema, error) {
+func componentSchema(parent *record.Schema, prefix string, data []byte) (*record.Schema, error) {
 	typ := parent.Properties[prefix+propSchemaType]
 	if typ == "" {
 		// What the broker assumes for a component without a type.
-		typ = string(schematype.SchemaBytes)
+		typ = string(record.SchemaBytes)
 	}
 	props := map[string]string{}
 	if raw := parent.Properties[prefix+propSchemaProps]; raw != "" {
@@ -168,14 +168,14 @@ func componentSchema(parent *schematype.Schema, prefix string, data []byte) (*sc
 			props[k] = string(b)
 		}
 	}
-	c := &schematype.Schema{
-		Type:       schematype.SchemaType(typ),
+	c := &record.Schema{
+		Type:       record.SchemaType(typ),
 		Name:       parent.Properties[prefix+propSchemaName],
 		Definition: data,
 		Properties: props,
 		Version:    parent.Version,
 	}
-	if c.Type == schematype.SchemaKeyValue {
+	if c.Type == record.SchemaKeyValue {
 		// A nested pair keeps its own kv.* and key/value.* entries in the
 		// component's properties.
 		if err := splitKeyValue(c); err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/wirepb"
 )
 
@@ -100,17 +100,17 @@ func TestKeyValueSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Type != schematype.SchemaKeyValue || s.KeyValueEncoding != schematype.KeyValueSeparated {
+	if s.Type != record.SchemaKeyValue || s.KeyValueEncoding != record.KeyValueSeparated {
 		t.Fatalf("type %s encoding %s", s.Type, s.KeyValueEncoding)
 	}
 	if !bytes.Equal(s.Definition, data) {
 		t.Errorf("Definition is not the broker's encoded pair")
 	}
-	wantKey := &schematype.Schema{Type: "STRING", Name: "String", Definition: []byte{}, Properties: map[string]string{}, Version: version}
+	wantKey := &record.Schema{Type: "STRING", Name: "String", Definition: []byte{}, Properties: map[string]string{}, Version: version}
 	if !reflect.DeepEqual(s.Key, wantKey) {
 		t.Errorf("key: got %+v, want %+v", s.Key, wantKey)
 	}
-	wantValue := &schematype.Schema{Type: "AVRO", Name: "V", Definition: avro,
+	wantValue := &record.Schema{Type: "AVRO", Name: "V", Definition: avro,
 		Properties: map[string]string{"__alwaysAllowNull": "true", "n": "5"}, Version: version}
 	if !reflect.DeepEqual(s.Value, wantValue) {
 		t.Errorf("value: got %+v, want %+v", s.Value, wantValue)
@@ -124,8 +124,8 @@ func TestKeyValueDefaultsAndNullLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.KeyValueEncoding != schematype.KeyValueInline || s.Key.Type != schematype.SchemaBytes ||
-		s.Value.Type != schematype.SchemaBytes || s.Key.Definition != nil || s.Value.Definition != nil {
+	if s.KeyValueEncoding != record.KeyValueInline || s.Key.Type != record.SchemaBytes ||
+		s.Value.Type != record.SchemaBytes || s.Key.Definition != nil || s.Value.Definition != nil {
 		t.Fatalf("got encoding %s key %+v value %+v", s.KeyValueEncoding, s.Key, s.Value)
 	}
 }

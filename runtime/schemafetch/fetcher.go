@@ -13,7 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/wirepb"
 )
 
@@ -53,7 +53,7 @@ type cacheKey struct {
 // it instead of asking the broker again.
 type flight struct {
 	done   chan struct{}
-	schema *schematype.Schema
+	schema *record.Schema
 	err    error
 }
 
@@ -82,7 +82,7 @@ type Fetcher struct {
 
 	mu       sync.Mutex
 	closed   bool
-	cache    map[cacheKey]*schematype.Schema
+	cache    map[cacheKey]*record.Schema
 	flights  map[cacheKey]*flight
 	cn       *conn
 	dialing  *dialCall
@@ -100,7 +100,7 @@ func New(serviceURL string, opts Options) *Fetcher {
 		opts:       opts.withDefaults(),
 		ctx:        ctx,
 		cancel:     cancel,
-		cache:      make(map[cacheKey]*schematype.Schema),
+		cache:      make(map[cacheKey]*record.Schema),
 		flights:    make(map[cacheKey]*flight),
 	}
 	var useTLS bool
@@ -125,7 +125,7 @@ func (f *Fetcher) Err() error { return f.initErr }
 // empty version asks for the latest schema; that answer is cached under the
 // version the broker names, but the question itself is always asked anew.
 // The returned Schema is shared and must not be modified.
-func (f *Fetcher) Get(ctx context.Context, topic string, version []byte) (*schematype.Schema, error) {
+func (f *Fetcher) Get(ctx context.Context, topic string, version []byte) (*record.Schema, error) {
 	if f.initErr != nil {
 		return nil, f.initErr
 	}
@@ -177,7 +177,7 @@ func (f *Fetcher) run(key cacheKey, base string, version []byte, fl *flight) {
 	close(fl.done)
 }
 
-func (f *Fetcher) fetch(ctx context.Context, base string, version []byte) (*schematype.Schema, error) {
+func (f *Fetcher) fetch(ctx context.Context, base string, version []byte) (*record.Schema, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("schemafetch: topic %s schema version %s: %w", base, versionString(version), err)
 	}
@@ -211,7 +211,7 @@ func (f *Fetcher) fetch(ctx context.Context, base string, version []byte) (*sche
 	}
 }
 
-func (f *Fetcher) answer(base string, version []byte, resp *wirepb.BaseCommand) (*schematype.Schema, error) {
+func (f *Fetcher) answer(base string, version []byte, resp *wirepb.BaseCommand) (*record.Schema, error) {
 	if resp.GetType() == wirepb.BaseCommand_ERROR {
 		e := resp.GetError()
 		return nil, &BrokerError{Topic: base, Version: version, Code: e.GetError().String(), Message: e.GetMessage()}

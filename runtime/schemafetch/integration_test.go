@@ -21,7 +21,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/schematype"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch/wirepb"
 )
 
@@ -242,20 +242,20 @@ func TestGetSchemaTypes(t *testing.T) {
 		name     string
 		schema   pulsar.Schema
 		msg      *pulsar.ProducerMessage
-		wantType schematype.SchemaType
+		wantType record.SchemaType
 	}{
 		{"avro", pulsar.NewAvroSchema(orderAvro, map[string]string{"owner": "schemafetch-test"}),
-			&pulsar.ProducerMessage{Value: &order{1, "apple"}}, schematype.SchemaAvro},
+			&pulsar.ProducerMessage{Value: &order{1, "apple"}}, record.SchemaAvro},
 		{"json", pulsar.NewJSONSchema(orderAvro, nil),
-			&pulsar.ProducerMessage{Value: &order{2, "pear"}}, schematype.SchemaJSON},
+			&pulsar.ProducerMessage{Value: &order{2, "pear"}}, record.SchemaJSON},
 		{"string", pulsar.NewStringSchema(nil),
-			&pulsar.ProducerMessage{Value: "hello"}, schematype.SchemaString},
+			&pulsar.ProducerMessage{Value: "hello"}, record.SchemaString},
 		{"int64", pulsar.NewInt64Schema(nil),
-			&pulsar.ProducerMessage{Value: int64(42)}, schematype.SchemaInt64},
+			&pulsar.ProducerMessage{Value: int64(42)}, record.SchemaInt64},
 		{"protobuf-native", protoSchema,
-			&pulsar.ProducerMessage{Value: &timestamppb.Timestamp{Seconds: 7}}, schematype.SchemaProtobufNative},
+			&pulsar.ProducerMessage{Value: &timestamppb.Timestamp{Seconds: 7}}, record.SchemaProtobufNative},
 		{"key-value", &kvSchema{pulsar.SchemaInfo{Name: "kv", Type: pulsar.KeyValue, Schema: string(kvData), Properties: kvProps}},
-			&pulsar.ProducerMessage{Payload: inlinePayload}, schematype.SchemaKeyValue},
+			&pulsar.ProducerMessage{Payload: inlinePayload}, record.SchemaKeyValue},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,7 +291,7 @@ func TestGetSchemaTypes(t *testing.T) {
 			if !reflect.DeepEqual(propsOrEmpty(admin.Properties), s.Properties) {
 				t.Errorf("admin properties %v, Get properties %v", admin.Properties, s.Properties)
 			}
-			if tc.wantType == schematype.SchemaKeyValue {
+			if tc.wantType == record.SchemaKeyValue {
 				checkInlineKV(t, s, admin)
 			} else if admin.Data != string(s.Definition) {
 				t.Errorf("admin data %q, Get definition %q", admin.Data, s.Definition)
@@ -310,19 +310,19 @@ func TestGetSchemaTypes(t *testing.T) {
 	}
 }
 
-func checkInlineKV(t *testing.T, s *schematype.Schema, admin adminSchema) {
+func checkInlineKV(t *testing.T, s *record.Schema, admin adminSchema) {
 	t.Helper()
-	if s.KeyValueEncoding != schematype.KeyValueInline {
+	if s.KeyValueEncoding != record.KeyValueInline {
 		t.Errorf("encoding %s, want INLINE", s.KeyValueEncoding)
 	}
 	if s.Key == nil || s.Value == nil {
 		t.Fatalf("key %v value %v, want both", s.Key, s.Value)
 	}
-	if s.Key.Type != schematype.SchemaString || s.Key.Name != "String" || len(s.Key.Definition) != 0 ||
+	if s.Key.Type != record.SchemaString || s.Key.Name != "String" || len(s.Key.Definition) != 0 ||
 		!reflect.DeepEqual(s.Key.Properties, map[string]string{"kp": "1"}) {
 		t.Errorf("key %+v", s.Key)
 	}
-	if s.Value.Type != schematype.SchemaAvro || s.Value.Name != "Order" || string(s.Value.Definition) != orderAvro ||
+	if s.Value.Type != record.SchemaAvro || s.Value.Name != "Order" || string(s.Value.Definition) != orderAvro ||
 		!reflect.DeepEqual(s.Value.Properties, map[string]string{"__alwaysAllowNull": "true"}) {
 		t.Errorf("value %+v", s.Value)
 	}
@@ -371,17 +371,17 @@ func TestKeyValueRegisteredByAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Type != schematype.SchemaKeyValue || s.KeyValueEncoding != schematype.KeyValueSeparated {
+	if s.Type != record.SchemaKeyValue || s.KeyValueEncoding != record.KeyValueSeparated {
 		t.Fatalf("type %s encoding %s, want KEY_VALUE SEPARATED", s.Type, s.KeyValueEncoding)
 	}
 	if !reflect.DeepEqual(s.Properties, props) {
 		t.Errorf("properties %v, want %v", s.Properties, props)
 	}
-	if s.Key.Type != schematype.SchemaJSON || s.Key.Name != "K" || !sameJSON(t, string(s.Key.Definition), keyJSON) ||
+	if s.Key.Type != record.SchemaJSON || s.Key.Name != "K" || !sameJSON(t, string(s.Key.Definition), keyJSON) ||
 		!reflect.DeepEqual(s.Key.Properties, map[string]string{"a": "b"}) {
 		t.Errorf("key %+v", s.Key)
 	}
-	if s.Value.Type != schematype.SchemaAvro || !sameJSON(t, string(s.Value.Definition), orderAvro) ||
+	if s.Value.Type != record.SchemaAvro || !sameJSON(t, string(s.Value.Definition), orderAvro) ||
 		len(s.Value.Properties) != 0 {
 		t.Errorf("value %+v", s.Value)
 	}
@@ -461,7 +461,7 @@ func TestPartitionedTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The Go client registers its own normalised rendering of the schema.
-	if s.Type != schematype.SchemaAvro || string(s.Definition) != schema.GetSchemaInfo().Schema {
+	if s.Type != record.SchemaAvro || string(s.Definition) != schema.GetSchemaInfo().Schema {
 		t.Errorf("got %s %q, want AVRO %q", s.Type, s.Definition, schema.GetSchemaInfo().Schema)
 	}
 	// Every partition and every spelling of the parent share one entry.
@@ -497,7 +497,7 @@ func TestConcurrentMisses(t *testing.T) {
 
 	const callers = 16
 	var wg sync.WaitGroup
-	results := make([]*schematype.Schema, 2*callers)
+	results := make([]*record.Schema, 2*callers)
 	errs := make([]error, 2*callers)
 	start := make(chan struct{})
 	for i := 0; i < 2*callers; i++ {
@@ -522,7 +522,7 @@ func TestConcurrentMisses(t *testing.T) {
 			t.Errorf("caller %d got a different Schema than caller %d", i, i%2)
 		}
 	}
-	if results[0].Type != schematype.SchemaString || results[1].Type != schematype.SchemaInt64 {
+	if results[0].Type != record.SchemaString || results[1].Type != record.SchemaInt64 {
 		t.Errorf("types %s %s", results[0].Type, results[1].Type)
 	}
 	if got := f.Requests(); got != 2 {

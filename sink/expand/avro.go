@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // AVRO values. Pulsar decodes the payload with a plain GenericDatumReader
@@ -340,7 +340,7 @@ func computeZeroSize(t *avroSchema, seen map[*avroSchema]bool) bool {
 	return t.zeroSize
 }
 
-func (c *avroCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (c *avroCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	if c.offset > len(b) {
 		return fmt.Errorf("payload has %d bytes, fewer than __AVRO_READ_OFFSET__ %d", len(b), c.offset)
 	}

@@ -36,7 +36,7 @@ func BenchmarkEncodeAvroMap(b *testing.B) {
 	for i := range 50 {
 		kv = append(kv, string(rune('a'+i%26))+string(rune('a'+i/26)), i)
 	}
-	benchEncode(b, DefaultOptions(), record(sch(runtime.SchemaAvro, mapDef(`"int"`, false)), aw{}.mapInts(kv...)))
+	benchEncode(b, DefaultOptions(), mkRecord(sch(runtime.SchemaAvro, mapDef(`"int"`, false)), aw{}.mapInts(kv...)))
 }
 
 func BenchmarkEncodeJSON(b *testing.B) {

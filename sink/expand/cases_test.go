@@ -41,7 +41,7 @@ const topicT = "persistent://public/default/t"
 
 var eventT = time.UnixMilli(1648502845803)
 
-func record(s *runtime.Schema, payload []byte) runtime.RecordData {
+func mkRecord(s *runtime.Schema, payload []byte) runtime.RecordData {
 	return runtime.RecordData{
 		Topic: topicT, Key: "k1", HasKey: true, Properties: map[string]string{"p": "v"},
 		EventTime: eventT, Schema: s, Payload: payload, Partition: -1,
@@ -159,7 +159,7 @@ func utilsKey(t testing.TB) []byte {
 
 // utilsRecord is the record of Pulsar's UtilsTest.
 func utilsRecord(s *runtime.Schema, payload []byte) runtime.RecordData {
-	r := record(s, payload)
+	r := mkRecord(s, payload)
 	r.Topic, r.Key = "data-ks1.table1", "message-key"
 	r.Properties = map[string]string{"prop-key": "prop-value"}
 	return r
@@ -427,102 +427,102 @@ func goldenCases(t testing.TB) []goldenCase {
 
 	// --- No schema and primitives.
 	raw := []byte{0, 1, 0xfe, 0xff, 'a'}
-	add("prim_none", record(nil, raw), def)
-	add("prim_none_flat", record(nil, raw), flat).improves = "json-flattener turns byte[] into null (data loss); we keep base64"
-	add("prim_bytes", record(sch(runtime.SchemaBytes, ""), raw), def)
-	add("prim_bytes_empty", record(sch(runtime.SchemaBytes, ""), nil), def)
-	add("prim_bytes_flat", record(sch(runtime.SchemaBytes, ""), raw), flat).improves = "json-flattener turns byte[] into null (data loss); we keep base64"
+	add("prim_none", mkRecord(nil, raw), def)
+	add("prim_none_flat", mkRecord(nil, raw), flat).improves = "json-flattener turns byte[] into null (data loss); we keep base64"
+	add("prim_bytes", mkRecord(sch(runtime.SchemaBytes, ""), raw), def)
+	add("prim_bytes_empty", mkRecord(sch(runtime.SchemaBytes, ""), nil), def)
+	add("prim_bytes_flat", mkRecord(sch(runtime.SchemaBytes, ""), raw), flat).improves = "json-flattener turns byte[] into null (data loss); we keep base64"
 	str := []byte("héllo \"q\" \\ / \t\n\r\b\f \x01\x1f\x7f \u2028 \U0001F600")
-	add("prim_string", record(sch(runtime.SchemaString, ""), str), def)
-	add("prim_string_flat", record(sch(runtime.SchemaString, ""), str), flat)
-	add("prim_string_empty", record(sch(runtime.SchemaString, ""), nil), def)
+	add("prim_string", mkRecord(sch(runtime.SchemaString, ""), str), def)
+	add("prim_string_flat", mkRecord(sch(runtime.SchemaString, ""), str), flat)
+	add("prim_string_empty", mkRecord(sch(runtime.SchemaString, ""), nil), def)
 	bad := []byte("a\xe2\x82A\xed\xa0\x80B\xe0\x80\x80C\xf0\x90\x80D\xf4\x90\x80\x80E\xc0\xafF\xff\xf5G\xed\xa0H\xf0\x9f\x98")
-	add("prim_string_badutf8", record(sch(runtime.SchemaString, ""), bad), def)
-	add("prim_string_badutf8_2", record(sch(runtime.SchemaString, ""), []byte("\xe2\x82")), def)
-	add("prim_string_badutf8_3", record(sch(runtime.SchemaString, ""), []byte("\xf0\x9f\x98\x41\xf0\x9f")), def)
-	add("prim_string_badutf8_4", record(sch(runtime.SchemaString, ""), []byte("\xc3\xe9\xf0\x9f\x98\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf")), def)
+	add("prim_string_badutf8", mkRecord(sch(runtime.SchemaString, ""), bad), def)
+	add("prim_string_badutf8_2", mkRecord(sch(runtime.SchemaString, ""), []byte("\xe2\x82")), def)
+	add("prim_string_badutf8_3", mkRecord(sch(runtime.SchemaString, ""), []byte("\xf0\x9f\x98\x41\xf0\x9f")), def)
+	add("prim_string_badutf8_4", mkRecord(sch(runtime.SchemaString, ""), []byte("\xc3\xe9\xf0\x9f\x98\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf")), def)
 	for i, b := range []byte{1, 0, 2} {
-		add([]string{"prim_bool_true", "prim_bool_false", "prim_bool_two"}[i], record(sch(runtime.SchemaBoolean, ""), []byte{b}), def)
+		add([]string{"prim_bool_true", "prim_bool_false", "prim_bool_two"}[i], mkRecord(sch(runtime.SchemaBoolean, ""), []byte{b}), def)
 	}
-	add("prim_int8", record(sch(runtime.SchemaInt8, ""), []byte{0x80}), def)
-	add("prim_int16", record(sch(runtime.SchemaInt16, ""), []byte{0x80, 0}), def)
-	add("prim_int32", record(sch(runtime.SchemaInt32, ""), be32(0x80000000)), def)
-	add("prim_int64", record(sch(runtime.SchemaInt64, ""), be64(math.MaxInt64)), def)
-	add("prim_int64_flat", record(sch(runtime.SchemaInt64, ""), be64(1<<63)), flat)
-	add("prim_int32_short", record(sch(runtime.SchemaInt32, ""), []byte{1, 2, 3}), def).wantErr = "needs exactly 4"
-	add("prim_bool_long", record(sch(runtime.SchemaBoolean, ""), []byte{1, 1}), def).wantErr = "needs exactly 1"
+	add("prim_int8", mkRecord(sch(runtime.SchemaInt8, ""), []byte{0x80}), def)
+	add("prim_int16", mkRecord(sch(runtime.SchemaInt16, ""), []byte{0x80, 0}), def)
+	add("prim_int32", mkRecord(sch(runtime.SchemaInt32, ""), be32(0x80000000)), def)
+	add("prim_int64", mkRecord(sch(runtime.SchemaInt64, ""), be64(math.MaxInt64)), def)
+	add("prim_int64_flat", mkRecord(sch(runtime.SchemaInt64, ""), be64(1<<63)), flat)
+	add("prim_int32_short", mkRecord(sch(runtime.SchemaInt32, ""), []byte{1, 2, 3}), def).wantErr = "needs exactly 4"
+	add("prim_bool_long", mkRecord(sch(runtime.SchemaBoolean, ""), []byte{1, 1}), def).wantErr = "needs exactly 1"
 	floats := []float32{1, 0.1, 1e10, 1e-5, float32(math.Copysign(0, -1)), 1e7, 9999999, 0.001, 1.2345679e8, math.MaxFloat32,
 		math.SmallestNonzeroFloat32, 1.17549435e-38, 3e-45, 123456.7, 1e-3, 9.999999e-4, 16777216}
 	for i, f := range floats {
 		if i == 4 {
 			f = float32(math.Copysign(0, -1))
 		}
-		add(fmt.Sprintf("prim_float_%02d", i), record(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(f))), def)
-		add(fmt.Sprintf("prim_float_%02d_flat", i), record(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(f))), flat)
+		add(fmt.Sprintf("prim_float_%02d", i), mkRecord(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(f))), def)
+		add(fmt.Sprintf("prim_float_%02d_flat", i), mkRecord(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(f))), flat)
 	}
 	doubles := []float64{1, 0.1, 1e10, 1e-5, math.Copysign(0, -1), 1e7, 9999999, 0.001, 123456789.125,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, 2 * math.SmallestNonzeroFloat64, 2.2250738585072014e-308,
 		0.1 + 0.2, 1e23, 2e-3, 1e21, 1e-7, 12345678.9, 1.0e-4, 9007199254740993, 5e-324 * 3}
 	for i, d := range doubles {
-		add(fmt.Sprintf("prim_double_%02d", i), record(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), def)
-		add(fmt.Sprintf("prim_double_%02d_flat", i), record(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), flat)
+		add(fmt.Sprintf("prim_double_%02d", i), mkRecord(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), def)
+		add(fmt.Sprintf("prim_double_%02d_flat", i), mkRecord(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), flat)
 	}
 	for i, d := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		add(fmt.Sprintf("prim_double_special_%d", i), record(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), def)
-		add(fmt.Sprintf("prim_float_special_%d", i), record(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(float32(d)))), def)
-		add(fmt.Sprintf("prim_double_special_%d_flat", i), record(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), flat).divergence =
+		add(fmt.Sprintf("prim_double_special_%d", i), mkRecord(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), def)
+		add(fmt.Sprintf("prim_float_special_%d", i), mkRecord(sch(runtime.SchemaFloat, ""), be32(math.Float32bits(float32(d)))), def)
+		add(fmt.Sprintf("prim_double_special_%d_flat", i), mkRecord(sch(runtime.SchemaDouble, ""), be64(math.Float64bits(d))), flat).divergence =
 			"json-flattener cannot make a BigDecimal of NaN/Infinity (NumberFormatException); we keep the quoted text"
 	}
-	add("prim_date", record(sch(runtime.SchemaDate, ""), be64(1648502845803)), def)
-	add("prim_date_flat", record(sch(runtime.SchemaDate, ""), be64(1648502845803)), flat)
-	add("prim_timestamp", record(sch(runtime.SchemaTimestamp, ""), be64(uint64(1<<64-1000))), def)
-	add("prim_time", record(sch(runtime.SchemaTime, ""), be64(45296789)), def)
-	add("prim_time_neg", record(sch(runtime.SchemaTime, ""), be64(uint64(1<<64-1))), def)
-	add("prim_time_days", record(sch(runtime.SchemaTime, ""), be64(86400000*3+5000)), flat)
+	add("prim_date", mkRecord(sch(runtime.SchemaDate, ""), be64(1648502845803)), def)
+	add("prim_date_flat", mkRecord(sch(runtime.SchemaDate, ""), be64(1648502845803)), flat)
+	add("prim_timestamp", mkRecord(sch(runtime.SchemaTimestamp, ""), be64(uint64(1<<64-1000))), def)
+	add("prim_time", mkRecord(sch(runtime.SchemaTime, ""), be64(45296789)), def)
+	add("prim_time_neg", mkRecord(sch(runtime.SchemaTime, ""), be64(uint64(1<<64-1))), def)
+	add("prim_time_days", mkRecord(sch(runtime.SchemaTime, ""), be64(86400000*3+5000)), flat)
 	const jsr310 = "Jackson without the JSR-310 module cannot write java.time values; we write their ISO-8601 toString()"
-	add("prim_instant", record(sch(runtime.SchemaInstant, ""), cat(be64(1648502845), be32(803000000))), def).divergence = jsr310
-	add("prim_instant_neg", record(sch(runtime.SchemaInstant, ""), cat(be64(uint64(1<<64-1)), be32(1))), def).divergence = jsr310
-	add("prim_instant_nanos", record(sch(runtime.SchemaInstant, ""), cat(be64(0), be32(1500), []byte{9})), def).divergence = jsr310
-	add("prim_instant_adj", record(sch(runtime.SchemaInstant, ""), cat(be64(10), be32(uint32(1<<32-1)))), def).divergence = jsr310
-	add("prim_instant_far", record(sch(runtime.SchemaInstant, ""), cat(be64(253402300800), be32(0))), def).divergence = jsr310
-	add("prim_instant_range", record(sch(runtime.SchemaInstant, ""), cat(be64(1<<62), be32(0))), def).wantErr = "outside Java's Instant range"
-	add("prim_instant_short", record(sch(runtime.SchemaInstant, ""), be64(1)), def).wantErr = "at least 12"
-	add("prim_local_date", record(sch(runtime.SchemaLocalDate, ""), be64(19079)), def).divergence = jsr310
-	add("prim_local_date_old", record(sch(runtime.SchemaLocalDate, ""), be64(uint64(1<<64-800000))), def).divergence = jsr310
-	add("prim_local_date_future", record(sch(runtime.SchemaLocalDate, ""), be64(3000000)), def).divergence = jsr310
-	add("prim_local_date_bce", record(sch(runtime.SchemaLocalDate, ""), be64(uint64(1<<64-4000000))), def).divergence = jsr310
-	add("prim_local_date_range", record(sch(runtime.SchemaLocalDate, ""), be64(1<<50)), def).wantErr = "outside"
-	add("prim_local_time", record(sch(runtime.SchemaLocalTime, ""), be64(45240000000000)), def).divergence = jsr310
-	add("prim_local_time_nanos", record(sch(runtime.SchemaLocalTime, ""), be64(45296000000001)), def).divergence = jsr310
-	add("prim_local_time_micros", record(sch(runtime.SchemaLocalTime, ""), be64(45296123456000)), flat).divergence = jsr310
-	add("prim_local_time_range", record(sch(runtime.SchemaLocalTime, ""), be64(86400*1e9)), def).wantErr = "outside"
-	add("prim_local_date_time", record(sch(runtime.SchemaLocalDateTime, ""), cat(be64(19079), be64(45296789000000))), def).divergence = jsr310
-	add("prim_local_date_time_midnight", record(sch(runtime.SchemaLocalDateTime, ""), cat(be64(0), be64(0))), def).divergence = jsr310
+	add("prim_instant", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(1648502845), be32(803000000))), def).divergence = jsr310
+	add("prim_instant_neg", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(uint64(1<<64-1)), be32(1))), def).divergence = jsr310
+	add("prim_instant_nanos", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(0), be32(1500), []byte{9})), def).divergence = jsr310
+	add("prim_instant_adj", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(10), be32(uint32(1<<32-1)))), def).divergence = jsr310
+	add("prim_instant_far", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(253402300800), be32(0))), def).divergence = jsr310
+	add("prim_instant_range", mkRecord(sch(runtime.SchemaInstant, ""), cat(be64(1<<62), be32(0))), def).wantErr = "outside Java's Instant range"
+	add("prim_instant_short", mkRecord(sch(runtime.SchemaInstant, ""), be64(1)), def).wantErr = "at least 12"
+	add("prim_local_date", mkRecord(sch(runtime.SchemaLocalDate, ""), be64(19079)), def).divergence = jsr310
+	add("prim_local_date_old", mkRecord(sch(runtime.SchemaLocalDate, ""), be64(uint64(1<<64-800000))), def).divergence = jsr310
+	add("prim_local_date_future", mkRecord(sch(runtime.SchemaLocalDate, ""), be64(3000000)), def).divergence = jsr310
+	add("prim_local_date_bce", mkRecord(sch(runtime.SchemaLocalDate, ""), be64(uint64(1<<64-4000000))), def).divergence = jsr310
+	add("prim_local_date_range", mkRecord(sch(runtime.SchemaLocalDate, ""), be64(1<<50)), def).wantErr = "outside"
+	add("prim_local_time", mkRecord(sch(runtime.SchemaLocalTime, ""), be64(45240000000000)), def).divergence = jsr310
+	add("prim_local_time_nanos", mkRecord(sch(runtime.SchemaLocalTime, ""), be64(45296000000001)), def).divergence = jsr310
+	add("prim_local_time_micros", mkRecord(sch(runtime.SchemaLocalTime, ""), be64(45296123456000)), flat).divergence = jsr310
+	add("prim_local_time_range", mkRecord(sch(runtime.SchemaLocalTime, ""), be64(86400*1e9)), def).wantErr = "outside"
+	add("prim_local_date_time", mkRecord(sch(runtime.SchemaLocalDateTime, ""), cat(be64(19079), be64(45296789000000))), def).divergence = jsr310
+	add("prim_local_date_time_midnight", mkRecord(sch(runtime.SchemaLocalDateTime, ""), cat(be64(0), be64(0))), def).divergence = jsr310
 
 	// --- Record fields present or absent.
-	bare := record(sch(runtime.SchemaString, ""), []byte("x"))
+	bare := mkRecord(sch(runtime.SchemaString, ""), []byte("x"))
 	bare.Topic, bare.Key, bare.HasKey, bare.Properties, bare.EventTime = "", "", false, nil, time.Time{}
 	add("rec_nulls_kept", bare, keep)
 	add("rec_nulls_kept_flat", bare, keepFlat)
 	add("rec_nulls_dropped", bare, def)
 	add("rec_nulls_dropped_flat", bare, flat)
-	emptyKey := record(sch(runtime.SchemaString, ""), []byte("x"))
+	emptyKey := mkRecord(sch(runtime.SchemaString, ""), []byte("x"))
 	emptyKey.Key = ""
 	emptyKey.Properties = map[string]string{}
 	add("rec_key_empty", emptyKey, def)
 	add("rec_key_empty_keep", emptyKey, keep)
-	many := record(sch(runtime.SchemaString, ""), []byte("x"))
+	many := mkRecord(sch(runtime.SchemaString, ""), []byte("x"))
 	many.Properties = map[string]string{"zeta": "1", "alpha": "2", "Aa": "3", "BB": "4", "prop-key": "v", "é": "x",
 		"a.b": "dot", "q\"uote": "\\", "k1": "", "k2": "2", "k3": "3", "k17": "17", "empty": "", "\U0001F600": "emoji"}
 	add("rec_props_many", many, def)
 	add("rec_props_many_flat", many, flat)
-	collide := record(sch(runtime.SchemaString, ""), []byte("x"))
+	collide := mkRecord(sch(runtime.SchemaString, ""), []byte("x"))
 	collide.Properties = map[string]string{}
 	for i, k := range collidingKeys(4) {
 		collide.Properties[k] = fmt.Sprint(i)
 	}
 	add("rec_props_collide", collide, def)
-	collide5 := record(sch(runtime.SchemaString, ""), []byte("x"))
+	collide5 := mkRecord(sch(runtime.SchemaString, ""), []byte("x"))
 	collide5.Properties = map[string]string{}
 	for i, k := range collidingKeys(6) {
 		collide5.Properties[k] = fmt.Sprint(i)
@@ -534,44 +534,44 @@ func goldenCases(t testing.TB) []goldenCase {
 
 	// --- AVRO.
 	scalars := sch(runtime.SchemaAvro, scalarsDef)
-	add("avro_scalars", record(scalars, hambaEncode(t, scalarsDef, scalarsValue())), def)
-	add("avro_scalars_flat", record(scalars, hambaEncode(t, scalarsDef, scalarsValue())), flat)
-	add("avro_scalars_keep", record(scalars, hambaEncode(t, scalarsDef, scalarsValue())), keep)
+	add("avro_scalars", mkRecord(scalars, hambaEncode(t, scalarsDef, scalarsValue())), def)
+	add("avro_scalars_flat", mkRecord(scalars, hambaEncode(t, scalarsDef, scalarsValue())), flat)
+	add("avro_scalars_keep", mkRecord(scalars, hambaEncode(t, scalarsDef, scalarsValue())), keep)
 	boolDef := `{"type":"record","name":"B","fields":[{"name":"a","type":"boolean"},{"name":"b","type":"boolean"},{"name":"c","type":"boolean"}]}`
-	add("avro_bool_bytes", record(sch(runtime.SchemaAvro, boolDef), []byte{1, 0, 2}), def)
+	add("avro_bool_bytes", mkRecord(sch(runtime.SchemaAvro, boolDef), []byte{1, 0, 2}), def)
 	strDef := `{"type":"record","name":"S","fields":[{"name":"s","type":"string"},{"name":"t","type":"string"}]}`
-	add("avro_strings", record(sch(runtime.SchemaAvro, strDef), aw{}.str(string(str)).str(string(bad))), def)
-	add("avro_strings_flat", record(sch(runtime.SchemaAvro, strDef), aw{}.str(string(str)).str(string(bad))), flat)
+	add("avro_strings", mkRecord(sch(runtime.SchemaAvro, strDef), aw{}.str(string(str)).str(string(bad))), def)
+	add("avro_strings_flat", mkRecord(sch(runtime.SchemaAvro, strDef), aw{}.str(string(str)).str(string(bad))), flat)
 	arrays := sch(runtime.SchemaAvro, arraysDef)
-	add("avro_arrays", record(arrays, arraysPayload()), def)
-	add("avro_arrays_flat", record(arrays, arraysPayload()), flat).divergence =
+	add("avro_arrays", mkRecord(arrays, arraysPayload()), def)
+	add("avro_arrays_flat", mkRecord(arrays, arraysPayload()), flat).divergence =
 		"json-flattener cannot make a BigDecimal of -Infinity (NumberFormatException); we keep the quoted text"
 	intMap := sch(runtime.SchemaAvro, mapDef(`"int"`, false))
 	strMap := sch(runtime.SchemaAvro, mapDef(`"int"`, true))
-	add("avro_map_order", record(intMap, aw{}.mapInts(probeKeys...)), def)
-	add("avro_map_order_flat", record(intMap, aw{}.mapInts(probeKeys...)), flat)
-	add("avro_map_stringkeys", record(strMap, aw{}.mapInts(probeKeys...)), def)
+	add("avro_map_order", mkRecord(intMap, aw{}.mapInts(probeKeys...)), def)
+	add("avro_map_order_flat", mkRecord(intMap, aw{}.mapInts(probeKeys...)), flat)
+	add("avro_map_stringkeys", mkRecord(strMap, aw{}.mapInts(probeKeys...)), def)
 	rev := make([]any, 0, len(probeKeys))
 	for i := len(probeKeys) - 2; i >= 0; i -= 2 {
 		rev = append(rev, probeKeys[i], probeKeys[i+1])
 	}
-	add("avro_map_order_rev", record(intMap, aw{}.mapInts(rev...)), def)
-	add("avro_map_empty", record(intMap, aw{}.long(0)), def)
-	add("avro_map_empty_flat", record(intMap, aw{}.long(0)), flat)
+	add("avro_map_order_rev", mkRecord(intMap, aw{}.mapInts(rev...)), def)
+	add("avro_map_empty", mkRecord(intMap, aw{}.long(0)), def)
+	add("avro_map_empty_flat", mkRecord(intMap, aw{}.long(0)), flat)
 	multi := aw{}.long(2).str("k5").long(5).str("k1").long(1)
 	multi = multi.long(-10).long(99)
 	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "k2"} {
 		multi = multi.str(k).long(int64(len(k)))
 	}
-	add("avro_map_blocks", record(intMap, multi.long(0)), def)
-	add("avro_map_dupkeys", record(intMap, aw{}.mapInts("x", 1, "y", 2, "x", 3, "Aa", 4, "BB", 5, "Aa", 6)), def)
-	add("avro_map_dupkeys_flat", record(intMap, aw{}.mapInts("x", 1, "y", 2, "x", 3)), flat)
+	add("avro_map_blocks", mkRecord(intMap, multi.long(0)), def)
+	add("avro_map_dupkeys", mkRecord(intMap, aw{}.mapInts("x", 1, "y", 2, "x", 3, "Aa", 4, "BB", 5, "Aa", 6)), def)
+	add("avro_map_dupkeys_flat", mkRecord(intMap, aw{}.mapInts("x", 1, "y", 2, "x", 3)), flat)
 	var coll []any
 	for i, k := range collidingKeys(4) {
 		coll = append(coll, k, i)
 	}
-	add("avro_map_collide", record(intMap, aw{}.mapInts(coll...)), def)
-	add("avro_map_collide_stringkeys", record(strMap, aw{}.mapInts(coll...)), def)
+	add("avro_map_collide", mkRecord(intMap, aw{}.mapInts(coll...)), def)
+	add("avro_map_collide_stringkeys", mkRecord(strMap, aw{}.mapInts(coll...)), def)
 	var coll5 []any
 	for i, k := range collidingKeys(5) {
 		coll5 = append(coll5, k, i)
@@ -579,77 +579,77 @@ func goldenCases(t testing.TB) []goldenCase {
 	for i := range 60 {
 		coll5 = append(coll5, fmt.Sprintf("n%02d", i), i)
 	}
-	add("avro_map_collide_big", record(intMap, aw{}.mapInts(coll5...)), def)
+	add("avro_map_collide_big", mkRecord(intMap, aw{}.mapInts(coll5...)), def)
 	var big []any
 	for i := range 200 {
 		big = append(big, fmt.Sprintf("key-%d", (i*7919)%1000), i)
 	}
-	add("avro_map_big", record(intMap, aw{}.mapInts(big...)), def)
+	add("avro_map_big", mkRecord(intMap, aw{}.mapInts(big...)), def)
 	nestedMapDef := `{"type":"record","name":"N","fields":[{"name":"m","type":{"type":"map","values":{"type":"map","values":["null","string","int"]}}}]}`
 	nm := aw{}.long(3).
 		str("a.b").long(2).str("x[0]").long(1).str("v").str("q\"\\").long(0).long(0).
 		str("plain").long(1).str("e").long(2).long(7).long(0).
 		str("empty").long(0).
 		long(0)
-	add("avro_map_nested", record(sch(runtime.SchemaAvro, nestedMapDef), nm), def)
-	add("avro_map_nested_flat", record(sch(runtime.SchemaAvro, nestedMapDef), nm), flat)
+	add("avro_map_nested", mkRecord(sch(runtime.SchemaAvro, nestedMapDef), nm), def)
+	add("avro_map_nested_flat", mkRecord(sch(runtime.SchemaAvro, nestedMapDef), nm), flat)
 	unionDef := `{"type":"record","name":"U","fields":[
  {"name":"n1","type":["null","string"]},{"name":"n2","type":["null","string"]},
  {"name":"r","type":["null",{"type":"record","name":"R","fields":[{"name":"x","type":"int"}]}]},
  {"name":"sn","type":["string","null"]},
  {"name":"multi","type":["null","int","string"]},
  {"name":"arr","type":["null",{"type":"array","items":"R"}]}]}`
-	add("avro_unions", record(sch(runtime.SchemaAvro, unionDef),
+	add("avro_unions", mkRecord(sch(runtime.SchemaAvro, unionDef),
 		aw{}.long(0).long(1).str("s").long(1).long(5).long(1).long(1).long(1).long(1).long(2).long(3).long(4).long(0)), def)
-	add("avro_unions_flat", record(sch(runtime.SchemaAvro, unionDef),
+	add("avro_unions_flat", mkRecord(sch(runtime.SchemaAvro, unionDef),
 		aw{}.long(0).long(1).str("s").long(1).long(5).long(1).long(1).long(1).long(1).long(2).long(3).long(4).long(0)), flat)
-	add("avro_union_second_branch", record(sch(runtime.SchemaAvro, unionDef),
+	add("avro_union_second_branch", mkRecord(sch(runtime.SchemaAvro, unionDef),
 		aw{}.long(0).long(0).long(0).long(0).str("x").long(2).str("text").long(0)), def).divergence =
 		"Java converts a union value with the first non-null branch (int) and fails on a string (ClassCastException); we use the written branch"
 	nestDef := `{"type":"record","name":"O","fields":[{"name":"a","type":{"type":"record","name":"I1","fields":[
  {"name":"b","type":{"type":"record","name":"I2","fields":[{"name":"c","type":"string"},{"name":"e","type":{"type":"record","name":"Empty","fields":[]}}]}},
  {"name":"e2","type":"Empty"}]}}]}`
-	add("avro_nested", record(sch(runtime.SchemaAvro, nestDef), aw{}.str("deep")), def)
-	add("avro_nested_flat", record(sch(runtime.SchemaAvro, nestDef), aw{}.str("deep")), flat)
+	add("avro_nested", mkRecord(sch(runtime.SchemaAvro, nestDef), aw{}.str("deep")), def)
+	add("avro_nested_flat", mkRecord(sch(runtime.SchemaAvro, nestDef), aw{}.str("deep")), flat)
 	listDef := `{"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","Node"]}]}`
-	add("avro_recursive", record(sch(runtime.SchemaAvro, listDef), aw{}.long(1).long(1).long(2).long(1).long(3).long(0)), def)
-	add("avro_recursive_flat", record(sch(runtime.SchemaAvro, listDef), aw{}.long(1).long(1).long(2).long(1).long(3).long(0)), flat)
+	add("avro_recursive", mkRecord(sch(runtime.SchemaAvro, listDef), aw{}.long(1).long(1).long(2).long(1).long(3).long(0)), def)
+	add("avro_recursive_flat", mkRecord(sch(runtime.SchemaAvro, listDef), aw{}.long(1).long(1).long(2).long(1).long(3).long(0)), flat)
 	deep := aw{}
 	for range 2000 {
 		deep = deep.long(1).long(1)
 	}
 	deep = deep.long(1).long(0)
-	add("avro_recursive_too_deep", record(sch(runtime.SchemaAvro, listDef), deep), def).wantErr = "deeper than 1000"
-	add("avro_recursive_deep_flat", record(sch(runtime.SchemaAvro, listDef), deep), flat).wantErr = "deeper than 1000"
+	add("avro_recursive_too_deep", mkRecord(sch(runtime.SchemaAvro, listDef), deep), def).wantErr = "deeper than 1000"
+	add("avro_recursive_deep_flat", mkRecord(sch(runtime.SchemaAvro, listDef), deep), flat).wantErr = "deeper than 1000"
 	logical := aw{}.long(19079).long(45296789).long(45296789123).long(1648502845803).long(1648502845803123).long(1648502845803).
 		str("6ba7b810-9dad-11d1-80b4-00c04fd430c8").raw(1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0).long(-5).bytes([]byte{1, 2}).long(1).long(-1)
-	add("avro_logical", record(sch(runtime.SchemaAvro, logicalDef), logical), def)
-	add("avro_logical_flat", record(sch(runtime.SchemaAvro, logicalDef), logical), flat)
+	add("avro_logical", mkRecord(sch(runtime.SchemaAvro, logicalDef), logical), def)
+	add("avro_logical_flat", mkRecord(sch(runtime.SchemaAvro, logicalDef), logical), flat)
 	const decDiv = "Java's converter expects BigDecimal but Pulsar's reader yields bytes (IllegalArgumentException); we write the exact decimal"
-	add("avro_decimal", record(sch(runtime.SchemaAvro, decimalDef), decimalPayload()), def).divergence = decDiv
-	add("avro_decimal_flat", record(sch(runtime.SchemaAvro, decimalDef), decimalPayload()), flat).divergence = decDiv
+	add("avro_decimal", mkRecord(sch(runtime.SchemaAvro, decimalDef), decimalPayload()), def).divergence = decDiv
+	add("avro_decimal_flat", mkRecord(sch(runtime.SchemaAvro, decimalDef), decimalPayload()), flat).divergence = decDiv
 	specialDef := `{"type":"record","name":"F","fields":[{"name":"f","type":"float"},{"name":"d","type":"double"},{"name":"n","type":"double"}]}`
 	special := aw{}.f32(float32(math.Inf(1))).f64(math.Inf(-1)).f64(math.NaN())
-	add("avro_float_special", record(sch(runtime.SchemaAvro, specialDef), special), def)
-	add("avro_float_special_flat", record(sch(runtime.SchemaAvro, specialDef), special), flat).divergence =
+	add("avro_float_special", mkRecord(sch(runtime.SchemaAvro, specialDef), special), def)
+	add("avro_float_special_flat", mkRecord(sch(runtime.SchemaAvro, specialDef), special), flat).divergence =
 		"json-flattener cannot make a BigDecimal of NaN/Infinity (NumberFormatException); we keep the quoted text"
 	offsetDef := `{"type":"record","name":"O","__AVRO_READ_OFFSET__":3,"fields":[{"name":"s","type":"string"}]}`
-	add("avro_offset", record(sch(runtime.SchemaAvro, offsetDef), cat([]byte{9, 9, 9}, aw{}.str("after"))), def)
-	add("avro_trailing", record(sch(runtime.SchemaAvro, strDef), aw{}.str("a").str("b").raw(1, 2, 3)), def)
-	add("avro_toplevel_string", record(sch(runtime.SchemaAvro, `"string"`), aw{}.str("top")), def).divergence =
+	add("avro_offset", mkRecord(sch(runtime.SchemaAvro, offsetDef), cat([]byte{9, 9, 9}, aw{}.str("after"))), def)
+	add("avro_trailing", mkRecord(sch(runtime.SchemaAvro, strDef), aw{}.str("a").str("b").raw(1, 2, 3)), def)
+	add("avro_toplevel_string", mkRecord(sch(runtime.SchemaAvro, `"string"`), aw{}.str("top")), def).divergence =
 		"Pulsar's generic reader requires a record (ClassCastException); we convert any Avro value"
-	add("avro_truncated", record(sch(runtime.SchemaAvro, scalarsDef), hambaEncode(t, scalarsDef, scalarsValue())[:20]), def).wantErr = "unexpected end of data"
-	add("avro_bad_enum", record(sch(runtime.SchemaAvro, `{"type":"record","name":"E","fields":[{"name":"e","type":{"type":"enum","name":"C","symbols":["A"]}}]}`), aw{}.long(3)), def).wantErr = "outside the 1 symbols"
-	add("avro_bad_union", record(sch(runtime.SchemaAvro, unionDef), aw{}.long(7)), def).wantErr = "outside the 2 branches"
-	add("avro_neg_length", record(sch(runtime.SchemaAvro, strDef), aw{}.long(-3)), def).wantErr = "length is negative"
-	add("avro_bad_long", record(sch(runtime.SchemaAvro, `{"type":"record","name":"L","fields":[{"name":"l","type":"long"}]}`),
+	add("avro_truncated", mkRecord(sch(runtime.SchemaAvro, scalarsDef), hambaEncode(t, scalarsDef, scalarsValue())[:20]), def).wantErr = "unexpected end of data"
+	add("avro_bad_enum", mkRecord(sch(runtime.SchemaAvro, `{"type":"record","name":"E","fields":[{"name":"e","type":{"type":"enum","name":"C","symbols":["A"]}}]}`), aw{}.long(3)), def).wantErr = "outside the 1 symbols"
+	add("avro_bad_union", mkRecord(sch(runtime.SchemaAvro, unionDef), aw{}.long(7)), def).wantErr = "outside the 2 branches"
+	add("avro_neg_length", mkRecord(sch(runtime.SchemaAvro, strDef), aw{}.long(-3)), def).wantErr = "length is negative"
+	add("avro_bad_long", mkRecord(sch(runtime.SchemaAvro, `{"type":"record","name":"L","fields":[{"name":"l","type":"long"}]}`),
 		aw{}.raw(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), def).wantErr = "invalid long encoding"
-	add("avro_bad_schema", record(sch(runtime.SchemaAvro, `{"type":"record","name":"R","fields":[{"name":"x","type":"Missing"}]}`), nil), def).wantErr = `type "Missing" is not defined`
+	add("avro_bad_schema", mkRecord(sch(runtime.SchemaAvro, `{"type":"record","name":"R","fields":[{"name":"x","type":"Missing"}]}`), nil), def).wantErr = `type "Missing" is not defined`
 
 	// --- JSON.
 	js := sch(runtime.SchemaJSON, `{"type":"record","name":"J","fields":[]}`)
 	jsonCase := func(name, text string, opts Options) *goldenCase {
-		return add(name, record(js, []byte(text)), opts)
+		return add(name, mkRecord(js, []byte(text)), opts)
 	}
 	numbers := `{"i":1,"neg":-5,"z":-0,"big":12345678901234567890,"f":1.10,"e":1e2,"h":100.0,"zero":0.000,"nz":-0.0,` +
 		`"small":1.5e-7,"tiny":1e-400,"huge":1E+400,"p":123456789.5,"q":1.0,"l":2147483648,"m":-9223372036854775809,` +
@@ -682,7 +682,7 @@ func goldenCases(t testing.TB) []goldenCase {
 	jsonCase("json_deep_obj", nested(998, "1"), flat)
 	jsonCase("json_deep_1000", strings.Repeat("[", 1000)+strings.Repeat("]", 1000), def).wantErr = "deeper than 1000"
 	jsonCase("json_deep_1000_flat", strings.Repeat("[", 1000)+strings.Repeat("]", 1000), flat)
-	add("json_badutf8", record(js, []byte("{\"\xff\":\"\xe2\x82\",\"b\":\"\xed\xa0\x80\"}")), def)
+	add("json_badutf8", mkRecord(js, []byte("{\"\xff\":\"\xe2\x82\",\"b\":\"\xed\xa0\x80\"}")), def)
 	for i, text := range []string{"123abc", "\ufeff{}", "[1,]", "{'a':1}", "NaN", "01", "\"a\x01b\"", "truex",
 		"{\"a\":1,}", "[1 2]", "-", "1.", ".5", "+1", "1e", "\"\\x\"", "\"\\u12G4\"", "[", "{\"a\"", "nul",
 		strings.Repeat("[", 1001) + strings.Repeat("]", 1001), strings.Repeat("1", 1001), "1e99999999999"} {
@@ -693,25 +693,25 @@ func goldenCases(t testing.TB) []goldenCase {
 	const protoDiv = "the Java sink throws UnsupportedOperationException for PROTOBUF_NATIVE; we convert it (see protobuf.go)"
 	md, pdef := protoDescriptor(t)
 	ps := sch(runtime.SchemaProtobufNative, pdef)
-	add("proto_all", record(ps, protoPayload(t, md, true)), def).divergence = protoDiv
-	add("proto_all_flat", record(ps, protoPayload(t, md, true)), flat).divergence = protoDiv
-	add("proto_defaults", record(ps, protoPayload(t, md, false)), def).divergence = protoDiv
-	add("proto_bad", record(ps, []byte{0x0a, 0xff}), def).wantErr = "PROTOBUF_NATIVE value does not decode"
+	add("proto_all", mkRecord(ps, protoPayload(t, md, true)), def).divergence = protoDiv
+	add("proto_all_flat", mkRecord(ps, protoPayload(t, md, true)), flat).divergence = protoDiv
+	add("proto_defaults", mkRecord(ps, protoPayload(t, md, false)), def).divergence = protoDiv
+	add("proto_bad", mkRecord(ps, []byte{0x0a, 0xff}), def).wantErr = "PROTOBUF_NATIVE value does not decode"
 
 	// --- KEY_VALUE.
 	strS, intS := sch(runtime.SchemaString, ""), sch(runtime.SchemaInt32, "")
-	add("kv_inline_prims", record(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("kk"), be32(7))), def)
-	add("kv_inline_prims_flat", record(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("kk"), be32(7))), flat)
-	add("kv_inline_empty_key", record(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV([]byte{}, []byte("v"))), def)
-	add("kv_inline_nullkey", record(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, []byte("v"))), def)
-	add("kv_inline_nullkey_keep", record(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, []byte("v"))), keep)
-	add("kv_inline_nulls_flat_keep", record(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, nil)), keepFlat)
-	add("kv_inline_trailing", record(kvSchema(runtime.KeyValueInline, strS, strS), cat(inlineKV([]byte("k"), []byte("v")), []byte("junk"))), def)
+	add("kv_inline_prims", mkRecord(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("kk"), be32(7))), def)
+	add("kv_inline_prims_flat", mkRecord(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("kk"), be32(7))), flat)
+	add("kv_inline_empty_key", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV([]byte{}, []byte("v"))), def)
+	add("kv_inline_nullkey", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, []byte("v"))), def)
+	add("kv_inline_nullkey_keep", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, []byte("v"))), keep)
+	add("kv_inline_nulls_flat_keep", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), inlineKV(nil, nil)), keepFlat)
+	add("kv_inline_trailing", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), cat(inlineKV([]byte("k"), []byte("v")), []byte("junk"))), def)
 	jsonKV := kvSchema(runtime.KeyValueInline, js, js)
-	add("kv_inline_json_null", record(jsonKV, inlineKV([]byte(`{"id":1.50}`), []byte("null"))), def)
-	add("kv_inline_json_null_flat", record(jsonKV, inlineKV([]byte(`{"id":1.50}`), []byte("null"))), flat)
+	add("kv_inline_json_null", mkRecord(jsonKV, inlineKV([]byte(`{"id":1.50}`), []byte("null"))), def)
+	add("kv_inline_json_null_flat", mkRecord(jsonKV, inlineKV([]byte(`{"id":1.50}`), []byte("null"))), flat)
 	sep := kvSchema(runtime.KeyValueSeparated, sch(runtime.SchemaAvro, utilsKeyDef), js)
-	sepRec := record(sep, []byte(`{"v":[1,2]}`))
+	sepRec := mkRecord(sep, []byte(`{"v":[1,2]}`))
 	sepRec.Key = base64.StdEncoding.EncodeToString(utilsKey(t))
 	add("kv_separated", sepRec, def)
 	add("kv_separated_flat", sepRec, flat)
@@ -720,11 +720,11 @@ func goldenCases(t testing.TB) []goldenCase {
 	add("kv_separated_nokey", noKey, def)
 	add("kv_separated_nokey_keep", noKey, keep)
 	bytesKV := kvSchema(runtime.KeyValueSeparated, sch(runtime.SchemaBytes, ""), sch(runtime.SchemaBytes, ""))
-	bk := record(bytesKV, []byte{1, 2, 3})
+	bk := mkRecord(bytesKV, []byte{1, 2, 3})
 	bk.Key = "not base64!"
 	add("kv_separated_rawkey", bk, def)
-	add("kv_inline_bad_len", record(kvSchema(runtime.KeyValueInline, strS, strS), cat(be32(10), []byte("abc"))), def).wantErr = "does not fit"
-	add("kv_inline_short", record(kvSchema(runtime.KeyValueInline, strS, strS), []byte{0, 0}), def).wantErr = "ends before the key length"
-	add("kv_inline_bad_value", record(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("k"), []byte{1})), def).wantErr = "INT32 KEY_VALUE value does not decode"
+	add("kv_inline_bad_len", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), cat(be32(10), []byte("abc"))), def).wantErr = "does not fit"
+	add("kv_inline_short", mkRecord(kvSchema(runtime.KeyValueInline, strS, strS), []byte{0, 0}), def).wantErr = "ends before the key length"
+	add("kv_inline_bad_value", mkRecord(kvSchema(runtime.KeyValueInline, strS, intS), inlineKV([]byte("k"), []byte{1})), def).wantErr = "INT32 KEY_VALUE value does not decode"
 	return cs
 }

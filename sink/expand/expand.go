@@ -21,7 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // Options configures the encoder; they mirror the Java sink's settings.
@@ -46,7 +46,7 @@ func DefaultOptions() Options { return Options{IncludeNonNulls: true} }
 // are cached, so the per-record work is decoding and writing.
 type Encoder struct {
 	opts     Options
-	bySchema sync.Map // *runtime.Schema -> *compiled
+	bySchema sync.Map // *record.Schema -> *compiled
 	byDef    sync.Map // definition key -> *compiled
 	cached   atomic.Int64
 	pool     sync.Pool
@@ -70,7 +70,7 @@ func New(opts Options) (*Encoder, error) {
 // topicName is RecordData.Topic as is: the full name the broker reports
 // ("persistent://tenant/ns/topic", with any -partition-N suffix), which is
 // what the Java runtime's record.getTopicName() returns too.
-func (enc *Encoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
+func (enc *Encoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	if r == nil {
 		return dst, errors.New("expand: nil record")
 	}
@@ -160,7 +160,7 @@ func (enc *Encoder) emitProperties(e *emitter, props map[string]string) {
 
 // codec decodes a payload of one schema and writes the converted value.
 type codec interface {
-	emit(e *emitter, enc *Encoder, r *runtime.RecordData, b []byte) error
+	emit(e *emitter, enc *Encoder, r *record.Data, b []byte) error
 }
 
 type compiled struct {
@@ -168,7 +168,7 @@ type compiled struct {
 	err   error
 }
 
-func (enc *Encoder) compile(s *runtime.Schema) *compiled {
+func (enc *Encoder) compile(s *record.Schema) *compiled {
 	if c, ok := enc.bySchema.Load(s); ok {
 		return c.(*compiled)
 	}
@@ -195,35 +195,35 @@ func (enc *Encoder) remember(m *sync.Map, k any, c *compiled) {
 }
 
 // definitionKey identifies what a compiled schema depends on.
-func definitionKey(s *runtime.Schema) string {
+func definitionKey(s *record.Schema) string {
 	if s == nil {
 		return ""
 	}
 	k := string(s.Type) + "\x00" + string(s.Definition)
-	if s.Type == runtime.SchemaKeyValue {
+	if s.Type == record.SchemaKeyValue {
 		k += "\x00" + string(s.KeyValueEncoding) + "\x00" + definitionKey(s.Key) + "\x01" + definitionKey(s.Value)
 	}
 	return k
 }
 
-func compileSchema(s *runtime.Schema) (codec, error) {
+func compileSchema(s *record.Schema) (codec, error) {
 	switch s.Type {
-	case runtime.SchemaNone, runtime.SchemaBytes, "":
+	case record.SchemaNone, record.SchemaBytes, "":
 		return bytesCodec{}, nil
-	case runtime.SchemaString:
+	case record.SchemaString:
 		return stringCodec{}, nil
-	case runtime.SchemaBoolean, runtime.SchemaInt8, runtime.SchemaInt16, runtime.SchemaInt32,
-		runtime.SchemaInt64, runtime.SchemaFloat, runtime.SchemaDouble, runtime.SchemaDate,
-		runtime.SchemaTime, runtime.SchemaTimestamp, runtime.SchemaInstant, runtime.SchemaLocalDate,
-		runtime.SchemaLocalTime, runtime.SchemaLocalDateTime:
+	case record.SchemaBoolean, record.SchemaInt8, record.SchemaInt16, record.SchemaInt32,
+		record.SchemaInt64, record.SchemaFloat, record.SchemaDouble, record.SchemaDate,
+		record.SchemaTime, record.SchemaTimestamp, record.SchemaInstant, record.SchemaLocalDate,
+		record.SchemaLocalTime, record.SchemaLocalDateTime:
 		return primitiveCodec{typ: s.Type}, nil
-	case runtime.SchemaJSON:
+	case record.SchemaJSON:
 		return jsonCodec{}, nil
-	case runtime.SchemaAvro:
+	case record.SchemaAvro:
 		return compileAvro(s.Definition)
-	case runtime.SchemaProtobufNative:
+	case record.SchemaProtobufNative:
 		return compileProtobufNative(s.Definition)
-	case runtime.SchemaKeyValue:
+	case record.SchemaKeyValue:
 		return compileKeyValue(s)
 	default:
 		// PROTOBUF (the generated-class flavour) carries no descriptor we
@@ -236,7 +236,7 @@ func compileSchema(s *runtime.Schema) (codec, error) {
 // decodeError says which schema failed on which part of the record.
 type decodeError struct {
 	part    string // "value", "KEY_VALUE key", "KEY_VALUE value"
-	typ     runtime.SchemaType
+	typ     record.SchemaType
 	version string
 	err     error
 }
@@ -249,7 +249,7 @@ func (d *decodeError) Unwrap() error { return d.err }
 
 // schemaError is a schema definition this package cannot use.
 type schemaError struct {
-	typ     runtime.SchemaType
+	typ     record.SchemaType
 	version string
 	err     error
 }
@@ -274,7 +274,7 @@ func (e *RecordError) Error() string {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
-func recordError(r *runtime.RecordData, s *runtime.Schema, compileErr, err error) error {
+func recordError(r *record.Data, s *record.Schema, compileErr, err error) error {
 	re := &RecordError{Topic: r.Topic, MessageID: "-"}
 	if r.MessageID != nil {
 		re.MessageID = r.MessageID.String()
@@ -293,7 +293,7 @@ func recordError(r *runtime.RecordData, s *runtime.Schema, compileErr, err error
 	default:
 		var de *decodeError
 		if !errors.As(err, &de) {
-			typ := runtime.SchemaBytes
+			typ := record.SchemaBytes
 			if s != nil {
 				typ = s.Type
 			}

@@ -56,7 +56,7 @@ func TestUtilsTestExamples(t *testing.T) {
 
 func TestErrorMessage(t *testing.T) {
 	enc, _ := New(DefaultOptions())
-	r := record(sch(runtime.SchemaAvro, scalarsDef), []byte{0})
+	r := mkRecord(sch(runtime.SchemaAvro, scalarsDef), []byte{0})
 	_, err := enc.Encode(nil, &r)
 	want := "record persistent://public/default/t 12:3:-1: AVRO value does not decode with schema version 0: i: int at byte 1: unexpected end of data"
 	if err == nil || err.Error() != want {
@@ -66,18 +66,18 @@ func TestErrorMessage(t *testing.T) {
 	if !errors.As(err, &re) || re.MessageID != "12:3:-1" || re.Topic != topicT {
 		t.Fatalf("not a RecordError with the record's id: %#v", err)
 	}
-	bad := record(sch(runtime.SchemaAvro, `{"type":"record"`), nil)
+	bad := mkRecord(sch(runtime.SchemaAvro, `{"type":"record"`), nil)
 	bad.Schema.Version = []byte{0, 0, 0, 0, 0, 0, 0, 4}
 	_, err = enc.Encode(nil, &bad)
 	if err == nil || !strings.HasPrefix(err.Error(), "record persistent://public/default/t 12:3:-1: AVRO schema version 4 is unusable: schema definition is not JSON") {
 		t.Fatalf("schema error %v", err)
 	}
-	proto := record(sch(runtime.SchemaProtobuf, `{}`), nil)
+	proto := mkRecord(sch(runtime.SchemaProtobuf, `{}`), nil)
 	_, err = enc.Encode(nil, &proto)
 	if err == nil || !strings.Contains(err.Error(), `schema type "PROTOBUF" is not supported`) {
 		t.Fatalf("PROTOBUF error %v", err)
 	}
-	kv := record(kvSchema(runtime.KeyValueInline, sch(runtime.SchemaJSON, ""), sch(runtime.SchemaInt32, "")), inlineKV([]byte("{"), be32(1)))
+	kv := mkRecord(kvSchema(runtime.KeyValueInline, sch(runtime.SchemaJSON, ""), sch(runtime.SchemaInt32, "")), inlineKV([]byte("{"), be32(1)))
 	_, err = enc.Encode(nil, &kv)
 	if err == nil || !strings.Contains(err.Error(), "JSON KEY_VALUE key does not decode with schema version 0: invalid JSON at offset 1") {
 		t.Fatalf("KEY_VALUE error %v", err)
@@ -210,7 +210,7 @@ func TestOutputBounded(t *testing.T) {
 	flat, _ := New(Options{IncludeNonNulls: true, Flatten: true})
 	nested, _ := New(DefaultOptions())
 	huge := "[" + strings.Repeat("1e999999,", 40) + "1]"
-	r := record(sch(runtime.SchemaJSON, ""), []byte(huge))
+	r := mkRecord(sch(runtime.SchemaJSON, ""), []byte(huge))
 	if _, err := flat.Encode(nil, &r); err == nil || !strings.Contains(err.Error(), "exceeds 16 MiB") {
 		t.Fatalf("flattened 1e999999 x40: %v", err)
 	}
@@ -219,7 +219,7 @@ func TestOutputBounded(t *testing.T) {
 	}
 	nulls := `{"type":"record","name":"N","fields":[{"name":"n","type":{"type":"array","items":"null"}}]}`
 	million := aw{}.long(maxZeroSizeItems).long(0)
-	r = record(sch(runtime.SchemaAvro, nulls), million)
+	r = mkRecord(sch(runtime.SchemaAvro, nulls), million)
 	if _, err := flat.Encode(nil, &r); err == nil || !strings.Contains(err.Error(), "exceeds 16 MiB") {
 		t.Fatalf("a million flattened nulls: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestOutputBounded(t *testing.T) {
 	if err != nil || bytes.Count(out, []byte("null")) != maxZeroSizeItems {
 		t.Fatalf("a million nulls: %d bytes, %v", len(out), err)
 	}
-	r = record(sch(runtime.SchemaAvro, nulls), aw{}.long(maxZeroSizeItems+1).long(0))
+	r = mkRecord(sch(runtime.SchemaAvro, nulls), aw{}.long(maxZeroSizeItems+1).long(0))
 	if _, err := nested.Encode(nil, &r); err == nil || !strings.Contains(err.Error(), "items of a type that takes no bytes") {
 		t.Fatalf("too many nulls: %v", err)
 	}
@@ -244,7 +244,7 @@ func TestCollidingMapScales(t *testing.T) {
 	}
 	w = w.long(0)
 	enc, _ := New(DefaultOptions())
-	r := record(sch(runtime.SchemaAvro, mapDef(`"int"`, false)), w)
+	r := mkRecord(sch(runtime.SchemaAvro, mapDef(`"int"`, false)), w)
 	start := time.Now()
 	out, err := enc.Encode(nil, &r)
 	if err != nil {

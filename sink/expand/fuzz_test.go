@@ -71,7 +71,7 @@ func FuzzEncode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind, flags byte, payload, key []byte) {
 		s := schemas[int(kind)%len(schemas)]
 		enc := encs[flags&3]
-		r := record(s, payload)
+		r := mkRecord(s, payload)
 		r.Key = string(key)
 		r.HasKey = len(key) > 0 || flags&4 != 0
 		prefix := []byte("pre")

@@ -6,7 +6,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // JSON schema values. Pulsar's GenericJsonReader decodes the payload as a
@@ -31,7 +31,7 @@ import (
 //     1000 digits are errors.
 type jsonCodec struct{}
 
-func (jsonCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (jsonCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	text := b
 	if !utf8.Valid(b) {
 		text = appendJavaUTF8(nil, b)

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // KEY_VALUE values. The Java sink builds a java.util.HashMap with "key" and
@@ -21,16 +21,16 @@ import (
 // their schema (and treat a null half as above) instead.
 type kvCodec struct {
 	key, value         codec
-	keyType, valueType runtime.SchemaType
+	keyType, valueType record.SchemaType
 	separated          bool
 	order              [2]int // indices into {"key", "value"} in Java order
 }
 
-func compileKeyValue(s *runtime.Schema) (codec, error) {
+func compileKeyValue(s *record.Schema) (codec, error) {
 	if s.Key == nil || s.Value == nil {
 		return nil, errors.New("KEY_VALUE schema carries no key or value schema")
 	}
-	if s.Key.Type == runtime.SchemaKeyValue || s.Value.Type == runtime.SchemaKeyValue {
+	if s.Key.Type == record.SchemaKeyValue || s.Value.Type == record.SchemaKeyValue {
 		return nil, errors.New("KEY_VALUE schema nests another KEY_VALUE schema")
 	}
 	k, err := compileSchema(s.Key)
@@ -42,21 +42,21 @@ func compileKeyValue(s *runtime.Schema) (codec, error) {
 		return nil, fmt.Errorf("value schema: %w", err)
 	}
 	c := &kvCodec{key: k, value: v, keyType: orBytes(s.Key.Type), valueType: orBytes(s.Value.Type),
-		separated: s.KeyValueEncoding == runtime.KeyValueSeparated}
+		separated: s.KeyValueEncoding == record.KeyValueSeparated}
 	names := javaStringKeys{"key", "value"}
 	o := javaPutOrder(names, 2, -1, nil)
 	c.order = [2]int{int(o[0]), int(o[1])}
 	return c, nil
 }
 
-func orBytes(t runtime.SchemaType) runtime.SchemaType {
-	if t == "" || t == runtime.SchemaNone {
-		return runtime.SchemaBytes
+func orBytes(t record.SchemaType) record.SchemaType {
+	if t == "" || t == record.SchemaNone {
+		return record.SchemaBytes
 	}
 	return t
 }
 
-func (c *kvCodec) emit(e *emitter, enc *Encoder, r *runtime.RecordData, b []byte) error {
+func (c *kvCodec) emit(e *emitter, enc *Encoder, r *record.Data, b []byte) error {
 	var halves [2][]byte // key, value; nil means a null reference
 	if c.separated {
 		halves[1] = b
@@ -77,7 +77,7 @@ func (c *kvCodec) emit(e *emitter, enc *Encoder, r *runtime.RecordData, b []byte
 		rest := b
 		for i := range halves {
 			if len(rest) < 4 {
-				return &decodeError{part: "value", typ: runtime.SchemaKeyValue,
+				return &decodeError{part: "value", typ: record.SchemaKeyValue,
 					err: fmt.Errorf("INLINE payload ends before the %s length", [2]string{"key", "value"}[i])}
 			}
 			n := int32(binary.BigEndian.Uint32(rest))
@@ -86,7 +86,7 @@ func (c *kvCodec) emit(e *emitter, enc *Encoder, r *runtime.RecordData, b []byte
 			case n == -1:
 				continue
 			case n < 0 || int64(n) > int64(len(rest)):
-				return &decodeError{part: "value", typ: runtime.SchemaKeyValue,
+				return &decodeError{part: "value", typ: record.SchemaKeyValue,
 					err: fmt.Errorf("INLINE %s length %d does not fit the %d remaining bytes", [2]string{"key", "value"}[i], n, len(rest))}
 			}
 			halves[i] = rest[:n:n]
@@ -95,7 +95,7 @@ func (c *kvCodec) emit(e *emitter, enc *Encoder, r *runtime.RecordData, b []byte
 	}
 	names := [2]string{"key", "value"}
 	codecs := [2]codec{c.key, c.value}
-	types := [2]runtime.SchemaType{c.keyType, c.valueType}
+	types := [2]record.SchemaType{c.keyType, c.valueType}
 	e.beginObject()
 	for _, i := range c.order {
 		if halves[i] == nil {

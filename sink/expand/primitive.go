@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // Primitive schemas. The Java sink hands the decoded Java object to
@@ -16,7 +16,7 @@ import (
 // bytesCodec: BYTES, NONE and no schema; byte[] becomes base64 text.
 type bytesCodec struct{}
 
-func (bytesCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (bytesCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	e.binary(b)
 	return nil
 }
@@ -26,32 +26,32 @@ func (bytesCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) 
 // declares, so that property is ignored here too.
 type stringCodec struct{}
 
-func (stringCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (stringCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	e.textBytes(b)
 	return nil
 }
 
-type primitiveCodec struct{ typ runtime.SchemaType }
+type primitiveCodec struct{ typ record.SchemaType }
 
 // wireSize is the exact payload size Pulsar's schema accepts (0: at least
 // minSize, trailing bytes ignored).
-func primitiveSize(t runtime.SchemaType) (exact, minSize int) {
+func primitiveSize(t record.SchemaType) (exact, minSize int) {
 	switch t {
-	case runtime.SchemaBoolean, runtime.SchemaInt8:
+	case record.SchemaBoolean, record.SchemaInt8:
 		return 1, 0
-	case runtime.SchemaInt16:
+	case record.SchemaInt16:
 		return 2, 0
-	case runtime.SchemaInt32, runtime.SchemaFloat:
+	case record.SchemaInt32, record.SchemaFloat:
 		return 4, 0
-	case runtime.SchemaInstant:
+	case record.SchemaInstant:
 		return 0, 12
-	case runtime.SchemaLocalDateTime:
+	case record.SchemaLocalDateTime:
 		return 0, 16
 	}
 	return 8, 0
 }
 
-func (p primitiveCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (p primitiveCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	exact, minSize := primitiveSize(p.typ)
 	if exact > 0 && len(b) != exact {
 		return fmt.Errorf("payload has %d bytes, %s needs exactly %d", len(b), p.typ, exact)
@@ -61,24 +61,24 @@ func (p primitiveCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []
 	}
 	be := binary.BigEndian
 	switch p.typ {
-	case runtime.SchemaBoolean:
+	case record.SchemaBoolean:
 		e.boolean(b[0] != 0)
-	case runtime.SchemaInt8:
+	case record.SchemaInt8:
 		e.int64(int64(int8(b[0])))
-	case runtime.SchemaInt16:
+	case record.SchemaInt16:
 		e.int64(int64(int16(be.Uint16(b))))
-	case runtime.SchemaInt32:
+	case record.SchemaInt32:
 		e.int64(int64(int32(be.Uint32(b))))
-	case runtime.SchemaInt64:
+	case record.SchemaInt64:
 		e.int64(int64(be.Uint64(b)))
-	case runtime.SchemaFloat:
+	case record.SchemaFloat:
 		e.double(float64(math.Float32frombits(be.Uint32(b))), 32)
-	case runtime.SchemaDouble:
+	case record.SchemaDouble:
 		e.double(math.Float64frombits(be.Uint64(b)), 64)
-	case runtime.SchemaDate, runtime.SchemaTimestamp:
+	case record.SchemaDate, record.SchemaTimestamp:
 		// java.util.Date and java.sql.Timestamp: Jackson writes epoch millis.
 		e.int64(int64(be.Uint64(b)))
-	case runtime.SchemaTime:
+	case record.SchemaTime:
 		// java.sql.Time: Jackson writes Time.toString(), "HH:mm:ss" in the
 		// JVM's default time zone; we assume UTC, as Pulsar images run.
 		ms := int64(be.Uint64(b))
@@ -127,23 +127,23 @@ const (
 	nanosPerSecond = 1_000_000_000
 )
 
-func javaTimeText(t runtime.SchemaType, b []byte) (string, error) {
+func javaTimeText(t record.SchemaType, b []byte) (string, error) {
 	be := binary.BigEndian
 	var out []byte
 	switch t {
-	case runtime.SchemaLocalDate:
+	case record.SchemaLocalDate:
 		day := int64(be.Uint64(b))
 		if day < minEpochDay || day > maxEpochDay {
 			return "", fmt.Errorf("epoch day %d is outside %d..%d", day, int64(minEpochDay), int64(maxEpochDay))
 		}
 		out = appendJavaDate(out, day)
-	case runtime.SchemaLocalTime:
+	case record.SchemaLocalTime:
 		nod := int64(be.Uint64(b))
 		if nod < 0 || nod >= nanosPerDay {
 			return "", fmt.Errorf("nano of day %d is outside 0..%d", nod, int64(nanosPerDay-1))
 		}
 		out = appendJavaLocalTime(out, nod)
-	case runtime.SchemaLocalDateTime:
+	case record.SchemaLocalDateTime:
 		day, nod := int64(be.Uint64(b)), int64(be.Uint64(b[8:]))
 		if day < minEpochDay || day > maxEpochDay {
 			return "", fmt.Errorf("epoch day %d is outside %d..%d", day, int64(minEpochDay), int64(maxEpochDay))
@@ -154,7 +154,7 @@ func javaTimeText(t runtime.SchemaType, b []byte) (string, error) {
 		out = appendJavaDate(out, day)
 		out = append(out, 'T')
 		out = appendJavaLocalTime(out, nod)
-	case runtime.SchemaInstant:
+	case record.SchemaInstant:
 		sec, adj := int64(be.Uint64(b)), int64(int32(be.Uint32(b[8:])))
 		// Instant.ofEpochSecond(sec, adj) normalises the nano adjustment.
 		sec2 := sec + floorDiv(adj, nanosPerSecond)

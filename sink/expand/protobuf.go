@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // PROTOBUF_NATIVE values. The Java sink has no conversion for this schema
@@ -77,7 +77,7 @@ func compileProtobufNative(def []byte) (codec, error) {
 	return &protoCodec{md: md}, nil
 }
 
-func (c *protoCodec) emit(e *emitter, _ *Encoder, _ *runtime.RecordData, b []byte) error {
+func (c *protoCodec) emit(e *emitter, _ *Encoder, _ *record.Data, b []byte) error {
 	m := dynamicpb.NewMessage(c.md)
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, m); err != nil {
 		return err

@@ -4,7 +4,7 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	fbs "github.com/pulsar-kinesis/kinesis-sink/flatbuf/kinesisfbs"
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // FULL_MESSAGE_IN_FB: a Message table of flatbuf/kinesis_message.fbs.
@@ -35,7 +35,7 @@ func newFBEncoder() *fbEncoder { return &fbEncoder{} }
 // needed and the pool keeps the grown buffer.
 const fbInitialSize = 1024
 
-func (e *fbEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
+func (e *fbEncoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	if r == nil {
 		return dst, errNilRecord
 	}
@@ -75,7 +75,7 @@ func (e *fbEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
 	return append(dst, b.FinishedBytes()...), nil
 }
 
-func encryptionCtx(b *flatbuffers.Builder, s *scratch, enc *runtime.EncryptionContext) flatbuffers.UOffsetT {
+func encryptionCtx(b *flatbuffers.Builder, s *scratch, enc *record.EncryptionContext) flatbuffers.UOffsetT {
 	s.keyOffs = s.keyOffs[:0]
 	for _, k := range s.orderedKeys(enc.Keys) {
 		name := b.CreateString(k.key)

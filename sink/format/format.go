@@ -32,7 +32,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // Format is the sink's messageFormat setting.
@@ -80,7 +80,7 @@ func ParseFormat(s string) (Format, error) {
 // (which may be nil or a pooled buffer) and returns the extended slice,
 // never nil. Implementations are safe for concurrent use.
 type Encoder interface {
-	Encode(dst []byte, r *runtime.RecordData) ([]byte, error)
+	Encode(dst []byte, r *record.Data) ([]byte, error)
 }
 
 // Options configures New. The two JSON settings are the Java sink's
@@ -137,7 +137,7 @@ func nonNil(b []byte) []byte {
 // rawEncoder is ONLY_RAW_PAYLOAD: the payload, not decoded by any schema.
 type rawEncoder struct{}
 
-func (rawEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
+func (rawEncoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	if r == nil {
 		return dst, errNilRecord
 	}
@@ -150,7 +150,7 @@ func (rawEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
 // (a schema decoding failure is about the record's own bytes).
 type expandEncoder struct{ e Encoder }
 
-func (x expandEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
+func (x expandEncoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	if r == nil {
 		return dst, errNilRecord
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // FULL_MESSAGE_IN_JSON, as the Java sink writes it: a Gson JsonObject
@@ -42,7 +42,7 @@ type jsonEncoder struct{ pool scratchPool }
 
 func newJSONEncoder() *jsonEncoder { return &jsonEncoder{} }
 
-func (e *jsonEncoder) Encode(dst []byte, r *runtime.RecordData) ([]byte, error) {
+func (e *jsonEncoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	if r == nil {
 		return dst, errNilRecord
 	}

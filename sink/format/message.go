@@ -5,7 +5,7 @@ import (
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
-	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
 // scratch is the per-call working memory of the JSON and FlatBuffers
@@ -14,7 +14,7 @@ import (
 // allocates nothing once the pool is warm.
 type scratch struct {
 	props  []ordered[string]
-	keys   []ordered[runtime.EncryptionKey]
+	keys   []ordered[record.EncryptionKey]
 	meta   []ordered[string]
 	counts []int32
 
@@ -62,11 +62,11 @@ func (s *scratch) orderedProps(m map[string]string) []ordered[string] {
 }
 
 // orderedKeys returns the encryption keys in the Java map's order.
-func (s *scratch) orderedKeys(m map[string]runtime.EncryptionKey) []ordered[runtime.EncryptionKey] {
+func (s *scratch) orderedKeys(m map[string]record.EncryptionKey) []ordered[record.EncryptionKey] {
 	s.keys = s.keys[:0]
 	for k, v := range m {
 		k = sanitizeUTF8(k)
-		s.keys = append(s.keys, ordered[runtime.EncryptionKey]{key: k, val: v, hash: javaHashCode(k)})
+		s.keys = append(s.keys, ordered[record.EncryptionKey]{key: k, val: v, hash: javaHashCode(k)})
 	}
 	s.counts = javaOrder(s.keys, javaMapPut, s.counts)
 	return s.keys

@@ -1,11 +1,4 @@
-// Package schematype holds the schema types of a record, with no
-// dependencies, so that both package runtime (whose Record carries a
-// *Schema) and package schemafetch (which runtime uses to fill it) can
-// refer to one definition without an import cycle. Package runtime is
-// meant to re-export these under the same names as type aliases
-// (type Schema = schematype.Schema, ...), so *runtime.Schema and
-// *schematype.Schema are the same type.
-package schematype
+package record
 
 // SchemaType names a Pulsar schema type exactly as the broker reports it
 // (the names of org.apache.pulsar.common.schema.SchemaType).
