@@ -4,6 +4,8 @@ import (
 	"math"
 	"reflect"
 	"strings"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 type kind int
@@ -53,8 +55,8 @@ var specs = []spec{
 	{name: "retryInitialDelayInMillis", kind: kInt, min: 1, max: maxMillis, unit: "milliseconds", java: true},
 	{name: "retryMaxDelayInMillis", kind: kInt, min: 1, max: maxMillis, unit: "milliseconds", java: true},
 	{name: "aggregationEnabled", kind: kBool, java: true},
-	{name: "collectionMaxCount", kind: kInt, min: 1, max: 500, java: true},
-	{name: "collectionMaxSize", kind: kInt, min: 1, max: 10 << 20, unit: "bytes", java: true},
+	{name: "collectionMaxCount", kind: kInt, min: 1, max: kinesisrules.MaxRecordsPerRequest, java: true},
+	{name: "collectionMaxSize", kind: kInt, min: 1, max: kinesisrules.MaxBytesPerRequest, unit: "bytes", java: true},
 	{name: "connectTimeout", kind: kInt, min: 100, max: 300000, unit: "milliseconds", java: true},
 	{name: "requestTimeout", kind: kInt, min: 100, max: 600000, unit: "milliseconds", java: true},
 	{name: "maxConnections", kind: kInt, min: 1, max: 256, java: true},
@@ -67,7 +69,7 @@ var specs = []spec{
 
 	{name: "cloudwatchPort", kind: kPort, min: 1, max: 65535},
 	{name: "recordMaxBufferedTimeInMillis", kind: kInt, min: 0, max: maxMillis, unit: "milliseconds"},
-	{name: "aggregationMaxSize", kind: kInt, min: 64, max: 10 << 20, unit: "bytes"},
+	{name: "aggregationMaxSize", kind: kInt, min: 64, max: kinesisrules.MaxRecordSize, unit: "bytes"},
 	{name: "aggregationMaxCount", kind: kInt, min: 1, max: math.MaxInt64},
 	{name: "aggregationMode", kind: kEnum, enum: []string{string(AggregateByShard), string(AggregateByKey)}},
 	{name: "partitionKeyMode", kind: kEnum, enum: []string{

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 // Validate checks every key and the rules between keys. It returns the first
@@ -99,19 +101,16 @@ func (c *Config) checkSpec(sp *spec) error {
 // ("local") pass; it still catches spaces, case and typos like "us_east_1".
 var regionRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
-// streamRE is the Kinesis StreamName pattern and length.
-var streamRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-
 func (c *Config) checkStreams() error {
 	if c.AWSKinesisStreamName == "" {
 		if len(c.TopicToStreamMap) == 0 && c.StreamNameProperty == "" {
 			return errorf("awsKinesisStreamName", "must be a stream name (or set topicToStreamMap or streamNameProperty), got \"\"")
 		}
-	} else if !streamRE.MatchString(c.AWSKinesisStreamName) {
+	} else if !kinesisrules.ValidStreamName(c.AWSKinesisStreamName) {
 		return errorf(c.keyName("awsKinesisStreamName"), "must be a stream name of 1-128 letters, digits, '_', '-' or '.', got %s", quote(c.AWSKinesisStreamName))
 	}
 	for _, t := range sortedKeys(c.TopicToStreamMap) {
-		if s := c.TopicToStreamMap[t]; !streamRE.MatchString(s) {
+		if s := c.TopicToStreamMap[t]; !kinesisrules.ValidStreamName(s) {
 			return errorf("topicToStreamMap", "the stream of %s must be a stream name of 1-128 letters, digits, '_', '-' or '.', got %s", quote(t), quote(s))
 		}
 	}
@@ -140,7 +139,7 @@ func (c *Config) checkPartitionKey() error {
 			}
 		}
 	}
-	if k := c.DefaultPartitionKey; k != "" && (utf8.RuneCountInString(k) > 256 || !utf8.ValidString(k)) {
+	if k := c.DefaultPartitionKey; k != "" && !kinesisrules.ValidPartitionKey(k) {
 		return errorf("defaultPartitionKey", "must be a key of 1-256 characters, got %s", quote(k))
 	}
 	return nil

@@ -5,16 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
-
-// Kinesis partition keys are 1 to 256 Unicode characters.
-const maxPartitionKeyChars = 256
 
 // KeyMode says where a record's partition key comes from.
 type KeyMode string
@@ -94,7 +90,7 @@ func NewRouter(o RouteOptions) (*Router, error) {
 		}
 		r.fieldPath = strings.Split(o.KeyField, ".")
 	case KeyFixed:
-		if o.FixedKey == "" || utf8.RuneCountInString(o.FixedKey) > maxPartitionKeyChars {
+		if !kinesisrules.ValidPartitionKey(o.FixedKey) {
 			return nil, fmt.Errorf("partition key mode %q needs a key of 1-256 characters", o.KeyMode)
 		}
 	default:
@@ -141,7 +137,7 @@ func (rt *Router) Route(r *runtime.RecordData) (Route, error) {
 	out.PartitionKey = rt.partitionKey(r)
 	if rt.o.HashKeyProperty != "" {
 		if h, ok := r.Properties[rt.o.HashKeyProperty]; ok {
-			if !validHashKey(h) {
+			if !kinesisrules.ValidExplicitHashKey(h) {
 				return out, fmt.Errorf("property %q: explicit hash key must be a decimal integer 0 to 2^128-1, got %q", rt.o.HashKeyProperty, truncate(h, 64))
 			}
 			out.ExplicitHashKey = h
@@ -179,11 +175,11 @@ func (rt *Router) partitionKey(r *runtime.RecordData) string {
 		return randomKey()
 	case KeyProperty:
 		if v := r.Properties[rt.o.KeyProperty]; v != "" {
-			return cutKey(v)
+			return kinesisrules.CutPartitionKey(v)
 		}
 	case KeyField:
 		if v, ok := jsonField(r.Payload, rt.fieldPath); ok && v != "" {
-			return cutKey(v)
+			return kinesisrules.CutPartitionKey(v)
 		}
 	}
 	// A record lacking the property or field takes the configured fallback
@@ -201,29 +197,12 @@ func (rt *Router) partitionKey(r *runtime.RecordData) string {
 func DefaultPartitionKey(r *runtime.RecordData) string {
 	switch {
 	case r.HasKey && r.Key != "":
-		return cutKey(r.Key)
+		return kinesisrules.CutPartitionKey(r.Key)
 	case r.Topic != "":
-		return cutKey(r.Topic)
+		return kinesisrules.CutPartitionKey(r.Topic)
 	default:
 		return "default"
 	}
-}
-
-func cutKey(k string) string { return cutChars(k, maxPartitionKeyChars) }
-
-// cutChars keeps at most n characters of s, never splitting one.
-func cutChars(s string, n int) string {
-	if len(s) <= n { // bytes >= characters
-		return s
-	}
-	c := 0
-	for i := range s {
-		if c == n {
-			return s[:i]
-		}
-		c++
-	}
-	return s
 }
 
 func randomKey() string {
@@ -259,26 +238,9 @@ func jsonField(payload []byte, path []string) (string, bool) {
 	}
 }
 
-var maxHashKey = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
-
-// validHashKey checks the API's pattern 0|([1-9]\d{0,38}) and the 128-bit
-// range.
-func validHashKey(s string) bool {
-	if s == "" || len(s) > 39 || (len(s) > 1 && s[0] == '0') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	n, ok := new(big.Int).SetString(s, 10)
-	return ok && n.Cmp(maxHashKey) <= 0
-}
-
 func truncate(s string, n int) string {
-	if c := cutChars(s, n); c != s {
-		return c + "..."
+	if len(s) <= n {
+		return s
 	}
-	return s
+	return s[:n] + "..."
 }

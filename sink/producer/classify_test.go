@@ -71,19 +71,6 @@ func TestShardFromMessage(t *testing.T) {
 	}
 }
 
-func TestValidHashKey(t *testing.T) {
-	for h, ok := range map[string]bool{
-		"0": true, "1": true, maxHashKey: true, "99999999999999999999999999999999999999": true,
-		"340282366920938463463374607431768211456": false, // 2^128
-		"999999999999999999999999999999999999999": false,
-		"": false, "01": false, "-1": false, "1e3": false, " 1": false,
-	} {
-		if validHashKey(h) != ok {
-			t.Errorf("%q: want %v", h, ok)
-		}
-	}
-}
-
 func TestErrorIsAndMessage(t *testing.T) {
 	e := &Error{Kind: KindTTLExpired, Stream: "s", Code: "InternalFailure", Message: "Internal service failure.", Attempts: 4}
 	if !errors.Is(e, ErrTTLExpired) || errors.Is(e, ErrClosed) {

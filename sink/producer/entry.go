@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 // Entry is one record to put. The producer keeps Data and the strings until
@@ -60,9 +62,6 @@ type Result struct {
 	Err error
 }
 
-// maxHashKey is 2^128-1, the largest explicit hash key.
-const maxHashKey = "340282366920938463463374607431768211455"
-
 // validateEntry checks what Kinesis would reject for this record alone
 // (stream name, partition key, explicit hash key), so that one bad record
 // never costs a request split. Sizes are checked by the caller, which knows
@@ -71,12 +70,11 @@ func validateEntry(e *Entry) *Error {
 	bad := func(format string, args ...any) *Error {
 		return &Error{Kind: KindInvalid, Stream: e.Stream, Message: fmt.Sprintf(format, args...)}
 	}
-	if n := len(e.Stream); n < 1 || n > 128 {
-		return bad("stream name has %d characters; allowed 1..128", n)
+	if n := len(e.Stream); n < 1 || n > kinesisrules.MaxStreamNameChars {
+		return bad("stream name has %d characters; allowed 1..%d", n, kinesisrules.MaxStreamNameChars)
 	}
 	for i := 0; i < len(e.Stream); i++ {
-		c := e.Stream[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+		if c := e.Stream[i]; !kinesisrules.StreamNameChar(c) {
 			return bad("stream name contains %q; allowed letters, digits, '_', '.', '-'", c)
 		}
 	}
@@ -84,30 +82,14 @@ func validateEntry(e *Entry) *Error {
 		return bad("partition key %q is not valid UTF-8", e.PartitionKey)
 	}
 	// Kinesis counts Unicode characters, not bytes.
-	if n := utf8.RuneCountInString(e.PartitionKey); n < 1 || n > MaxPartitionKeyChars {
-		return bad("partition key has %d characters; allowed 1..%d", n, MaxPartitionKeyChars)
+	if n := utf8.RuneCountInString(e.PartitionKey); n < 1 || n > kinesisrules.MaxPartitionKeyChars {
+		return bad("partition key has %d characters; allowed 1..%d", n, kinesisrules.MaxPartitionKeyChars)
 	}
-	if h := e.ExplicitHashKey; h != "" && !validHashKey(h) {
+	if h := e.ExplicitHashKey; h != "" && !kinesisrules.ValidExplicitHashKey(h) {
 		if len(h) > 64 {
 			h = h[:64] + "..."
 		}
 		return bad("explicit hash key %q: allowed a decimal integer in [0, 2^128-1] without leading zeros", h)
 	}
 	return nil
-}
-
-func validHashKey(h string) bool {
-	if h == "0" {
-		return true
-	}
-	if len(h) < 1 || len(h) > len(maxHashKey) || h[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		if h[i] < '0' || h[i] > '9' {
-			return false
-		}
-	}
-	// Same length decimal strings compare like their values.
-	return len(h) < len(maxHashKey) || h <= maxHashKey
 }

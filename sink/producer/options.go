@@ -6,6 +6,8 @@ import (
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 // Size units used by the defaults and limits below.
@@ -14,39 +16,22 @@ const (
 	MiB = 1024 * KiB
 )
 
-// Service limits of PutRecords (Kinesis API reference, PutRecords and
-// PutRecordsRequestEntry). They bound the options; they are not defaults.
-const (
-	// ServiceMaxRecordsPerRequest is the most entries one PutRecords call may carry.
-	ServiceMaxRecordsPerRequest = 500
-	// ServiceMaxBytesPerRequest is the most data + partition key bytes of one call.
-	ServiceMaxBytesPerRequest = 10 * MiB
-	// ServiceMaxRecordSize is the largest record (data + partition key) a
-	// stream can be configured to accept (MaxRecordSizeInKiB 10240).
-	ServiceMaxRecordSize = 10 * MiB
-	// ServiceDefaultRecordSize is what a stream accepts unless its
-	// MaxRecordSizeInKiB was raised: 1 MiB, data + partition key.
-	ServiceDefaultRecordSize = 1 * MiB
-	// MaxPartitionKeyChars is the partition key limit, in Unicode characters.
-	MaxPartitionKeyChars = 256
-)
-
 // Defaults applied by Options.withDefaults to zero-valued fields. Where the
 // Java sink (through the KPL) has the same knob, the value is the same.
 const (
-	DefaultMaxRecordsPerRequest = 500                      // Java collectionMaxCount
-	DefaultMaxBytesPerRequest   = 5 * MiB                  // Java collectionMaxSize 5242880
-	DefaultLinger               = 100 * time.Millisecond   // KPL RecordMaxBufferedTime
-	DefaultMaxInFlight          = 24                       // Java maxConnections
-	DefaultRetryInitialDelay    = 100 * time.Millisecond   // Java retryInitialDelayInMillis
-	DefaultRetryMaxDelay        = 60 * time.Second         // Java retryMaxDelayInMillis
-	DefaultRecordTTL            = 30 * time.Second         // Java recordTtl
-	DefaultRequestTimeout       = 6 * time.Second          // Java requestTimeout
-	DefaultMaxBufferedRecords   = 10000                    // Flink KinesisStreamsSink maxBufferedRequests
-	DefaultMaxBufferedBytes     = 64 * MiB                 // bounds memory; see MaxBufferedBytes
-	DefaultMaxRecordSize        = ServiceDefaultRecordSize // until DescribeStreamSummary says otherwise
-	DefaultAggregationMaxSize   = 51200                    // KPL AggregationMaxSize
-	DefaultAggregationMaxCount  = 4294967295               // KPL AggregationMaxCount
+	DefaultMaxRecordsPerRequest = 500                            // Java collectionMaxCount
+	DefaultMaxBytesPerRequest   = 5 * MiB                        // Java collectionMaxSize 5242880
+	DefaultLinger               = 100 * time.Millisecond         // KPL RecordMaxBufferedTime
+	DefaultMaxInFlight          = 24                             // Java maxConnections
+	DefaultRetryInitialDelay    = 100 * time.Millisecond         // Java retryInitialDelayInMillis
+	DefaultRetryMaxDelay        = 60 * time.Second               // Java retryMaxDelayInMillis
+	DefaultRecordTTL            = 30 * time.Second               // Java recordTtl
+	DefaultRequestTimeout       = 6 * time.Second                // Java requestTimeout
+	DefaultMaxBufferedRecords   = 10000                          // Flink KinesisStreamsSink maxBufferedRequests
+	DefaultMaxBufferedBytes     = 64 * MiB                       // bounds memory; see MaxBufferedBytes
+	DefaultMaxRecordSize        = kinesisrules.DefaultRecordSize // until DescribeStreamSummary says otherwise
+	DefaultAggregationMaxSize   = 51200                          // KPL AggregationMaxSize
+	DefaultAggregationMaxCount  = 4294967295                     // KPL AggregationMaxCount
 )
 
 // AggregationMode says whether and how user records are packed into KPL
@@ -325,10 +310,10 @@ func (o Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	switch {
-	case o.MaxRecordsPerRequest < 1 || o.MaxRecordsPerRequest > ServiceMaxRecordsPerRequest:
-		return fmt.Errorf("producer option MaxRecordsPerRequest=%d: allowed 1..%d", o.MaxRecordsPerRequest, ServiceMaxRecordsPerRequest)
-	case o.MaxBytesPerRequest < KiB || o.MaxBytesPerRequest > ServiceMaxBytesPerRequest:
-		return fmt.Errorf("producer option MaxBytesPerRequest=%d: allowed %d..%d bytes", o.MaxBytesPerRequest, KiB, ServiceMaxBytesPerRequest)
+	case o.MaxRecordsPerRequest < 1 || o.MaxRecordsPerRequest > kinesisrules.MaxRecordsPerRequest:
+		return fmt.Errorf("producer option MaxRecordsPerRequest=%d: allowed 1..%d", o.MaxRecordsPerRequest, kinesisrules.MaxRecordsPerRequest)
+	case o.MaxBytesPerRequest < KiB || o.MaxBytesPerRequest > kinesisrules.MaxBytesPerRequest:
+		return fmt.Errorf("producer option MaxBytesPerRequest=%d: allowed %d..%d bytes", o.MaxBytesPerRequest, KiB, kinesisrules.MaxBytesPerRequest)
 	case o.MaxInFlight < 1 || o.MaxInFlight > 10000:
 		return fmt.Errorf("producer option MaxInFlight=%d: allowed 1..10000", o.MaxInFlight)
 	case o.RetryInitialDelay < time.Millisecond:
@@ -341,12 +326,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("producer option MaxBufferedRecords=%d: allowed at least 1", o.MaxBufferedRecords)
 	case o.MaxBufferedBytes < 1:
 		return fmt.Errorf("producer option MaxBufferedBytes=%d: allowed at least 1", o.MaxBufferedBytes)
-	case o.MaxRecordSize < KiB || o.MaxRecordSize > ServiceMaxRecordSize:
-		return fmt.Errorf("producer option MaxRecordSize=%d: allowed %d..%d bytes", o.MaxRecordSize, KiB, ServiceMaxRecordSize)
+	case o.MaxRecordSize < KiB || o.MaxRecordSize > kinesisrules.MaxRecordSize:
+		return fmt.Errorf("producer option MaxRecordSize=%d: allowed %d..%d bytes", o.MaxRecordSize, KiB, kinesisrules.MaxRecordSize)
 	case o.Aggregation > AggregateByKey:
 		return fmt.Errorf("producer option Aggregation=%d: allowed AggregateNone, AggregateByShard, AggregateByKey", o.Aggregation)
-	case o.AggregationMaxSize < 64 || o.AggregationMaxSize > ServiceMaxRecordSize:
-		return fmt.Errorf("producer option AggregationMaxSize=%d: allowed 64..%d bytes", o.AggregationMaxSize, ServiceMaxRecordSize)
+	case o.AggregationMaxSize < 64 || o.AggregationMaxSize > kinesisrules.MaxRecordSize:
+		return fmt.Errorf("producer option AggregationMaxSize=%d: allowed 64..%d bytes", o.AggregationMaxSize, kinesisrules.MaxRecordSize)
 	case o.RateLimit < 0:
 		return fmt.Errorf("producer option RateLimit=%d: allowed 0 (no limit) or a percentage of 1 or more", o.RateLimit)
 	case o.AggregationMaxCount < 1:
