@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // Error is a configuration error. Its message is one line naming the key,
@@ -389,7 +391,7 @@ func show(v any) string {
 	if err != nil {
 		return "a value of type " + typeName(v)
 	}
-	return truncate(string(b), 64)
+	return errtext.Truncate(string(b), 64)
 }
 
 const maxShown = 64
@@ -402,13 +404,6 @@ func quote(s string) string {
 		return strconv.Quote(string(r[:maxShown])) + "…"
 	}
 	return strconv.Quote(s)
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }
 
 func typeName(v any) string {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // SinkConfigFile is a pulsar-admin sink config file (the YAML or JSON given
@@ -107,7 +109,7 @@ var (
 func LoadSinkConfigFile(path string) (*SinkConfigFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fileErrorf(path, 0, "%s", oneLine(err.Error()))
+		return nil, fileErrorf(path, 0, "%s", errtext.OneLine(err.Error()))
 	}
 	doc, err := parseDocument(path, data)
 	if err != nil {
@@ -124,7 +126,7 @@ func LoadSinkConfigFile(path string) (*SinkConfigFile, error) {
 func FromFile(path string, secret func(string) (string, bool)) (*Config, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fileErrorf(path, 0, "%s", oneLine(err.Error()))
+		return nil, nil, fileErrorf(path, 0, "%s", errtext.OneLine(err.Error()))
 	}
 	return fromBytes(path, data, secret)
 }
@@ -220,7 +222,7 @@ func fileErrorf(path string, line int, format string, args ...any) error {
 func parseDocument(path string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fileErrorf(path, 0, "%s", oneLine(err.Error()))
+		return nil, fileErrorf(path, 0, "%s", errtext.OneLine(err.Error()))
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, fileErrorf(path, 0, "the file is empty")
@@ -230,14 +232,6 @@ func parseDocument(path string, data []byte) (*yaml.Node, error) {
 		return nil, fileErrorf(path, root.Line, "must be a map of keys, got a %s", nodeKindName(root))
 	}
 	return root, nil
-}
-
-func oneLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := range lines {
-		lines[i] = strings.TrimSpace(lines[i])
-	}
-	return strings.Join(lines, "; ")
 }
 
 func nodeKindName(n *yaml.Node) string {
@@ -324,7 +318,7 @@ func nodeValueRec(path string, n *yaml.Node, budget *int, depth int) (any, error
 		}
 		var v any
 		if err := n.Decode(&v); err != nil {
-			return nil, fileErrorf(path, n.Line, "%s", oneLine(err.Error()))
+			return nil, fileErrorf(path, n.Line, "%s", errtext.OneLine(err.Error()))
 		}
 		return v, nil
 	}
@@ -359,7 +353,7 @@ func sinkConfigFromNode(path string, doc *yaml.Node) (*SinkConfigFile, error) {
 		if errors.As(err, &te) {
 			return nil, fileErrorf(path, 0, "%s", strings.Join(te.Errors, "; "))
 		}
-		return nil, fileErrorf(path, 0, "%s", oneLine(err.Error()))
+		return nil, fileErrorf(path, 0, "%s", errtext.OneLine(err.Error()))
 	}
 	f.Configs, f.Secrets = blocks["configs"], blocks["secrets"]
 	if err := f.validate(path); err != nil {

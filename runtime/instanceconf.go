@@ -19,6 +19,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/pb"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // LoadInstanceConfig reads the instance configuration the way the official
@@ -172,13 +174,7 @@ var confEnumNames = map[string]map[string]int32{
 const maxDurationMs = math.MaxInt64 / int64(time.Millisecond)
 
 func confErrorf(format string, args ...any) error {
-	return errors.New("instance conf: " + confOneLine(fmt.Sprintf(format, args...)))
-}
-
-// confOneLine folds multi-line library messages (yaml, protojson) so every
-// configuration error stays on one line.
-func confOneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return errors.New("instance conf: " + errtext.OneLine(fmt.Sprintf(format, args...)))
 }
 
 // readConfSources returns the merged top-level map of the YAML file and the

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // NewLogger is the process logger: text to stderr (the worker inherits the
@@ -56,7 +58,7 @@ func Main(prog string, args []string, newSink func() Sink) int {
 	}
 	cfg, err := LoadInstanceConfig(*confJSON, *confPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, oneLine(err))
+		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, errtext.OneLine(err.Error()))
 		return 1
 	}
 	return RunUntilSignal(prog, cfg, newSink(), Options{})
@@ -81,12 +83,8 @@ func RunUntilSignal(prog string, cfg *InstanceConfig, sink Sink, opts Options) i
 	}()
 
 	if err := Run(ctx, cfg, sink, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, oneLine(err))
+		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, errtext.OneLine(err.Error()))
 		return 1
 	}
 	return 0
-}
-
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 }

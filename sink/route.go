@@ -10,6 +10,8 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // KeyMode says where a record's partition key comes from.
@@ -138,7 +140,7 @@ func (rt *Router) Route(r *runtime.RecordData) (Route, error) {
 	if rt.o.HashKeyProperty != "" {
 		if h, ok := r.Properties[rt.o.HashKeyProperty]; ok {
 			if !kinesisrules.ValidExplicitHashKey(h) {
-				return out, fmt.Errorf("property %q: explicit hash key must be a decimal integer 0 to 2^128-1, got %q", rt.o.HashKeyProperty, truncate(h, 64))
+				return out, fmt.Errorf("property %q: explicit hash key must be a decimal integer 0 to 2^128-1, got %q", rt.o.HashKeyProperty, errtext.Truncate(h, 64))
 			}
 			out.ExplicitHashKey = h
 		}
@@ -236,11 +238,4 @@ func jsonField(payload []byte, path []string) (string, bool) {
 		b, _ := json.Marshal(x)
 		return string(b), true
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // deploy runs `kinesis-sink deploy <action> [flags]` and returns the exit
@@ -133,7 +135,7 @@ Flags:
 
 	d := &deployer{opts: o, stdout: stdout, stderr: stderr}
 	if err := d.run(ctx, binarySet); err != nil {
-		fmt.Fprintf(stderr, "%s deploy %s: %s\n", prog, o.action, deployOneLine(err))
+		fmt.Fprintf(stderr, "%s deploy %s: %s\n", prog, o.action, errtext.OneLine(err.Error()))
 		return 1
 	}
 	return 0
@@ -155,11 +157,6 @@ func deployFlags(o *deployOptions, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.jsonOut, "json", false, "status: print the worker's JSON")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "create/update: print the function config that would be sent, send nothing")
 	return fs
-}
-
-// deployOneLine flattens an error for the one-line message rule.
-func deployOneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 type deployer struct {

@@ -3,8 +3,6 @@ package awscfg
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,6 +20,9 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/certerr"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 const (
@@ -143,7 +144,7 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Clients, error) {
 	got, err := creds.Retrieve(checkCtx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("awscfg: cannot get AWS credentials (%s): %s", plugin.Source, oneLine(err))
+		return nil, fmt.Errorf("awscfg: cannot get AWS credentials (%s): %s", plugin.Source, errtext.OneLine(err.Error()))
 	}
 
 	c := &Clients{Credentials: creds, Region: region, renewer: ren}
@@ -292,20 +293,10 @@ func UseQueryProtocol(endpointURL string, force bool) bool {
 func finalCertErrorsRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-			if IsCertificateError(err) {
+			if certerr.Is(err) {
 				return aws.FalseTernary
 			}
 			return aws.UnknownTernary
 		})}, o.Retryables...)
 	})
-}
-
-// IsCertificateError reports whether err is a failed TLS certificate
-// verification (unknown authority, wrong host name, expired...).
-func IsCertificateError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }

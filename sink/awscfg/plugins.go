@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 const paramKey = "awsCredentialPluginParam"
@@ -164,7 +166,7 @@ func loadDefaultChain(ctx context.Context, profile string, env Env) (aws.Credent
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("awscfg: default credential chain: %s", oneLine(err))
+		return nil, fmt.Errorf("awscfg: default credential chain: %s", errtext.OneLine(err.Error()))
 	}
 	return cfg.Credentials, nil
 }
@@ -245,7 +247,7 @@ func (f fields) durationSeconds() (time.Duration, error) {
 	n, err := strconv.ParseInt(text, 10, 64)
 	minS, maxS := int64(MinAssumeRoleDuration/time.Second), int64(MaxAssumeRoleDuration/time.Second)
 	if err != nil || n < minS || n > maxS {
-		return 0, paramError("\"durationSeconds\" must be an integer from %d to %d, got %s", minS, maxS, strconv.Quote(truncate(text, 40)))
+		return 0, paramError("\"durationSeconds\" must be an integer from %d to %d, got %s", minS, maxS, strconv.Quote(errtext.Truncate(text, 40)))
 	}
 	return time.Duration(n) * time.Second, nil
 }
@@ -300,16 +302,4 @@ func assumeRoleProvider(ctx context.Context, param string, env Env) (aws.Credent
 		o.Duration = p.duration
 		o.Policy = p.policy
 	}), nil
-}
-
-// oneLine flattens an error message onto one line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // stillValidMargin is how long before their real expiry credentials stop
@@ -191,9 +193,9 @@ func (r *renewer) run(f *flight) {
 	switch {
 	case err != nil && !wasFailing && usable(prev, now):
 		r.log.Warn("aws credentials: renewal failed; the current credentials stay in use while renewal is retried",
-			"usableUntil", usableUntil(prev).UTC().Format(time.RFC3339), "retryEvery", r.poll.String(), "error", oneLine(err))
+			"usableUntil", usableUntil(prev).UTC().Format(time.RFC3339), "retryEvery", r.poll.String(), "error", errtext.OneLine(err.Error()))
 	case err != nil && !wasFailing:
-		r.log.Error("aws credentials: cannot get credentials", "error", oneLine(err))
+		r.log.Error("aws credentials: cannot get credentials", "error", errtext.OneLine(err.Error()))
 	case err == nil && wasFailing:
 		r.log.Info("aws credentials: renewed after failures")
 	}

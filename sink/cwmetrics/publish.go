@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // PutMetricData service limits.
@@ -68,9 +69,9 @@ func (m *Metrics) publish(ctx context.Context, fresh []datum) error {
 		if errors.As(err, &apiErr) && permanentCodes[apiErr.ErrorCode()] {
 			m.prom.publishFailures.Inc()
 			m.prom.dropped.Add(float64(n))
-			m.log.Error("cwmetrics: CloudWatch rejected metrics; dropping them", "datums", n, "error", oneLine(err))
+			m.log.Error("cwmetrics: CloudWatch rejected metrics; dropping them", "datums", n, "error", errtext.OneLine(err.Error()))
 			if firstErr == nil {
-				firstErr = fmt.Errorf("cwmetrics: PutMetricData: %s", oneLine(err))
+				firstErr = fmt.Errorf("cwmetrics: PutMetricData: %s", errtext.OneLine(err.Error()))
 			}
 			pending = pending[n:]
 			continue
@@ -85,9 +86,9 @@ func (m *Metrics) publish(ctx context.Context, fresh []datum) error {
 		m.backlog = append([]datum(nil), pending...)
 		m.prom.backlog.Set(float64(len(m.backlog)))
 		m.log.Warn("cwmetrics: CloudWatch upload failed; keeping the metrics for the next upload",
-			"kept", len(m.backlog), "dropped", kept-len(m.backlog), "error", oneLine(err))
+			"kept", len(m.backlog), "dropped", kept-len(m.backlog), "error", errtext.OneLine(err.Error()))
 		if firstErr == nil {
-			firstErr = fmt.Errorf("cwmetrics: PutMetricData: %s", oneLine(err))
+			firstErr = fmt.Errorf("cwmetrics: PutMetricData: %s", errtext.OneLine(err.Error()))
 		}
 		return firstErr
 	}
@@ -130,8 +131,4 @@ func (m *Metrics) input(ds []datum) *cloudwatch.PutMetricDataInput {
 		}
 	}
 	return &cloudwatch.PutMetricDataInput{Namespace: aws.String(m.opts.Namespace), MetricData: md}
-}
-
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

@@ -11,6 +11,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // apiErr builds an error shaped like the SDK's for a service error: an
@@ -81,7 +83,7 @@ func TestErrorIsAndMessage(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", e.Error(), want)
 	}
 	long := strings.Repeat("é", 400)
-	if got := truncate(long); len(got) > maxMessage+3 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
+	if got := errtext.Truncate(long, maxMessage); len(got) > maxMessage+3 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
 		t.Fatalf("truncate cut a character: %q", got[len(got)-8:])
 	}
 }

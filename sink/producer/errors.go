@@ -2,14 +2,14 @@ package producer
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/certerr"
 )
 
 // Kind classifies why a record failed. The sink decides from it what to do
@@ -242,11 +242,7 @@ func classifyErr(err error, stopped bool) (action, string, string) {
 	}
 	// A certificate the sink does not trust will not become trusted by
 	// retrying; it is a setting to fix (a CA, or skipCertificateValidation).
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
+	if certerr.Is(err) {
 		return actFatal, CodeCertificate, err.Error()
 	}
 	// Transport errors (refused, reset, EOF, DNS, TLS) and anything else the
@@ -276,14 +272,3 @@ func shardFromMessage(msg string) string {
 // maxMessage bounds the service messages kept in errors: kinesalite's
 // ValidationException for a 500-entry request lists every entry (~20 KB).
 const maxMessage = 512
-
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		cut--
-	}
-	return s[:cut] + "..."
-}

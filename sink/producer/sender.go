@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 // throttleCode is the per-entry (and whole-request) throttling error; its
@@ -225,7 +227,7 @@ func (p *Producer) failEntry(st *streamState, e *kEntry, kind Kind, code, msg st
 
 func (p *Producer) failNow(r *record, kind Kind, code, msg string, err error) {
 	r.out = outFail
-	r.code, r.msg, r.err = code, truncate(msg), err
+	r.code, r.msg, r.err = code, errtext.Truncate(msg, maxMessage), err
 	r.final = &Error{Kind: kind, Stream: r.st.name, Code: code, Message: r.msg, Attempts: r.attempts, Err: err}
 }
 
@@ -237,7 +239,7 @@ func (p *Producer) retryEntry(st *streamState, e *kEntry, code, msg string, err 
 	if code == throttleCode {
 		shard = shardFromMessage(msg)
 	}
-	msg = truncate(msg)
+	msg = errtext.Truncate(msg, maxMessage)
 	for _, r := range e.recs {
 		r.out = outRetry
 		r.code, r.msg, r.err = code, msg, err
