@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/javamap"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
@@ -691,21 +692,21 @@ func (d *avroDecoder) mapValue(t, values *avroSchema, depth int) error {
 		}
 		uniq, last = dedupe(raw)
 	}
-	var keys javaKeySet
+	var keys javamap.Keys
 	if t.stringKeys {
-		ks := make(javaStringKeys, len(uniq))
+		ks := make(javamap.StringKeys, len(uniq))
 		for i, u := range uniq {
 			ks[i] = strKeys[u]
 		}
 		keys = ks
 	} else {
-		ks := make(avroUTF8Keys, len(uniq))
+		ks := make(javamap.UTF8Keys, len(uniq))
 		for i, u := range uniq {
 			ks[i] = rawKeys[u]
 		}
 		keys = ks
 	}
-	order := javaPutOrder(keys, len(uniq), initCap, make([]int32, 0, len(uniq)))
+	order := javamap.PutOrder(keys, len(uniq), initCap, make([]int32, 0, len(uniq)))
 	for i, o := range order {
 		order[i] = last[uniq[o]]
 	}

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/javamap"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
@@ -145,7 +146,7 @@ func (enc *Encoder) emitProperties(e *emitter, props map[string]string) {
 	// order) is lost; ascending key order stands in for it. It only matters
 	// for keys sharing a hash bucket, and it is the assumption the other
 	// message formats make too.
-	keys := make(javaStringKeys, 0, len(props))
+	keys := make(javamap.StringKeys, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
 	}

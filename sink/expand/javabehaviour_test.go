@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/javamap"
 )
 
 // TestJavaBehaviour replays testdata/java_behaviour.jsonl: randomized inputs
@@ -77,15 +79,15 @@ func TestJavaBehaviour(t *testing.T) {
 			var order []int32
 			switch c.Mode {
 			case "put":
-				order = javaPutOrder(javaStringKeys(c.Keys), len(c.Keys), c.Cap, nil)
+				order = javamap.PutOrder(javamap.StringKeys(c.Keys), len(c.Keys), c.Cap, nil)
 			case "utf8":
-				keys := make(avroUTF8Keys, len(c.Keys))
+				keys := make(javamap.UTF8Keys, len(c.Keys))
 				for i, k := range c.Keys {
 					keys[i] = []byte(k)
 				}
-				order = javaPutOrder(keys, len(c.Keys), c.Cap, nil)
+				order = javamap.PutOrder(keys, len(c.Keys), c.Cap, nil)
 			case "props":
-				order = javaPropertiesOrder(javaStringKeys(c.Keys))
+				order = javaPropertiesOrder(javamap.StringKeys(c.Keys))
 			}
 			if len(order) != len(c.Order) {
 				t.Errorf("line %d: %d keys ordered, Java has %d", line, len(order), len(c.Order))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/javamap"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 )
 
@@ -43,8 +44,8 @@ func compileKeyValue(s *record.Schema) (codec, error) {
 	}
 	c := &kvCodec{key: k, value: v, keyType: orBytes(s.Key.Type), valueType: orBytes(s.Value.Type),
 		separated: s.KeyValueEncoding == record.KeyValueSeparated}
-	names := javaStringKeys{"key", "value"}
-	o := javaPutOrder(names, 2, -1, nil)
+	names := javamap.StringKeys{"key", "value"}
+	o := javamap.PutOrder(names, 2, -1, nil)
 	c.order = [2]int{int(o[0]), int(o[1])}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/javamap"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
 
@@ -32,7 +33,7 @@ func sameBucketKeys(n int) []string {
 	var keys []string
 	for i := 0; len(keys) < n; i++ {
 		k := fmt.Sprintf("k%d", i)
-		if javaHashCode(k)&15 == 5 {
+		if javamap.Spread(javamap.StringHash(k))&15 == 5 {
 			keys = append(keys, k)
 		}
 	}

@@ -1,20 +1,7 @@
-package expand
-
-import (
-	"unicode/utf16"
-	"unicode/utf8"
-)
-
-// The Java sink writes three kinds of java.util.HashMap, and Jackson writes a
-// map in its iteration order, so byte parity needs that order:
-//
-//   - Avro map values (GenericDatumReader builds a HashMap sized by the first
-//     block's item count, keys are org.apache.avro.util.Utf8 unless the map
-//     schema says "avro.java.string":"String");
-//   - the record properties (JsonRecord.addProperty puts into a default
-//     HashMap, iterating the message's own properties map, which Pulsar builds
-//     with a three-argument Collectors.toMap, i.e. HashMap.merge);
-//   - the KEY_VALUE payload {"key":…, "value":…}.
+// Package javamap reproduces the iteration order of java.util.HashMap. The
+// Java sink writes maps (message properties, encryption keys and their
+// metadata, Avro map values, the KEY_VALUE pair) in their iteration order,
+// so byte parity with it needs that order, for any keys.
 //
 // HashMap iterates buckets in index order and each bucket along its chain.
 // A chain reaching 8 or 9 nodes (merge or put) either grows a table smaller
@@ -23,8 +10,15 @@ import (
 // tree parent). That case needs colliding keys, but it can be provoked with
 // crafted keys, so it is simulated too: the order stays exact for any input.
 //
-// The simulation below is written from the documented behaviour of
-// java.util.HashMap (Java 8 and later; unchanged through Java 25).
+// The simulation is written from the documented behaviour of
+// java.util.HashMap (Java 8 and later; unchanged through Java 25). A Map is
+// reusable: Reset keeps its buffers, so a warm Map orders keys without
+// allocating.
+package javamap
+
+import (
+	"unicode/utf16"
+)
 
 const (
 	hmDefaultCapacity   = 16
@@ -34,24 +28,25 @@ const (
 	hmMaxCapacity       = 1 << 30
 )
 
-// javaKeySet describes the keys of one simulated map: their Java hashCode()
-// and their compareTo order (only consulted inside tree bins).
-type javaKeySet interface {
-	hashCode(i int) int32
-	compare(i, j int) int
+// Keys describes the keys of one simulated map: their Java hashCode() and
+// their compareTo order (only consulted inside tree bins).
+type Keys interface {
+	HashCode(i int) int32
+	Compare(i, j int) int
 }
 
-// javaStringKeys are java.lang.String keys given as Go strings.
-type javaStringKeys []string
+// StringKeys are java.lang.String keys given as Go strings. A byte that is
+// not valid UTF-8 counts as U+FFFD, as Pulsar's Java client decodes it.
+type StringKeys []string
 
-func (k javaStringKeys) hashCode(i int) int32 { return javaStringHash(k[i]) }
-func (k javaStringKeys) compare(i, j int) int { return compareUTF16(k[i], k[j]) }
+func (k StringKeys) HashCode(i int) int32 { return StringHash(k[i]) }
+func (k StringKeys) Compare(i, j int) int { return compareUTF16(k[i], k[j]) }
 
-// avroUTF8Keys are org.apache.avro.util.Utf8 keys: hashed and compared over
+// UTF8Keys are org.apache.avro.util.Utf8 keys: hashed and compared over
 // their raw bytes, which may not even be valid UTF-8.
-type avroUTF8Keys [][]byte
+type UTF8Keys [][]byte
 
-func (k avroUTF8Keys) hashCode(i int) int32 {
+func (k UTF8Keys) HashCode(i int) int32 {
 	var h int32
 	for _, b := range k[i] {
 		h = 31*h + int32(int8(b))
@@ -59,7 +54,7 @@ func (k avroUTF8Keys) hashCode(i int) int32 {
 	return h
 }
 
-func (k avroUTF8Keys) compare(i, j int) int {
+func (k UTF8Keys) Compare(i, j int) int {
 	a, b := k[i], k[j]
 	for n := 0; n < len(a) && n < len(b); n++ {
 		if a[n] != b[n] {
@@ -69,8 +64,10 @@ func (k avroUTF8Keys) compare(i, j int) int {
 	return len(a) - len(b)
 }
 
-// javaStringHash is String.hashCode(): over UTF-16 code units.
-func javaStringHash(s string) int32 {
+// StringHash is String.hashCode(): over UTF-16 code units. Ranging over a
+// Go string yields U+FFFD for each invalid byte, which is what Java holds
+// after decoding such bytes with replacement.
+func StringHash(s string) int32 {
 	var h int32
 	for _, r := range s {
 		if r >= 0x10000 {
@@ -79,18 +76,18 @@ func javaStringHash(s string) int32 {
 			h = 31*h + int32(lo)
 			continue
 		}
-		if r == utf8.RuneError {
-			// A Go string from this package is always valid UTF-8, so this is
-			// a real U+FFFD.
-			r = 0xFFFD
-		}
 		h = 31*h + int32(r)
 	}
 	return h
 }
 
+// Spread is HashMap.hash: the key's hashCode with its high bits folded
+// into the low ones. The bucket of a key is Spread(h) & (buckets-1).
+func Spread(h int32) int32 { return h ^ int32(uint32(h)>>16) }
+
 // compareUTF16 is String.compareTo: lexicographic over UTF-16 code units,
-// which differs from code point order for supplementary characters.
+// which differs from code point order for supplementary characters. Only
+// tree bins (crafted colliding keys) call it, so it may allocate.
 func compareUTF16(a, b string) int {
 	ua := utf16.Encode([]rune(a))
 	ub := utf16.Encode([]rune(b))
@@ -102,40 +99,55 @@ func compareUTF16(a, b string) int {
 	return len(ua) - len(ub)
 }
 
-// hmBin is one bucket: a doubly linked chain through javaHashMap.next/prev.
+// hmBin is one bucket: a doubly linked chain through Map.next/prev.
 type hmBin struct {
 	head, tail int32 // -1 when empty
 	n          int32
 	tree       bool
 }
 
-// javaHashMap simulates the bucket structure of a java.util.HashMap holding
-// distinct keys, inserted by put (tail insertion, grow after the insert) or
-// by merge (head insertion, grow before the insert).
-type javaHashMap struct {
-	keys       javaKeySet
+// Map simulates the bucket structure of a java.util.HashMap holding
+// distinct keys, inserted by Put (tail insertion, grow after the insert) or
+// by Merge (head insertion, grow before the insert). The zero value is
+// ready for Reset.
+type Map struct {
+	keys       Keys
 	hashes     []int32 // spread hash per key index
 	table      []hmBin
+	spare      []hmBin // the previous table, reused by the next resize
 	threshold  int
 	size       int
 	next, prev []int32 // chain links per key index
 	// Tree links per key index, valid while the key sits in a tree bin.
 	left, right, parent []int32
 	red                 []bool
+	treeLinks           bool // the tree links are sized for this round
 }
 
-// newJavaHashMap starts an empty map; initialCapacity < 0 means new
-// HashMap() (16 buckets on first insert), otherwise new HashMap(n).
-func newJavaHashMap(keys javaKeySet, n int, initialCapacity int) *javaHashMap {
-	m := &javaHashMap{keys: keys, hashes: make([]int32, n), next: make([]int32, n), prev: make([]int32, n)}
+// Reset empties m for n keys described by keys, reusing its buffers.
+// initialCapacity < 0 means new HashMap() (16 buckets on first insert),
+// otherwise new HashMap(initialCapacity).
+func (m *Map) Reset(keys Keys, n int, initialCapacity int) {
+	m.keys = keys
+	m.hashes = grow(m.hashes, n)
+	m.next = grow(m.next, n)
+	m.prev = grow(m.prev, n)
 	for i := range n {
-		h := keys.hashCode(i)
-		m.hashes[i] = h ^ int32(uint32(h)>>16)
+		m.hashes[i] = Spread(keys.HashCode(i))
 	}
+	m.table, m.spare = m.table[:0], m.spare[:0]
+	m.size, m.threshold = 0, 0
+	m.treeLinks = false
 	if initialCapacity >= 0 {
 		m.threshold = tableSizeFor(initialCapacity)
 	}
-	return m
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 func tableSizeFor(c int) int {
@@ -146,15 +158,17 @@ func tableSizeFor(c int) int {
 	return n
 }
 
-func newTable(n int) []hmBin {
-	t := make([]hmBin, n)
+// newTable returns n empty buckets, in the spare table's memory when it is
+// large enough.
+func (m *Map) newTable(n int) []hmBin {
+	t := grow(m.spare, n)
 	for i := range t {
-		t[i].head, t[i].tail = -1, -1
+		t[i] = hmBin{head: -1, tail: -1}
 	}
 	return t
 }
 
-func (m *javaHashMap) appendTail(b *hmBin, k int32) {
+func (m *Map) appendTail(b *hmBin, k int32) {
 	m.next[k], m.prev[k] = -1, b.tail
 	if b.tail >= 0 {
 		m.next[b.tail] = k
@@ -165,7 +179,7 @@ func (m *javaHashMap) appendTail(b *hmBin, k int32) {
 	b.n++
 }
 
-func (m *javaHashMap) pushHead(b *hmBin, k int32) {
+func (m *Map) pushHead(b *hmBin, k int32) {
 	m.prev[k], m.next[k] = -1, b.head
 	if b.head >= 0 {
 		m.prev[b.head] = k
@@ -176,7 +190,7 @@ func (m *javaHashMap) pushHead(b *hmBin, k int32) {
 	b.n++
 }
 
-func (m *javaHashMap) insertAfter(b *hmBin, xp, x int32) {
+func (m *Map) insertAfter(b *hmBin, xp, x int32) {
 	xn := m.next[xp]
 	m.next[xp], m.prev[x], m.next[x] = x, xp, xn
 	if xn >= 0 {
@@ -188,7 +202,7 @@ func (m *javaHashMap) insertAfter(b *hmBin, xp, x int32) {
 }
 
 // moveToFront makes the tree root the first node of its chain.
-func (m *javaHashMap) moveToFront(b *hmBin, r int32) {
+func (m *Map) moveToFront(b *hmBin, r int32) {
 	if b.head == r {
 		return
 	}
@@ -204,10 +218,11 @@ func (m *javaHashMap) moveToFront(b *hmBin, r int32) {
 	b.head = r
 }
 
-func (m *javaHashMap) bucket(k int32, n int) int { return int(m.hashes[k]) & (n - 1) }
+func (m *Map) bucket(k int32, n int) int { return int(m.hashes[k]) & (n - 1) }
 
-func (m *javaHashMap) put(k int32) {
-	if m.table == nil {
+// Put inserts key k as HashMap.put (and putIfAbsent) do.
+func (m *Map) Put(k int32) {
+	if len(m.table) == 0 {
 		m.resize()
 	}
 	i := m.bucket(k, len(m.table))
@@ -229,8 +244,9 @@ func (m *javaHashMap) put(k int32) {
 	}
 }
 
-func (m *javaHashMap) merge(k int32) {
-	if m.table == nil || m.size > m.threshold {
+// Merge inserts key k as HashMap.merge does.
+func (m *Map) Merge(k int32) {
+	if len(m.table) == 0 || m.size > m.threshold {
 		m.resize()
 	}
 	i := m.bucket(k, len(m.table))
@@ -247,7 +263,7 @@ func (m *javaHashMap) merge(k int32) {
 	m.size++
 }
 
-func (m *javaHashMap) resize() {
+func (m *Map) resize() {
 	oldCap := len(m.table)
 	oldThr := m.threshold
 	var newCap, newThr int
@@ -275,7 +291,7 @@ func (m *javaHashMap) resize() {
 		}
 	}
 	m.threshold = newThr
-	newTab := newTable(newCap)
+	newTab := m.newTable(newCap)
 	for j := range m.table {
 		old := m.table[j]
 		if old.n == 0 {
@@ -306,10 +322,10 @@ func (m *javaHashMap) resize() {
 			// Otherwise the whole tree moved unchanged, root still in front.
 		}
 	}
-	m.table = newTab
+	m.table, m.spare = newTab, m.table
 }
 
-func (m *javaHashMap) treeifyBin(i int) {
+func (m *Map) treeifyBin(i int) {
 	if len(m.table) < hmMinTreeifyBuckets {
 		m.resize()
 		return
@@ -319,18 +335,19 @@ func (m *javaHashMap) treeifyBin(i int) {
 	m.treeify(b)
 }
 
-func (m *javaHashMap) ensureTreeLinks() {
-	if m.left == nil {
+func (m *Map) ensureTreeLinks() {
+	if !m.treeLinks {
 		n := len(m.hashes)
-		m.left = make([]int32, n)
-		m.right = make([]int32, n)
-		m.parent = make([]int32, n)
-		m.red = make([]bool, n)
+		m.left = grow(m.left, n)
+		m.right = grow(m.right, n)
+		m.parent = grow(m.parent, n)
+		m.red = grow(m.red, n)
+		m.treeLinks = true
 	}
 }
 
 // dir orders key x against tree node p: hash first, then compareTo.
-func (m *javaHashMap) dir(x, p int32) int {
+func (m *Map) dir(x, p int32) int {
 	hx, hp := m.hashes[x], m.hashes[p]
 	switch {
 	case hp > hx:
@@ -338,7 +355,7 @@ func (m *javaHashMap) dir(x, p int32) int {
 	case hp < hx:
 		return 1
 	}
-	if c := m.keys.compare(int(x), int(p)); c != 0 {
+	if c := m.keys.Compare(int(x), int(p)); c != 0 {
 		return c
 	}
 	// Only distinct keys are inserted, and String and Utf8 order distinct
@@ -348,7 +365,7 @@ func (m *javaHashMap) dir(x, p int32) int {
 
 // treeify builds the red-black tree from the chain order and moves its root
 // to the front of the chain.
-func (m *javaHashMap) treeify(b *hmBin) {
+func (m *Map) treeify(b *hmBin) {
 	m.ensureTreeLinks()
 	root := int32(-1)
 	for x := b.head; x >= 0; x = m.next[x] {
@@ -367,7 +384,7 @@ func (m *javaHashMap) treeify(b *hmBin) {
 
 // attach links x as a leaf below the node its ordering leads to, and
 // returns that parent.
-func (m *javaHashMap) attach(root, x int32) int32 {
+func (m *Map) attach(root, x int32) int32 {
 	p := root
 	for {
 		d := m.dir(x, p)
@@ -389,7 +406,7 @@ func (m *javaHashMap) attach(root, x int32) int32 {
 	}
 }
 
-func (m *javaHashMap) putTreeVal(b *hmBin, x int32) {
+func (m *Map) putTreeVal(b *hmBin, x int32) {
 	root := b.head
 	m.left[x], m.right[x] = -1, -1
 	xp := m.attach(root, x)
@@ -398,7 +415,7 @@ func (m *javaHashMap) putTreeVal(b *hmBin, x int32) {
 	m.moveToFront(b, m.balanceInsertion(root, x))
 }
 
-func (m *javaHashMap) rotateLeft(root, p int32) int32 {
+func (m *Map) rotateLeft(root, p int32) int32 {
 	r := m.right[p]
 	if p < 0 || r < 0 {
 		return root
@@ -424,7 +441,7 @@ func (m *javaHashMap) rotateLeft(root, p int32) int32 {
 	return root
 }
 
-func (m *javaHashMap) rotateRight(root, p int32) int32 {
+func (m *Map) rotateRight(root, p int32) int32 {
 	l := m.left[p]
 	if p < 0 || l < 0 {
 		return root
@@ -452,7 +469,7 @@ func (m *javaHashMap) rotateRight(root, p int32) int32 {
 
 // balanceInsertion is the textbook red-black insert fix-up, in the variant
 // HashMap uses (it decides which node ends up as root, hence chain order).
-func (m *javaHashMap) balanceInsertion(root, x int32) int32 {
+func (m *Map) balanceInsertion(root, x int32) int32 {
 	m.red[x] = true
 	for {
 		xp := m.parent[x]
@@ -516,8 +533,8 @@ func (m *javaHashMap) balanceInsertion(root, x int32) int32 {
 	}
 }
 
-// order appends the key indices in iteration order.
-func (m *javaHashMap) order(dst []int32) []int32 {
+// Order appends the key indices in iteration order.
+func (m *Map) Order(dst []int32) []int32 {
 	for _, b := range m.table {
 		for k := b.head; k >= 0; k = m.next[k] {
 			dst = append(dst, k)
@@ -526,45 +543,42 @@ func (m *javaHashMap) order(dst []int32) []int32 {
 	return dst
 }
 
-// javaPutOrder is the iteration order of a HashMap(initialCapacity) (or
-// new HashMap() for initialCapacity < 0) after putting keys 0..n-1 in order.
+// PutOrder is the iteration order of a HashMap(initialCapacity) (or new
+// HashMap() for initialCapacity < 0) after putting keys 0..n-1 in order.
 // Keys must be distinct.
-func javaPutOrder(keys javaKeySet, n, initialCapacity int, dst []int32) []int32 {
+func PutOrder(keys Keys, n, initialCapacity int, dst []int32) []int32 {
+	var m Map
+	return m.PutOrder(keys, n, initialCapacity, dst)
+}
+
+// PutOrder is the package's PutOrder in m's reused memory.
+func (m *Map) PutOrder(keys Keys, n, initialCapacity int, dst []int32) []int32 {
 	if n <= 1 {
 		for i := range n {
 			dst = append(dst, int32(i))
 		}
 		return dst
 	}
-	m := newJavaHashMap(keys, n, initialCapacity)
+	m.Reset(keys, n, initialCapacity)
 	for i := range n {
-		m.put(int32(i))
+		m.Put(int32(i))
 	}
-	return m.order(dst)
+	return m.Order(dst)
 }
 
-// javaPropertiesOrder is the order in which the Java sink writes record
-// properties: Pulsar collects the wire list into a HashMap with merge, and
-// JsonRecord.addProperty re-puts that map's entries into a new HashMap.
-// keys are in wire order and distinct.
-func javaPropertiesOrder(keys javaStringKeys) []int32 {
-	n := len(keys)
+// MergeOrder is the iteration order of a new HashMap() after merging keys
+// 0..n-1 in order (what Collectors.toMap with a merge function builds).
+// Keys must be distinct.
+func (m *Map) MergeOrder(keys Keys, n int, dst []int32) []int32 {
 	if n <= 1 {
-		return javaPutOrder(keys, n, -1, nil)
+		for i := range n {
+			dst = append(dst, int32(i))
+		}
+		return dst
 	}
-	first := newJavaHashMap(keys, n, -1)
+	m.Reset(keys, n, -1)
 	for i := range n {
-		first.merge(int32(i))
+		m.Merge(int32(i))
 	}
-	mid := first.order(make([]int32, 0, n))
-	// Re-put in the first map's iteration order.
-	reordered := make(javaStringKeys, n)
-	for i, k := range mid {
-		reordered[i] = keys[k]
-	}
-	final := javaPutOrder(reordered, n, -1, make([]int32, 0, n))
-	for i, k := range final {
-		final[i] = mid[k]
-	}
-	return final
+	return m.Order(dst)
 }
