@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/lenient"
 )
 
 // Error is a configuration error. Its message is one line naming the key,
@@ -131,13 +133,14 @@ func (c *Config) set(sp *spec, label string, v any) error {
 		}
 		f.SetString(s)
 	case kBool:
-		b, ok := toBool(v)
+		b, ok := lenient.Bool(v)
 		if !ok {
 			return errorf(label, "must be true or false, got %s", show(v))
 		}
 		f.SetBool(b)
 	case kInt:
-		n, ok := toInt(v)
+		n, err := lenient.Int(v, 64)
+		ok := err == nil
 		if !ok || n < sp.min || n > sp.max {
 			return errorf(label, "%s, got %s", rangeText(sp), show(v))
 		}
@@ -147,7 +150,8 @@ func (c *Config) set(sp *spec, label string, v any) error {
 			f.Set(reflect.Zero(f.Type()))
 			return nil
 		}
-		n, ok := toInt(v)
+		n, err := lenient.Int(v, 64)
+		ok := err == nil
 		if !ok || n < sp.min || n > sp.max {
 			return errorf(label, "%s, got %s", rangeText(sp), show(v))
 		}
@@ -229,79 +233,6 @@ func secretString(v any) (string, bool) {
 		return string(b), true
 	}
 	return "", false
-}
-
-func toBool(v any) (bool, bool) {
-	switch x := v.(type) {
-	case bool:
-		return x, true
-	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-	}
-	return false, false
-}
-
-// toInt accepts integers, integral floats and decimal strings.
-func toInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case int64:
-		return x, true
-	case uint:
-		return uintToInt(uint64(x))
-	case uint8:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case uint32:
-		return int64(x), true
-	case uint64:
-		return uintToInt(x)
-	case float32:
-		return floatToInt(float64(x))
-	case float64:
-		return floatToInt(x)
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n, true
-		}
-		f, err := x.Float64()
-		if err != nil {
-			return 0, false
-		}
-		return floatToInt(f)
-	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-		return n, err == nil
-	}
-	return 0, false
-}
-
-func uintToInt(u uint64) (int64, bool) {
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
-}
-
-func floatToInt(f float64) (int64, bool) {
-	// 2^63 is exactly representable; anything from it up overflows int64.
-	if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
-		return 0, false
-	}
-	return int64(f), true
 }
 
 func formatFloat(f float64) string {
@@ -554,7 +485,7 @@ func (c *Config) applyExtra(present map[string]bool) ([]string, error) {
 			continue
 		}
 		if kk.invert {
-			b, ok := toBool(extra[k])
+			b, ok := lenient.Bool(extra[k])
 			if !ok {
 				return warns, errorf(label, "must be true or false, got %s", show(extra[k]))
 			}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/pb"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/lenient"
 )
 
 // LoadInstanceConfig reads the instance configuration the way the official
@@ -452,33 +453,13 @@ func jsonTextOf(v any) (string, bool) {
 }
 
 func confBool(key string, v any) (bool, error) {
-	switch t := v.(type) {
-	case nil:
+	if v == nil {
 		return false, nil
-	case bool:
-		return t, nil
-	case string:
-		if b, err := strconv.ParseBool(strings.TrimSpace(t)); err == nil {
-			return b, nil
-		}
+	}
+	if b, ok := lenient.Bool(v); ok {
+		return b, nil
 	}
 	return false, confErrorf("%q: must be true or false, got %s", key, describeConfValue(v))
-}
-
-// confNumberText gives the decimal text of a numeric value, or "" if v is
-// not a number or numeric string.
-func confNumberText(v any) string {
-	switch t := v.(type) {
-	case json.Number:
-		return t.String()
-	case string:
-		return strings.TrimSpace(t)
-	case int, int64, uint64:
-		return fmt.Sprint(t)
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	}
-	return ""
 }
 
 // confInt accepts JSON/YAML numbers, numbers written as strings (Jackson
@@ -490,16 +471,10 @@ func confInt(key string, v any, bits int) (int64, error) {
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	text := confNumberText(v)
-	n, err := strconv.ParseInt(text, 10, bits)
+	n, err := lenient.IntCoerced(v, bits)
 	if err != nil {
-		var numErr *strconv.NumError
-		if errors.As(err, &numErr) && numErr.Err == strconv.ErrRange {
+		if errors.Is(err, lenient.ErrRange) {
 			return 0, confErrorf("%q: must be an integer that fits %d bits, got %s", key, bits, describeConfValue(v))
-		}
-		if f, ferr := strconv.ParseFloat(text, 64); ferr == nil && f == math.Trunc(f) &&
-			f >= -math.Exp2(float64(bits-1)) && f < math.Exp2(float64(bits-1)) {
-			return int64(f), nil
 		}
 		if names, ok := confEnumNames[key]; ok {
 			if s, isStr := v.(string); isStr {
@@ -521,13 +496,8 @@ func confUint(key string, v any) (uint64, error) {
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	text := confNumberText(v)
-	n, err := strconv.ParseUint(text, 10, 64)
-	if err == nil {
+	if n, err := lenient.Uint(v); err == nil {
 		return n, nil
-	}
-	if f, ferr := strconv.ParseFloat(text, 64); ferr == nil && f == math.Trunc(f) && f >= 0 && f < math.Exp2(64) {
-		return uint64(f), nil
 	}
 	return 0, confErrorf("%q: must be a non-negative integer, got %s", key, describeConfValue(v))
 }
@@ -539,7 +509,7 @@ func confFloat(key string, v any) (float64, error) {
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	if f, err := strconv.ParseFloat(confNumberText(v), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+	if f, ok := lenient.Float(v); ok {
 		return f, nil
 	}
 	return 0, confErrorf("%q: must be a number, got %s", key, describeConfValue(v))
