@@ -12,6 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/yamlvalue"
 )
 
 // SinkConfigFile is a pulsar-admin sink config file (the YAML or JSON given
@@ -259,70 +261,15 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// maxNodes bounds the work of expanding YAML aliases, which can otherwise
-// grow exponentially ("billion laughs").
-const maxNodes = 100_000
-
-// nodeValue converts a node to plain Go values. Unlike decoding into any, it
-// keeps timestamps and binary scalars as the text written (a stream named
-// 2024-01-01 stays a string), and reports duplicate keys.
+// nodeValue converts a node to plain Go values, with errors naming the file
+// and line.
 func nodeValue(path string, n *yaml.Node) (any, error) {
-	budget := maxNodes
-	return nodeValueRec(path, n, &budget, 0)
-}
-
-func nodeValueRec(path string, n *yaml.Node, budget *int, depth int) (any, error) {
-	*budget--
-	if *budget < 0 || depth > 64 {
-		return nil, fileErrorf(path, n.Line, "the document is too large or too deeply nested")
+	v, err := yamlvalue.Value(n)
+	var ye *yamlvalue.Error
+	if errors.As(err, &ye) {
+		return nil, fileErrorf(path, ye.Line, "%s", ye.Msg)
 	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil, nil
-		}
-		return nodeValueRec(path, n.Content[0], budget, depth+1)
-	case yaml.AliasNode:
-		return nodeValueRec(path, n.Alias, budget, depth+1)
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fileErrorf(path, k.Line, "map keys must be plain names")
-			}
-			if _, dup := m[k.Value]; dup {
-				return nil, fileErrorf(path, k.Line, "key %s appears twice", quote(k.Value))
-			}
-			v, err := nodeValueRec(path, n.Content[i+1], budget, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		l := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := nodeValueRec(path, c, budget, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, v)
-		}
-		return l, nil
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!str", "!!timestamp", "!!binary":
-			return n.Value, nil
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, fileErrorf(path, n.Line, "%s", errtext.OneLine(err.Error()))
-		}
-		return v, nil
-	}
-	return nil, fileErrorf(path, n.Line, "unsupported YAML node")
+	return v, err
 }
 
 func sinkConfigFromNode(path string, doc *yaml.Node) (*SinkConfigFile, error) {

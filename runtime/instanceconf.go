@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"gopkg.in/yaml.v3"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/pb"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/lenient"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/yamlvalue"
 )
 
 // LoadInstanceConfig reads the instance configuration the way the official
@@ -200,11 +201,11 @@ func readConfSources(confJSON, confPath string) (map[string]any, error) {
 		case err != nil:
 			return nil, confErrorf("-instance-conf-path %q: %v", confPath, err)
 		default:
-			var doc any
-			if err := yaml.Unmarshal(data, &doc); err != nil {
+			doc, err := yamlvalue.Parse(data)
+			if err != nil {
 				return nil, confErrorf("invalid YAML in -instance-conf-path %q: %v", confPath, err)
 			}
-			switch d := normalizeYAML(doc).(type) {
+			switch d := doc.(type) {
 			case nil:
 			case map[string]any:
 				merged = d
@@ -296,30 +297,6 @@ func repairFunctionMeshConf(conf string) (string, bool) {
 		changed = true
 	}
 	return conf, changed
-}
-
-// normalizeYAML turns yaml.v3's map[any]any (non-string keys) into
-// map[string]any so the rest only deals with JSON-like values.
-func normalizeYAML(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = normalizeYAML(e)
-		}
-		return t
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = normalizeYAML(e)
-		}
-		return out
-	case []any:
-		for i, e := range t {
-			t[i] = normalizeYAML(e)
-		}
-		return t
-	}
-	return v
 }
 
 // decodeRawConf fills rawConf from the merged map, one conf tag at a time.

@@ -43,6 +43,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/yamlvalue"
 )
 
 // Ports Function Mesh gives every Go function container.
@@ -167,7 +169,7 @@ func Parse(data []byte) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %v", i, err)
 		}
-		doc, err := jsonable(&node)
+		doc, err := yamlvalue.Value(&node)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %v", i, err)
 		}
@@ -220,52 +222,6 @@ func Parse(data []byte) (*Manifest, error) {
 		return nil, errors.New("no Function document")
 	}
 	return m, m.Function.validate()
-}
-
-// jsonable turns a YAML node into values encoding/json accepts. Dates and
-// binary scalars keep their text (yaml.v3 would make time.Time of an
-// unquoted 2024-01-01), so funcConfig values reach the conf as written.
-func jsonable(n *yaml.Node) (any, error) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil, nil
-		}
-		return jsonable(n.Content[0])
-	case yaml.AliasNode:
-		return jsonable(n.Alias)
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := jsonable(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[n.Content[i].Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		l := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := jsonable(c)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, v)
-		}
-		return l, nil
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!str", "!!timestamp", "!!binary":
-			return n.Value, nil
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("line %d: %v", n.Line, err)
-		}
-		return v, nil
-	}
-	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
 }
 
 // validate checks what the operator needs to build a Go launch line.
