@@ -1,6 +1,5 @@
 // Package runtime is this project's implementation of the Pulsar Go
-// Functions instance contract (see ../shared/reference/pulsar-go-runtime-contract.md
-// in the steering repo, summarised in README.md).
+// Functions instance contract, written down in docs/functions-contract.md.
 //
 // The official instance library (github.com/apache/pulsar/pulsar-function-go)
 // cannot be fetched from the Go module proxy, and its processing model exits

@@ -6,7 +6,7 @@ package main
 //
 // Why a function and not a sink: the worker's sink path only runs Java
 // connectors (it looks for a Sink class in a NAR), while the function path
-// runs any Linux executable as runtime GO (contract §7). So the file's
+// runs any Linux executable as runtime GO (docs/functions-contract.md §7). So the file's
 // SinkConfig fields are translated to a FunctionConfig, and the options the
 // worker refuses for Go functions are either mapped onto what the sink does
 // itself or refused here, before anything is uploaded.
@@ -386,7 +386,7 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 	}
 	fc := &functionConfig{Tenant: id.tenant, Namespace: id.namespace, Name: id.name, Runtime: "GO"}
 
-	// Refusals first: the worker's doGolangChecks (contract §7).
+	// Refusals first: the worker's doGolangChecks (docs/functions-contract.md §7).
 	if f.ProcessingGuarantees == "EFFECTIVELY_ONCE" {
 		return nil, nil, deployFieldError(path, "processingGuarantees",
 			"EFFECTIVELY_ONCE is not available for Go functions (the worker refuses it); use ATLEAST_ONCE: Kinesis writes are at-least-once, so effectively-once could not hold anyway")

@@ -37,7 +37,7 @@ func AWS(t testing.TB) *AWSEnv {
 
 // Config returns an aws.Config for the emulator: its region, static (dummy) credentials and BaseEndpoint, so
 // that any service client built from it (cloudwatch.NewFromConfig, sts.NewFromConfig, ...) talks to moto. Note that
-// moto's CloudWatch needs the awsQuery protocol (see shared/reference/local-test-services.md §4).
+// moto's CloudWatch needs the awsQuery protocol (see awscfg.UseQueryProtocol).
 func (a *AWSEnv) Config(t testing.TB) aws.Config {
 	t.Helper()
 	return aws.Config{

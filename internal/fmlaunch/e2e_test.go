@@ -33,7 +33,7 @@ func TestShippedManifestEndToEnd(t *testing.T) {
 	topic := env.UniqueTopic(t, "fm")
 	env.CreateTopic(t, topic)
 
-	m, err := Load("../function-mesh/kinesis-sink.yaml")
+	m, err := Load("../../packaging/function-mesh/kinesis-sink.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

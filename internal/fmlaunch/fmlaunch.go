@@ -4,9 +4,9 @@
 // operator gives the pod's container, so that a test can run the real
 // binary exactly as a Function Mesh pod would, without Kubernetes.
 //
-// What is reproduced (contract §8; controllers/spec MakeGoFunctionCommand,
-// getProcessGoRuntimeArgs, generateGoFunctionConf, convertGoFunctionConfs,
-// generateContainerEnv of streamnative/function-mesh):
+// What is reproduced (docs/functions-contract.md §8; the operator's
+// MakeGoFunctionCommand, getProcessGoRuntimeArgs, generateGoFunctionConf,
+// convertGoFunctionConfs and generateContainerEnv):
 //   - the admission webhook's defaults (replicas 1, autoAck true,
 //     processingGuarantee atleast_once, spec.name = metadata.name, tenant
 //     public, namespace default, cluster "kubernetes");

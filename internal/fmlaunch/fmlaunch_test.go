@@ -264,7 +264,7 @@ func normalize(m map[string]any) map[string]any {
 // with the credentials from the secret's variable, so the shipped example
 // cannot drift into something Function Mesh would break.
 func TestShippedManifest(t *testing.T) {
-	m, err := Load("../function-mesh/kinesis-sink.yaml")
+	m, err := Load("../../packaging/function-mesh/kinesis-sink.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
