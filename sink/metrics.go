@@ -4,41 +4,19 @@ import (
 	"context"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pulsar-kinesis/kinesis-sink/sink/cwmetrics"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
 )
 
-// sinkMetrics feeds the KPL-style measurements (cwmetrics: CloudWatch and
-// the kinesis_sink_* Prometheus families) and adds the two series only the
-// sink knows: why records failed and which policy handled them, and how
-// long Write waited for buffer space.
+// sinkMetrics feeds the sink's measurements (cwmetrics: CloudWatch under the
+// KPL's names, and every kinesis_sink_* Prometheus family) from the
+// producer's hooks and statistics.
 type sinkMetrics struct {
-	kpl     *cwmetrics.Metrics
-	failed  *prometheus.CounterVec
-	blocked prometheus.Counter
-	// Rate limiter (rateLimit), sampled from the producer's Stats.
-	limited prometheus.Counter
-	held    prometheus.Gauge
+	kpl *cwmetrics.Metrics
 }
 
-func newSinkMetrics(kpl *cwmetrics.Metrics, reg prometheus.Registerer) *sinkMetrics {
-	m := &sinkMetrics{
-		kpl: kpl,
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kinesis_sink_records_failure_policy_total",
-			Help: "Records that could not be delivered, by why (kind) and the failure policy applied."}, []string{"kind", "policy"}),
-		blocked: prometheus.NewCounter(prometheus.CounterOpts{Name: "kinesis_sink_backpressure_seconds_total",
-			Help: "Time Write waited for buffer space (backpressure to Pulsar)."}),
-		limited: prometheus.NewCounter(prometheus.CounterOpts{Name: "kinesis_sink_records_rate_limited_total",
-			Help: "Times a record was held back by the per-shard rate limit (rateLimit) instead of being sent."}),
-		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kinesis_sink_records_rate_limit_held",
-			Help: "Records waiting for their shard's rate limit (rateLimit)."}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.failed, m.blocked, m.limited, m.held)
-	}
-	return m
+func newSinkMetrics(kpl *cwmetrics.Metrics) *sinkMetrics {
+	return &sinkMetrics{kpl: kpl}
 }
 
 func (m *sinkMetrics) hooks() producer.Hooks {
@@ -49,7 +27,7 @@ func (m *sinkMetrics) hooks() producer.Hooks {
 		OnEntryError: func(ei producer.EntryErrorInfo) {
 			m.kpl.EntryError(ei.Stream, ei.ShardID, ei.Code)
 		},
-		OnPutBlocked: func(d time.Duration) { m.blocked.Add(d.Seconds()) },
+		OnPutBlocked: m.kpl.PutBlocked,
 	}
 }
 
@@ -66,9 +44,8 @@ func (m *sinkMetrics) samplePending(ctx context.Context, p *producer.Producer) {
 		case <-t.C:
 			st := p.Stats()
 			m.kpl.SetPending(st.BufferedRecords)
-			m.limited.Add(float64(st.RateLimited - limited))
+			m.kpl.SetRateLimit(st.RateLimited-limited, st.HeldRecords)
 			limited = st.RateLimited
-			m.held.Set(float64(st.HeldRecords))
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 	if err != nil {
 		return fmt.Errorf("sink metrics: %w", err)
 	}
-	s.metrics = newSinkMetrics(kpl, sc.Registerer)
+	s.metrics = newSinkMetrics(kpl)
 	po.Hooks = s.metrics.hooks()
 	po.Hooks.OnShardMap = func(i producer.ShardMapInfo) {
 		if i.Err != nil {
@@ -324,7 +324,7 @@ func (s *Sink) onResult(res producer.Result) {
 // dropped silently.
 func (s *Sink) handleFailure(r *runtime.Record, kind string, err error) {
 	s.recordMetric("_kinesis_total_failure_", 1)
-	s.metrics.failed.WithLabelValues(kind, string(s.cfg.FailurePolicy)).Inc()
+	s.metrics.kpl.RecordFailed(kind, string(s.cfg.FailurePolicy))
 	switch s.cfg.FailurePolicy {
 	case conf.FailurePolicyDeadLetter:
 		s.log.Warn("record dead-lettered", "topic", r.Topic, "id", r.MessageID.String(),

@@ -284,6 +284,23 @@ func (m *Metrics) SetPending(n int) {
 	m.prom.pending.Set(float64(n))
 }
 
+// RecordFailed counts a record that the failure policy handled, by why it
+// failed (kind) and the policy. Prometheus only: the KPL has no such metric.
+func (m *Metrics) RecordFailed(kind, policy string) {
+	m.prom.policyFailed.WithLabelValues(kind, policy).Inc()
+}
+
+// PutBlocked adds time the sink waited for buffer space (backpressure).
+// Prometheus only.
+func (m *Metrics) PutBlocked(d time.Duration) { m.prom.blocked.Add(d.Seconds()) }
+
+// SetRateLimit adds records newly held back by the per-shard rate limit and
+// sets how many wait for it now. Prometheus only.
+func (m *Metrics) SetRateLimit(newlyLimited uint64, held int) {
+	m.prom.rateLimited.Add(float64(newlyLimited))
+	m.prom.rateLimitHeld.Set(float64(held))
+}
+
 // UserRecordPut records a user record written to Kinesis: its data size,
 // how many times it was retried (0 if the first attempt succeeded) and how
 // long it waited in the sink before it was first sent.

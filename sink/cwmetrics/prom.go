@@ -22,6 +22,11 @@ type promFamilies struct {
 
 	publishFailures, published, dropped prometheus.Counter
 	backlog                             prometheus.Gauge
+
+	// Series only the sink and its producer know of, with no KPL name.
+	policyFailed         *prometheus.CounterVec
+	blocked, rateLimited prometheus.Counter
+	rateLimitHeld        prometheus.Gauge
 }
 
 // streamHandles are one stream's children, looked up once so that
@@ -76,6 +81,13 @@ func newPromFamilies(reg prometheus.Registerer) (*promFamilies, error) {
 			Help: "Metric datums given up: over the retry backlog bound, or rejected by CloudWatch."}), &firstErr),
 		backlog: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: promNamespace, Name: "cloudwatch_backlog_datums",
 			Help: "Metric datums kept for retry after failed uploads."}), &firstErr),
+		policyFailed: counter("records_failure_policy_total", "Records that could not be delivered, by why (kind) and the failure policy applied.", "kind", "policy"),
+		blocked: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: promNamespace, Name: "backpressure_seconds_total",
+			Help: "Time Write waited for buffer space (backpressure to Pulsar)."}), &firstErr),
+		rateLimited: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: promNamespace, Name: "records_rate_limited_total",
+			Help: "Times a record was held back by the per-shard rate limit (rateLimit) instead of being sent."}), &firstErr),
+		rateLimitHeld: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: promNamespace, Name: "records_rate_limit_held",
+			Help: "Records waiting for their shard's rate limit (rateLimit)."}), &firstErr),
 	}
 	return p, firstErr
 }
