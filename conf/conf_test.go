@@ -454,11 +454,12 @@ func TestCredentialPlugins(t *testing.T) {
 			t.Errorf("%s: %v", name, cr.Source)
 		}
 	}
-	role := `{"roleArn":"arn:aws:iam::123456789012:role/r","roleSessionName":"s"}`
+	// STS session names are 2-64 characters: checked when the config loads.
+	role := `{"roleArn":"arn:aws:iam::123456789012:role/r","roleSessionName":"s2"}`
 	for _, name := range []string{AssumeRolePlugin, AssumeRolePluginLegacy} {
 		c, _ := mustLoad(t, with(minimal(), "awsCredentialPluginName", name, "awsCredentialPluginParam", role), nil)
 		cr, _ := c.Credentials()
-		if cr.Source != AssumeRole || cr.RoleARN != "arn:aws:iam::123456789012:role/r" || cr.RoleSessionName != "s" {
+		if cr.Source != AssumeRole || cr.RoleARN != "arn:aws:iam::123456789012:role/r" || cr.RoleSessionName != "s2" {
 			t.Errorf("%s: %+v", name, cr)
 		}
 	}

@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -333,73 +332,32 @@ type Credentials struct {
 	RoleSessionName string // AssumeRole
 }
 
-// Credentials parses awsCredentialPluginName and awsCredentialPluginParam.
-// Errors name the missing JSON fields, never the value. It checks what the
-// Java sink requires; the optional param fields (sessionToken; externalId,
-// durationSeconds, policy and base keys of the assume-role plugin) are parsed
-// and checked by package sink/awscfg when the clients are built.
+// Credentials parses awsCredentialPluginName and awsCredentialPluginParam
+// (see credparam.go). Errors name the fields, never a value.
 func (c *Config) Credentials() (*Credentials, error) {
-	const key = "awsCredentialPluginParam"
 	param := c.AWSCredentialPluginParam.Reveal()
 	switch strings.TrimSpace(c.AWSCredentialPluginName) {
 	case "":
-		m, ok := paramObject(param)
-		const want = `must be JSON {"accessKey":"…","secretKey":"…"} when awsCredentialPluginName is empty (set it, or a function secret of the same name)`
-		if !ok {
-			return nil, errorf(key, "%s; got %s", want, describeSecret(param))
+		k, _, err := ParseStaticParam(param)
+		if err != nil {
+			return nil, err
 		}
-		for _, f := range []string{"accessKey", "secretKey"} {
-			if strings.TrimSpace(m[f]) == "" {
-				return nil, errorf(key, "%s; %q is missing or blank", want, f)
-			}
-		}
-		return &Credentials{Source: StaticKeys, AccessKey: Secret(m["accessKey"]), SecretKey: Secret(m["secretKey"])}, nil
+		return &Credentials{Source: StaticKeys, AccessKey: k.AccessKey, SecretKey: k.SecretKey}, nil
 	case DefaultChainPlugin, DefaultChainPluginLegacy, DefaultChainPluginAlias:
+		if _, _, err := ParseDefaultChainParam(param); err != nil {
+			return nil, err
+		}
 		return &Credentials{Source: DefaultChain}, nil
 	case AssumeRolePlugin, AssumeRolePluginLegacy, AssumeRolePluginAlias, AssumeRolePluginAlias2:
-		m, ok := paramObject(param)
-		const want = `must be JSON {"roleArn":"…","roleSessionName":"…"} for the STS assume-role plugin`
-		if !ok {
-			return nil, errorf(key, "%s; got %s", want, describeSecret(param))
+		p, _, err := ParseAssumeRoleParam(param)
+		if err != nil {
+			return nil, err
 		}
-		for _, f := range []string{"roleArn", "roleSessionName"} {
-			if strings.TrimSpace(m[f]) == "" {
-				return nil, errorf(key, "%s; %q is missing or blank", want, f)
-			}
-		}
-		if !strings.HasPrefix(m["roleArn"], "arn:") {
-			return nil, errorf(key, "%s; \"roleArn\" is not an ARN (arn:…)", want)
-		}
-		return &Credentials{Source: AssumeRole, RoleARN: m["roleArn"], RoleSessionName: m["roleSessionName"]}, nil
+		return &Credentials{Source: AssumeRole, RoleARN: p.RoleARN, RoleSessionName: p.SessionName}, nil
 	}
 	return nil, errorf("awsCredentialPluginName", "must be empty (static keys), %s, %s, %s, %s, %s, %s or %s, got %s",
 		DefaultChainPlugin, AssumeRolePlugin, DefaultChainPluginLegacy, AssumeRolePluginLegacy,
 		DefaultChainPluginAlias, AssumeRolePluginAlias, AssumeRolePluginAlias2, quote(c.AWSCredentialPluginName))
-}
-
-// paramObject decodes a JSON object whose values are strings (others are
-// dropped, as they cannot be keys or names).
-func paramObject(s string) (map[string]string, bool) {
-	var raw map[string]any
-	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
-		return nil, false
-	}
-	m := make(map[string]string, len(raw))
-	for k, v := range raw {
-		if s, ok := v.(string); ok {
-			m[k] = s
-		}
-	}
-	return m, true
-}
-
-// describeSecret says what is wrong with a secret without showing it (not
-// even the position of a JSON syntax error, which would hint at its length).
-func describeSecret(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "an empty value"
-	}
-	return "a value that is not a JSON object"
 }
 
 // NormalizeTopic returns the full name of a Pulsar topic given as
