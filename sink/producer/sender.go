@@ -107,106 +107,71 @@ func (p *Producer) attempt(b *batch, ents []kEntry) {
 		}
 		return
 	}
+	pol := policy{failIfThrottled: p.opts.FailIfThrottled, aggByShard: p.opts.Aggregation == AggregateByShard}
 	if err == nil {
 		for i := range out.Records {
-			res := &out.Records[i]
 			e := &ents[i]
-			code := aws.ToString(res.ErrorCode)
-			if code == "" {
-				shard := aws.ToString(res.ShardId)
-				if e.shard != "" && shard != e.shard {
-					// The shard map is stale (resharding). A plain record
-					// was routed by Kinesis and is fine; an aggregate may
-					// hold records of other shards, which KCL consumers
-					// would drop, so it is sent again (its records were
-					// stored: duplicates, as with the KPL).
-					b.mismatch = true
-					p.mismatch.Add(1)
-					if e.agg && p.opts.Aggregation == AggregateByShard {
-						info.Failed++
-						p.retryEntry(st, e, CodeShardMismatch, "stored on "+shard+", predicted "+e.shard, nil)
-						continue
-					}
-				}
-				seq := aws.ToString(res.SequenceNumber)
-				for j, r := range e.recs {
-					r.out = outOK
-					r.shard, r.seqNo = shard, seq
-					r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size-len(e.pk), j == 0
-				}
-				if e.agg {
-					p.aggRecs.Add(1)
-				}
-				continue
+			v := pol.entryVerdict(&out.Records[i], e.shard, e.agg)
+			if v.mismatch {
+				b.mismatch = true
+				p.mismatch.Add(1)
 			}
-			info.Failed++
-			msg := aws.ToString(res.ErrorMessage)
-			if code == throttleCode && p.opts.FailIfThrottled {
-				p.failEntry(st, e, KindThrottled, code, msg, nil)
-				continue
+			if v.fate != fateAccepted {
+				info.Failed++
 			}
-			switch classifyCode(code) {
-			case actFatal:
-				b.fatal = true
-				p.failEntry(st, e, KindFatal, code, msg, nil)
-			case actSplit:
-				if e.agg {
-					p.retryAlone(st, e, code, msg, nil)
-					continue
-				}
-				p.failEntry(st, e, KindRejected, code, msg, nil)
-			default:
-				p.retryEntry(st, e, code, msg, nil)
-			}
+			p.apply(b, e, v, nil)
 		}
 		p.hookRequest(info)
 		return
 	}
 
-	act, code, msg := classifyErr(err, p.ctx.Err() != nil)
-	info.ErrorCode = code
+	v, split := pol.requestVerdict(err, p.ctx.Err() != nil, len(ents), ents[0].agg)
+	info.ErrorCode = v.code
 	info.Failed = len(ents)
 	p.hookRequest(info)
-	switch act {
-	case actSplit:
-		if len(ents) > 1 {
-			h := len(ents) / 2
-			p.attempt(b, ents[:h])
-			p.attempt(b, ents[h:])
-			return
-		}
-		if ents[0].agg {
-			p.retryAlone(st, &ents[0], code, msg, err)
-			return
-		}
-		kind := KindRejected
-		if code == CodeRequestTooLarge {
-			kind = KindOversize
-		}
-		p.failEntry(st, &ents[0], kind, code, msg, err)
-	case actFatal:
-		b.fatal = true
-		for i := range ents {
-			p.failEntry(st, &ents[i], KindFatal, code, msg, err)
-		}
-	case actClosed:
-		for i := range ents {
-			for _, r := range ents[i].recs {
-				p.failNow(r, KindClosed, r.code, r.msg, err)
-			}
-		}
-	case actRetry:
-		if code == throttleCode && p.opts.FailIfThrottled {
-			for i := range ents {
-				p.failEntry(st, &ents[i], KindThrottled, code, msg, err)
-			}
-			return
-		}
-		fallthrough
-	default:
+	if split {
+		h := len(ents) / 2
+		p.attempt(b, ents[:h])
+		p.attempt(b, ents[h:])
+		return
+	}
+	if v.fate == fateRetry {
 		b.failedWhole = true
-		for i := range ents {
-			p.retryEntry(st, &ents[i], code, msg, err)
+	}
+	for i := range ents {
+		p.apply(b, &ents[i], v, err)
+	}
+}
+
+// apply carries out the verdict on entry e of batch b. err is the call's
+// error, for a whole-request verdict.
+func (p *Producer) apply(b *batch, e *kEntry, v verdict, err error) {
+	st := b.st
+	switch v.fate {
+	case fateAccepted:
+		for j, r := range e.recs {
+			r.out = outOK
+			r.shard, r.seqNo = v.shard, v.seq
+			r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size-len(e.pk), j == 0
+		}
+		if e.agg {
+			p.aggRecs.Add(1)
+		}
+	case fateRetry:
+		p.retryEntry(st, e, v.code, v.msg, err)
+	case fateRetryAlone:
+		p.retryAlone(st, e, v.code, v.msg, err)
+	case fateFail:
+		if v.kind == KindFatal {
+			// The stream may have been deleted and re-created with other
+			// shards (see complete).
+			b.fatal = true
+		}
+		p.failEntry(st, e, v.kind, v.code, v.msg, err)
+	case fateClosed:
+		// Hard-stopped: each record keeps its last error, if any.
+		for _, r := range e.recs {
+			p.failNow(r, KindClosed, r.code, r.msg, err)
 		}
 	}
 }
