@@ -64,7 +64,7 @@ func run(args []string) int {
 		case "localrun":
 			return localrun(args[1:])
 		case "deploy":
-			return deploy(args[1:])
+			return deployCmd(args[1:])
 		case "help", "--help", "-help", "-h":
 			usage()
 			return 0
