@@ -56,7 +56,14 @@ func LoadInstanceConfig(confJSON, confPath string) (*InstanceConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buildInstanceConfig(rc, fd)
+	b, err := buildInstanceConfig(rc, fd)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	return b.c, nil
 }
 
 // rawConf holds every key of -instance-conf (the worker's GoInstanceConfig,
@@ -567,7 +574,25 @@ func pickInt32(fdVal int32, fdKey string, flatVal int32, flatKey string) (int32,
 	return flatVal, flatKey
 }
 
-func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*InstanceConfig, error) {
+// builtConf is an assembled InstanceConfig with what validate needs to name
+// the key behind a value: where FunctionDetails and the flat keys both
+// could give it, the one that did, and raw numbers before they are mapped.
+type builtConf struct {
+	c *InstanceConfig
+
+	instanceID      int32
+	killAfterIdleMs int64
+
+	runtime, guarantees, parallelism, subType, subPos                int32
+	runtimeKey, guaranteesKey, parallelismKey, subTypeKey, subPosKey string
+	sinkTopicKey                                                     string
+}
+
+// buildInstanceConfig assembles the InstanceConfig from the flat keys and
+// FunctionDetails (which wins where it has a value). Its only errors are
+// values that do not decode (JSON objects, input specs, durations); what
+// the values must satisfy is validate's.
+func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*builtConf, error) {
 	src := fd.GetSource()
 	c := &InstanceConfig{
 		Tenant:          pickString(fd.GetTenant(), rc.Tenant),
@@ -601,68 +626,15 @@ func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*InstanceConfig, 
 		DeadLetterTopic:     pickString(fd.GetRetryDetails().GetDeadLetterTopic(), rc.DeadLetterTopic),
 		SinkTopic:           strings.TrimSpace(pickString(fd.GetSink().GetTopic(), rc.SinkSpecsTopic)),
 	}
+	b := &builtConf{c: c, instanceID: rc.InstanceID, killAfterIdleMs: rc.KillAfterIdleMs,
+		sinkTopicKey: pickKey(fd.GetSink().GetTopic(), "functionDetails.sink.topic", "sinkSpecsTopic")}
 
-	// Identity and endpoints first: later messages are easier to read once
-	// these are known good.
-	for _, f := range []struct{ key, val string }{
-		{"tenant", c.Tenant}, {"nameSpace", c.Namespace}, {"name", c.Name},
-	} {
-		if strings.TrimSpace(f.val) == "" {
-			return nil, confErrorf("%q: is required (the function's tenant/namespace/name), got none", f.key)
-		}
-		if strings.Contains(f.val, "/") {
-			return nil, confErrorf("%q: must not contain '/', got %q", f.key, f.val)
-		}
-	}
-	if err := checkServiceURL(c.ServiceURL); err != nil {
-		return nil, err
-	}
-	if rc.InstanceID < 0 {
-		return nil, confErrorf("%q: must be >= 0, got %d", "instanceID", rc.InstanceID)
-	}
-	if c.Port < 1 || c.Port > 65535 {
-		return nil, confErrorf("%q: must be 1-65535, got %d", "port", c.Port)
-	}
-	if c.MetricsPort < 0 || c.MetricsPort > 65535 {
-		return nil, confErrorf("%q: must be 0-65535 (0 = no metrics server), got %d", "metricsPort", c.MetricsPort)
-	}
-	if c.MetricsPort == c.Port {
-		return nil, confErrorf("%q: must differ from port (the gRPC control port), both are %d", "metricsPort", c.Port)
-	}
-	if c.MaxBufTuples < 0 {
-		return nil, confErrorf("%q: must be >= 0, got %d", "maxBufTuples", c.MaxBufTuples)
-	}
-	if rc.KillAfterIdleMs < 0 || rc.KillAfterIdleMs > maxDurationMs {
-		return nil, confErrorf("%q: must be 0 (never) to %d milliseconds, got %d", "killAfterIdleMs", maxDurationMs, rc.KillAfterIdleMs)
-	}
-
-	if rt, key := pickInt32(int32(fd.GetRuntime()), "functionDetails.runtime", rc.Runtime, "runtime"); rt != 0 && rt != int32(pb.FunctionDetails_GO) {
-		return nil, confErrorf("%q: must be 3 (GO) for this Go binary, got %d (%s)", key, rt, pb.FunctionDetails_Runtime(rt))
-	}
-
-	pg, pgKey := pickInt32(int32(fd.GetProcessingGuarantees()), "functionDetails.processingGuarantees", rc.ProcessingGuarantees, "processingGuarantees")
-	switch pb.ProcessingGuarantees(pg) {
-	case pb.ProcessingGuarantees_ATLEAST_ONCE, pb.ProcessingGuarantees_ATMOST_ONCE, pb.ProcessingGuarantees_MANUAL:
-	case pb.ProcessingGuarantees_EFFECTIVELY_ONCE:
-		return nil, confErrorf("%q: EFFECTIVELY_ONCE is not supported by Go instances (Kinesis has no transactions); use ATLEAST_ONCE", pgKey)
-	default:
-		return nil, confErrorf("%q: must be 0 (ATLEAST_ONCE), 1 (ATMOST_ONCE) or 3 (MANUAL), got %d", pgKey, pg)
-	}
-	c.ProcessingGuarantees = ProcessingGuarantee(pg)
-
+	b.runtime, b.runtimeKey = pickInt32(int32(fd.GetRuntime()), "functionDetails.runtime", rc.Runtime, "runtime")
+	b.guarantees, b.guaranteesKey = pickInt32(int32(fd.GetProcessingGuarantees()), "functionDetails.processingGuarantees", rc.ProcessingGuarantees, "processingGuarantees")
+	c.ProcessingGuarantees = ProcessingGuarantee(b.guarantees)
 	c.AutoAck = resolveAutoAck(rc, fd)
-	if !c.AutoAck && c.ProcessingGuarantees != Manual {
-		// The official Go instance panics here too (PIP apache/pulsar#15560):
-		// with autoAck off nothing would ack under these guarantees.
-		return nil, confErrorf("%q: false is not supported with processingGuarantees %s; use processingGuarantees MANUAL or autoAck=true",
-			"autoAck", pb.ProcessingGuarantees(pg))
-	}
-
-	par, parKey := pickInt32(fd.GetParallelism(), "functionDetails.parallelism", rc.Parallelism, "parallelism")
-	if par < 0 {
-		return nil, confErrorf("%q: must be >= 1 (0 means 1), got %d", parKey, par)
-	}
-	c.Parallelism = max(int(par), 1)
+	b.parallelism, b.parallelismKey = pickInt32(fd.GetParallelism(), "functionDetails.parallelism", rc.Parallelism, "parallelism")
+	c.Parallelism = max(int(b.parallelism), 1)
 
 	var err error
 	if c.UserConfig, err = decodeJSONObject(pickString(fd.GetUserConfig(), string(rc.UserConfig)),
@@ -673,55 +645,31 @@ func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*InstanceConfig, 
 		pickKey(fd.GetSecretsMap(), "functionDetails.secretsMap", "secretsMap")); err != nil {
 		return nil, err
 	}
-
-	if err := checkAuth(c.AuthPlugin, c.AuthParams); err != nil {
-		return nil, err
-	}
-
-	if c.SinkTopic != "" {
-		return nil, confErrorf("%q: this function has an output topic (%q) but this binary is a sink and writes only to Kinesis; deploy with no output topic",
-			pickKey(fd.GetSink().GetTopic(), "functionDetails.sink.topic", "sinkSpecsTopic"), c.SinkTopic)
-	}
-
 	if c.Inputs, err = resolveInputs(rc, src); err != nil {
 		return nil, err
-	}
-	if len(c.Inputs) == 0 {
-		return nil, confErrorf("%q: no input topic: give sourceInputSpecs, sourceSpecsTopic or functionDetails.source.inputSpecs", "sourceInputSpecs")
 	}
 	if c.SubscriptionName == "" {
 		c.SubscriptionName = c.FQFN()
 	}
 
-	st, stKey := pickInt32(int32(src.GetSubscriptionType()), "functionDetails.source.subscriptionType", rc.SubscriptionType, "subscriptionType")
-	if st < 0 || st > int32(KeyShared) {
-		return nil, confErrorf("%q: must be 0 (SHARED), 1 (FAILOVER) or 2 (KEY_SHARED), got %d", stKey, st)
-	}
-	c.SubscriptionType = SubscriptionType(st)
+	b.subType, b.subTypeKey = pickInt32(int32(src.GetSubscriptionType()), "functionDetails.source.subscriptionType", rc.SubscriptionType, "subscriptionType")
+	c.SubscriptionType = SubscriptionType(b.subType)
 	// The worker turns --retain-ordering into FAILOVER and
 	// --retain-key-ordering into KEY_SHARED; details that carry only the flag
-	// (SHARED being the omitted default) get the same mapping, and only a
-	// flag that contradicts an explicit other type is refused.
+	// (SHARED being the omitted default) get the same mapping. A flag that
+	// contradicts an explicit other type is validate's to refuse.
 	switch {
 	case c.RetainOrdering && c.RetainKeyOrdering:
-		return nil, confErrorf("%q: retainOrdering and retainKeyOrdering are both true; set at most one", "functionDetails.retainKeyOrdering")
 	case c.RetainOrdering && c.SubscriptionType == Shared:
 		c.SubscriptionType = Failover
 	case c.RetainKeyOrdering && c.SubscriptionType == Shared:
 		c.SubscriptionType = KeyShared
-	case c.RetainOrdering && c.SubscriptionType != Failover:
-		return nil, confErrorf("%q: retainOrdering needs a FAILOVER subscription, got %s", stKey, pb.SubscriptionType(st))
-	case c.RetainKeyOrdering && c.SubscriptionType != KeyShared:
-		return nil, confErrorf("%q: retainKeyOrdering needs a KEY_SHARED subscription, got %s", stKey, pb.SubscriptionType(st))
 	}
 
-	sp, spKey := pickInt32(int32(src.GetSubscriptionPosition()), "functionDetails.source.subscriptionPosition", 0, "")
-	sp, spKey = pickInt32(sp, spKey, int32(fd.GetSubscriptionPosition()), "functionDetails.subscriptionPosition")
-	sp, spKey = pickInt32(sp, spKey, rc.SubscriptionPosition, "subscriptionPosition")
-	if sp < 0 || sp > int32(Earliest) {
-		return nil, confErrorf("%q: must be 0 (LATEST) or 1 (EARLIEST), got %d", spKey, sp)
-	}
-	c.SubscriptionPosition = SubscriptionPosition(sp)
+	b.subPos, b.subPosKey = pickInt32(int32(src.GetSubscriptionPosition()), "functionDetails.source.subscriptionPosition", 0, "")
+	b.subPos, b.subPosKey = pickInt32(b.subPos, b.subPosKey, int32(fd.GetSubscriptionPosition()), "functionDetails.subscriptionPosition")
+	b.subPos, b.subPosKey = pickInt32(b.subPos, b.subPosKey, rc.SubscriptionPosition, "subscriptionPosition")
+	c.SubscriptionPosition = SubscriptionPosition(b.subPos)
 
 	timeoutMs := src.GetTimeoutMs()
 	if timeoutMs == 0 {
@@ -748,7 +696,93 @@ func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*InstanceConfig, 
 	if c.Resources.Disk == 0 {
 		c.Resources.Disk = rc.Disk
 	}
-	return c, nil
+	return b, nil
+}
+
+// validate checks what an assembled config must satisfy to run this sink,
+// identity and endpoints first: later messages are easier to read once
+// these are known good.
+func (b *builtConf) validate() error {
+	c := b.c
+	for _, f := range []struct{ key, val string }{
+		{"tenant", c.Tenant}, {"nameSpace", c.Namespace}, {"name", c.Name},
+	} {
+		if strings.TrimSpace(f.val) == "" {
+			return confErrorf("%q: is required (the function's tenant/namespace/name), got none", f.key)
+		}
+		if strings.Contains(f.val, "/") {
+			return confErrorf("%q: must not contain '/', got %q", f.key, f.val)
+		}
+	}
+	if err := checkServiceURL(c.ServiceURL); err != nil {
+		return err
+	}
+	if b.instanceID < 0 {
+		return confErrorf("%q: must be >= 0, got %d", "instanceID", b.instanceID)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return confErrorf("%q: must be 1-65535, got %d", "port", c.Port)
+	}
+	if c.MetricsPort < 0 || c.MetricsPort > 65535 {
+		return confErrorf("%q: must be 0-65535 (0 = no metrics server), got %d", "metricsPort", c.MetricsPort)
+	}
+	if c.MetricsPort == c.Port {
+		return confErrorf("%q: must differ from port (the gRPC control port), both are %d", "metricsPort", c.Port)
+	}
+	if c.MaxBufTuples < 0 {
+		return confErrorf("%q: must be >= 0, got %d", "maxBufTuples", c.MaxBufTuples)
+	}
+	if b.killAfterIdleMs < 0 || b.killAfterIdleMs > maxDurationMs {
+		return confErrorf("%q: must be 0 (never) to %d milliseconds, got %d", "killAfterIdleMs", maxDurationMs, b.killAfterIdleMs)
+	}
+
+	if b.runtime != 0 && b.runtime != int32(pb.FunctionDetails_GO) {
+		return confErrorf("%q: must be 3 (GO) for this Go binary, got %d (%s)", b.runtimeKey, b.runtime, pb.FunctionDetails_Runtime(b.runtime))
+	}
+
+	switch pb.ProcessingGuarantees(b.guarantees) {
+	case pb.ProcessingGuarantees_ATLEAST_ONCE, pb.ProcessingGuarantees_ATMOST_ONCE, pb.ProcessingGuarantees_MANUAL:
+	case pb.ProcessingGuarantees_EFFECTIVELY_ONCE:
+		return confErrorf("%q: EFFECTIVELY_ONCE is not supported by Go instances (Kinesis has no transactions); use ATLEAST_ONCE", b.guaranteesKey)
+	default:
+		return confErrorf("%q: must be 0 (ATLEAST_ONCE), 1 (ATMOST_ONCE) or 3 (MANUAL), got %d", b.guaranteesKey, b.guarantees)
+	}
+	if !c.AutoAck && c.ProcessingGuarantees != Manual {
+		// The official Go instance panics here too (PIP apache/pulsar#15560):
+		// with autoAck off nothing would ack under these guarantees.
+		return confErrorf("%q: false is not supported with processingGuarantees %s; use processingGuarantees MANUAL or autoAck=true",
+			"autoAck", pb.ProcessingGuarantees(b.guarantees))
+	}
+	if b.parallelism < 0 {
+		return confErrorf("%q: must be >= 1 (0 means 1), got %d", b.parallelismKey, b.parallelism)
+	}
+
+	if err := checkAuth(c.AuthPlugin, c.AuthParams); err != nil {
+		return err
+	}
+	if c.SinkTopic != "" {
+		return confErrorf("%q: this function has an output topic (%q) but this binary is a sink and writes only to Kinesis; deploy with no output topic",
+			b.sinkTopicKey, c.SinkTopic)
+	}
+	if len(c.Inputs) == 0 {
+		return confErrorf("%q: no input topic: give sourceInputSpecs, sourceSpecsTopic or functionDetails.source.inputSpecs", "sourceInputSpecs")
+	}
+
+	if b.subType < 0 || b.subType > int32(KeyShared) {
+		return confErrorf("%q: must be 0 (SHARED), 1 (FAILOVER) or 2 (KEY_SHARED), got %d", b.subTypeKey, b.subType)
+	}
+	switch {
+	case c.RetainOrdering && c.RetainKeyOrdering:
+		return confErrorf("%q: retainOrdering and retainKeyOrdering are both true; set at most one", "functionDetails.retainKeyOrdering")
+	case c.RetainOrdering && c.SubscriptionType != Failover:
+		return confErrorf("%q: retainOrdering needs a FAILOVER subscription, got %s", b.subTypeKey, pb.SubscriptionType(b.subType))
+	case c.RetainKeyOrdering && c.SubscriptionType != KeyShared:
+		return confErrorf("%q: retainKeyOrdering needs a KEY_SHARED subscription, got %s", b.subTypeKey, pb.SubscriptionType(b.subType))
+	}
+	if b.subPos < 0 || b.subPos > int32(Earliest) {
+		return confErrorf("%q: must be 0 (LATEST) or 1 (EARLIEST), got %d", b.subPosKey, b.subPos)
+	}
+	return nil
 }
 
 func pickKey(fdVal, fdKey, flatKey string) string {
