@@ -1,11 +1,5 @@
 package producer
 
-import (
-	"time"
-
-	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
-)
-
 // Aggregation happens when a batch is cut, not at Put: user records stay
 // the unit of buffering, TTL, retries, ordering and results, and a record
 // retried after its aggregate failed is simply aggregated again with
@@ -21,6 +15,12 @@ import (
 // per request, a pooled encoding buffer. Aggregation cuts the SDK's
 // per-entry work (base64, JSON, response decoding) by the aggregation
 // factor, which is why it is cheaper per record than sending plain.
+
+import (
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
+)
 
 // outerKeyShard is the partition key of aggregates in AggregateByShard
 // mode, as in the KPL: the explicit hash key routes them, so the key only

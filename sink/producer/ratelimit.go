@@ -1,11 +1,5 @@
 package producer
 
-import (
-	"time"
-
-	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
-)
-
 // Per-shard rate limiting (Options.RateLimit), as the KPL does it: each
 // predicted shard has a token bucket of RateLimit% of the shard's write
 // limits, in Kinesis records and in bytes, holding at most one second's
@@ -24,6 +18,12 @@ import (
 // limiter keeps a single producer just under throttling, and the default
 // 150 lets it push a shard to saturation while still holding back the
 // bursts that would mostly come back throttled.
+
+import (
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
+)
 
 // Service write limits of one shard.
 const (
@@ -122,34 +122,6 @@ func (l *limiter) readyAt(b *bucket, now time.Time) time.Time {
 	return t
 }
 
-// setShardMapLocked installs st's shard map (nil: none known) and, with a
-// rate limit, the buckets of its shards. Records held under the previous
-// map go back to the front of the priority queue: they were predicted with
-// a map that is gone, and with no map nothing is limited.
-func (p *Producer) setShardMapLocked(st *streamState, m *shardMap) {
-	st.shardMap = m
-	if !p.lim.on() {
-		return
-	}
-	p.unholdLocked(st)
-	if m == nil {
-		st.buckets = st.buckets[:0]
-		return
-	}
-	now := time.Now()
-	old := st.byShard
-	st.byShard = make(map[string]*bucket, len(m.shards))
-	st.buckets = st.buckets[:0]
-	for _, s := range m.shards {
-		b := old[s.id]
-		if b == nil {
-			b = &bucket{shard: s.id, recs: p.lim.recRate, bytes: p.lim.byteRate, last: now}
-		}
-		st.byShard[s.id] = b
-		st.buckets = append(st.buckets, b)
-	}
-}
-
 // unholdLocked moves every held record of st ahead of its priority queue.
 func (p *Producer) unholdLocked(st *streamState) {
 	if st.heldCount == 0 {
@@ -197,71 +169,6 @@ func (p *Producer) holdLocked(st *streamState, b *bucket, r *record) {
 		b.listed = true
 		st.heldList = append(st.heldList, b)
 	}
-}
-
-// Where a cut takes its next record from.
-const (
-	fromHeld = iota
-	fromPrio
-	fromFresh
-)
-
-// cutSource walks the records a cut may take, oldest claims first: heads of
-// held queues whose shard can pay for them, then due retries and released
-// successors, then fresh records. Within one cut tokens only go down, so a
-// held queue passed over stays passed over (hi only advances).
-type cutSource struct {
-	hi   int
-	from int
-	b    *bucket // the held queue r came from (fromHeld)
-}
-
-func (p *Producer) peekLocked(st *streamState, c *cutSource, now time.Time) *record {
-	for ; c.hi < len(st.heldList); c.hi++ {
-		b := st.heldList[c.hi]
-		if b.held.len() > 0 && (b.cut == p.cutSeq || !now.Before(b.released.Add(limiterTick))) &&
-			p.lim.affords(b, 1, b.held.peek().size, now) {
-			c.from, c.b = fromHeld, b
-			return b.held.peek()
-		}
-	}
-	switch {
-	case st.prio.len() > 0:
-		c.from = fromPrio
-		return st.prio.peek()
-	case st.fresh.len() > 0:
-		c.from = fromFresh
-		return st.fresh.peek()
-	}
-	return nil
-}
-
-// nextLiveLocked is peekLocked for the cut loops: it expires, on the way,
-// retries and held records past their TTL (the only place those are
-// checked; fresh records are expired by planLocked).
-func (p *Producer) nextLiveLocked(st *streamState, c *cutSource, now time.Time, expired []*record) (*record, []*record) {
-	for {
-		r := p.peekLocked(st, c, now)
-		if r == nil || c.from == fromFresh || r.deadline.IsZero() || r.deadline.After(now) {
-			return r, expired
-		}
-		p.popLocked(st, c)
-		p.expire(r)
-		expired = append(expired, r)
-	}
-}
-
-func (p *Producer) popLocked(st *streamState, c *cutSource) *record {
-	switch c.from {
-	case fromHeld:
-		st.heldCount--
-		return c.b.held.pop()
-	case fromPrio:
-		return st.prio.pop()
-	}
-	r := st.fresh.pop()
-	st.freshBytes -= r.size
-	return r
 }
 
 // pruneHeldLocked drops emptied queues from st.heldList after a cut.

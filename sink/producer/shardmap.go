@@ -9,9 +9,114 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
 	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
+
+// needsMap says whether streams need a shard map: to aggregate by shard, or
+// to rate-limit per shard.
+func (p *Producer) needsMap() bool {
+	return p.opts.Aggregation == AggregateByShard || p.lim.on()
+}
+
+func mapShards(m *shardMap) int {
+	if m == nil {
+		return 0
+	}
+	return len(m.shards)
+}
+
+func (p *Producer) hookShardMap(i ShardMapInfo) {
+	if h := p.opts.Hooks.OnShardMap; h != nil {
+		h(i)
+	}
+}
+
+// maybeLoadShardMapLocked starts loading st's shard map in the background
+// when it has none, none is loading and the reload interval has passed.
+func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
+	if !p.needsMap() || st.shardMap != nil || st.mapLoading || now.Before(st.mapNextLoad) {
+		return
+	}
+	st.mapLoading = true
+	reason := st.mapReason
+	if reason == "" {
+		reason = "start"
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
+		m, err := loadShardMap(ctx, p.client, st.name)
+		cancel()
+		p.hookShardMap(ShardMapInfo{Stream: st.name, Reason: reason, Shards: mapShards(m), Err: err})
+		p.mu.Lock()
+		st.mapLoading = false
+		now := time.Now()
+		if err == nil {
+			p.mapLoads.Add(1)
+			p.setShardMapLocked(st, m)
+			st.mapFailures = 0
+			st.mapReason = ""
+			st.mapNextLoad = now.Add(minReload)
+		} else {
+			st.mapFailures++
+			d := p.opts.RetryInitialDelay
+			for i := 1; i < st.mapFailures && d < p.opts.RetryMaxDelay; i++ {
+				d *= 2
+			}
+			st.mapNextLoad = now.Add(max(minReload, min(d, p.opts.RetryMaxDelay)))
+			st.mapReason = "retry"
+		}
+		p.mu.Unlock()
+		p.wake()
+	}()
+}
+
+// wantsMapLocked says whether st needs a shard map loaded: it has none and
+// either has records to send or lost its map (mismatch, failed load), in
+// which case the map is reloaded without waiting for traffic.
+func (p *Producer) wantsMapLocked(st *streamState) bool {
+	return p.needsMap() && st.shardMap == nil && !p.closing &&
+		(st.mapReason != "" || st.prio.len()+st.fresh.len() > 0)
+}
+
+// invalidateShardMapLocked drops st's shard map if it is still m (a batch
+// cut with an older map says nothing about the current one), so that
+// records go unaggregated until a fresh map is loaded.
+func (p *Producer) invalidateShardMapLocked(st *streamState, m *shardMap, reason string, now time.Time) {
+	if m == nil || st.shardMap != m {
+		return
+	}
+	p.setShardMapLocked(st, nil)
+	st.mapReason = reason
+	p.maybeLoadShardMapLocked(st, now)
+}
+
+// setShardMapLocked installs st's shard map (nil: none known) and, with a
+// rate limit, the buckets of its shards. Records held under the previous
+// map go back to the front of the priority queue: they were predicted with
+// a map that is gone, and with no map nothing is limited.
+func (p *Producer) setShardMapLocked(st *streamState, m *shardMap) {
+	st.shardMap = m
+	if !p.lim.on() {
+		return
+	}
+	p.unholdLocked(st)
+	if m == nil {
+		st.buckets = st.buckets[:0]
+		return
+	}
+	now := time.Now()
+	old := st.byShard
+	st.byShard = make(map[string]*bucket, len(m.shards))
+	st.buckets = st.buckets[:0]
+	for _, s := range m.shards {
+		b := old[s.id]
+		if b == nil {
+			b = &bucket{shard: s.id, recs: p.lim.recRate, bytes: p.lim.byteRate, last: now}
+		}
+		st.byShard[s.id] = b
+		st.buckets = append(st.buckets, b)
+	}
+}
 
 // shardMap is a stream's open shards by hash-key range, from ListShards.
 // It predicts the shard of each user record so that an aggregate only holds

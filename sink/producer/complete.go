@@ -1,0 +1,334 @@
+package producer
+
+// Completion: applying a request's verdicts (outcome.go) to its records,
+// then resolving them (deliver), scheduling retries with backoff, pausing
+// a stream after whole-request failures, and updating shard backoffs.
+
+import (
+	"container/heap"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+)
+
+func (p *Producer) expire(r *record) {
+	r.out = outFail
+	r.final = &Error{Kind: KindTTLExpired, Stream: r.st.name, Code: r.code, Message: r.msg, Attempts: r.attempts, Err: r.err}
+	if r.attempts == 0 {
+		r.final.Message = "never sent: no sender was free before the deadline"
+	}
+}
+
+// finish resolves records that failed or succeeded for good: callbacks
+// first, outside the lock, then their buffer space and keys are released.
+// Releasing after the callback keeps a key's callbacks in Put order.
+func (p *Producer) finish(recs []*record) {
+	deliver(recs)
+	p.mu.Lock()
+	for _, r := range recs {
+		p.releaseLocked(r)
+	}
+	p.mu.Unlock()
+	p.wake()
+}
+
+func deliver(recs []*record) {
+	now := time.Now()
+	for _, r := range recs {
+		res := Result{
+			Tag:            r.e.Tag,
+			Stream:         r.e.Stream,
+			PartitionKey:   r.e.PartitionKey,
+			ShardID:        r.shard,
+			SequenceNumber: r.seqNo,
+			DataBytes:      len(r.e.Data),
+			Attempts:       r.attempts,
+			Latency:        now.Sub(r.putAt),
+
+			KinesisRecordUserRecords: r.krUsers,
+			KinesisRecordBytes:       r.krBytes,
+			FirstInKinesisRecord:     r.krFirst,
+		}
+		if r.final != nil {
+			res.Err = r.final
+			res.ShardID, res.SequenceNumber = "", ""
+			res.KinesisRecordUserRecords, res.KinesisRecordBytes, res.FirstInKinesisRecord = 0, 0, false
+		}
+		r.e.Callback(res)
+	}
+}
+
+func deliverNow(e *Entry, err *Error) {
+	e.Callback(Result{Tag: e.Tag, Stream: e.Stream, PartitionKey: e.PartitionKey, DataBytes: len(e.Data), Err: err})
+}
+
+func (p *Producer) releaseLocked(r *record) {
+	p.bufRecords--
+	p.bufBytes -= int64(r.size)
+	if r.final == nil {
+		p.delivered++
+	} else {
+		p.failed++
+	}
+	for i := 0; i < len(p.flushers); {
+		w := p.flushers[i]
+		if r.seq <= w.target {
+			w.remaining--
+			if w.remaining == 0 {
+				close(w.done)
+				p.flushers = append(p.flushers[:i], p.flushers[i+1:]...)
+				continue
+			}
+		}
+		i++
+	}
+	if ks := r.key; ks != nil {
+		if ks.parked.len() > 0 {
+			// The successor has waited since its Put, so it goes ahead of
+			// fresh records, lingering only what is left of its Linger.
+			next := ks.parked.pop()
+			next.readyAt = next.putAt
+			next.st.prio.push(next)
+		} else {
+			delete(p.keys, ks.id)
+		}
+	}
+	if p.spaceCh != nil {
+		close(p.spaceCh)
+		p.spaceCh = nil
+	}
+	// Drop the payload now: the record may stay referenced by a batch slice
+	// until the sender is done with it.
+	r.e.Data = nil
+}
+
+// apply carries out the verdict on entry e of batch b. err is the call's
+// error, for a whole-request verdict.
+func (p *Producer) apply(b *batch, e *kEntry, v verdict, err error) {
+	st := b.st
+	switch v.fate {
+	case fateAccepted:
+		for j, r := range e.recs {
+			r.out = outOK
+			r.shard, r.seqNo = v.shard, v.seq
+			r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size-len(e.pk), j == 0
+		}
+		if e.agg {
+			p.aggRecs.Add(1)
+		}
+	case fateRetry:
+		p.retryEntry(st, e, v.code, v.msg, err)
+	case fateRetryAlone:
+		p.retryAlone(st, e, v.code, v.msg, err)
+	case fateFail:
+		if v.kind == KindFatal {
+			// The stream may have been deleted and re-created with other
+			// shards (see complete).
+			b.fatal = true
+		}
+		p.failEntry(st, e, v.kind, v.code, v.msg, err)
+	case fateClosed:
+		// Hard-stopped: each record keeps its last error, if any.
+		for _, r := range e.recs {
+			p.failNow(r, KindClosed, r.code, r.msg, err)
+		}
+	}
+}
+
+// failEntry fails every user record of an entry for good.
+func (p *Producer) failEntry(st *streamState, e *kEntry, kind Kind, code, msg string, err error) {
+	for _, r := range e.recs {
+		p.failNow(r, kind, code, msg, err)
+	}
+	p.entryError(st, "", code, false)
+}
+
+func (p *Producer) failNow(r *record, kind Kind, code, msg string, err error) {
+	r.out = outFail
+	r.code, r.msg, r.err = code, errtext.Truncate(msg, maxMessage), err
+	r.final = &Error{Kind: kind, Stream: r.st.name, Code: code, Message: r.msg, Attempts: r.attempts, Err: err}
+}
+
+// retryEntry schedules every user record of an entry for a retry; records
+// of an aggregate are retried individually and aggregated again at the
+// next cut.
+func (p *Producer) retryEntry(st *streamState, e *kEntry, code, msg string, err error) {
+	shard := ""
+	if code == throttleCode {
+		shard = shardFromMessage(msg)
+	}
+	msg = errtext.Truncate(msg, maxMessage)
+	for _, r := range e.recs {
+		r.out = outRetry
+		r.code, r.msg, r.err = code, msg, err
+		r.shard = shard
+	}
+	p.entryError(st, shard, code, true)
+}
+
+// retryAlone handles an aggregate Kinesis rejected as invalid or too
+// large, which exact size accounting should make impossible (a stream
+// limit below what the producer assumes): its records are retried each
+// as a plain record, so that only a record bad on its own fails.
+func (p *Producer) retryAlone(st *streamState, e *kEntry, code, msg string, err error) {
+	for _, r := range e.recs {
+		r.noAgg = true
+	}
+	p.retryEntry(st, e, code, msg, err)
+}
+
+func (p *Producer) entryError(st *streamState, shard, code string, retried bool) {
+	p.entryErr.Add(1)
+	if h := p.opts.Hooks.OnEntryError; h != nil {
+		h(EntryErrorInfo{Stream: st.name, ShardID: shard, Code: code, Retried: retried})
+	}
+}
+
+// complete resolves a sent batch: callbacks for records that are done, then
+// under the lock the shard backoffs are updated and the rest scheduled for
+// a retry, or expired when the retry would start after their TTL.
+func (p *Producer) complete(b *batch) {
+	recs := b.recs
+	// Done records first; the order within a batch carries no meaning
+	// (a batch holds at most one record per key under RetainOrdering).
+	k := 0
+	for i, r := range recs {
+		if r.out != outRetry {
+			recs[i], recs[k] = recs[k], recs[i]
+			k++
+		}
+	}
+	done, retry := recs[:k], recs[k:]
+	deliver(done)
+
+	now := time.Now()
+	var expired []*record
+	p.mu.Lock()
+	p.inFlight--
+	p.updateShardsLocked(b.st, recs, now)
+	p.updatePauseLocked(b, now)
+	if b.mismatch {
+		p.invalidateShardMapLocked(b.st, b.shardMap, "mismatch", now)
+	} else if b.fatal {
+		// The stream may have been deleted and re-created with other shards.
+		p.invalidateShardMapLocked(b.st, b.shardMap, "error", now)
+	}
+	for _, r := range retry {
+		next := now.Add(p.backoffLocked(r))
+		if next.Before(b.st.pausedUntil) {
+			next = b.st.pausedUntil
+		}
+		if !r.deadline.IsZero() && !next.Before(r.deadline) {
+			p.expire(r)
+			expired = append(expired, r)
+			continue
+		}
+		r.notBefore = next
+		heap.Push(&p.waiting, r)
+	}
+	for _, r := range done {
+		p.releaseLocked(r)
+	}
+	p.mu.Unlock()
+	p.wake()
+	if len(expired) > 0 {
+		p.finish(expired)
+	}
+}
+
+// backoffLocked is the delay before r's next attempt: exponential in its
+// attempts, at least its shard's throttling backoff, minus up to half as
+// jitter.
+func (p *Producer) backoffLocked(r *record) time.Duration {
+	d := p.opts.RetryInitialDelay
+	for i := 1; i < r.attempts && d < p.opts.RetryMaxDelay; i++ {
+		d *= 2
+	}
+	if r.shard != "" {
+		if s := p.shards[shardKey{r.st, r.shard}]; s != nil && s.delay > d {
+			d = s.delay
+		}
+	}
+	d = min(d, p.opts.RetryMaxDelay)
+	return d - rand.N(d/2+1)
+}
+
+// updatePauseLocked pauses the stream after a whole-request retriable
+// failure (see streamState.pausedUntil), lengthening the pause at most once
+// per pause so that requests that were already in flight when an outage
+// began do not each double it; any response ends the pause.
+func (p *Producer) updatePauseLocked(b *batch, now time.Time) {
+	st := b.st
+	switch {
+	case b.answered:
+		st.failures = 0
+		st.pausedUntil = time.Time{}
+	case b.failedWhole && !now.Before(st.pausedUntil):
+		st.failures++
+		d := p.opts.RetryInitialDelay
+		for i := 1; i < st.failures && d < p.opts.RetryMaxDelay; i++ {
+			d *= 2
+		}
+		d = min(d, p.opts.RetryMaxDelay)
+		st.pausedUntil = now.Add(d - rand.N(d/2+1))
+	}
+}
+
+// updateShardsLocked feeds a batch's outcomes into the per-shard throttling
+// backoffs, one decision per shard and response (at most once per current
+// delay):
+//   - only throttled entries: the shard is over its limit; double the delay;
+//   - throttled and accepted entries: the shard is at its limit; keep it;
+//   - only accepted entries: halve it, and forget a shard back at the
+//     initial delay.
+//
+// Judging entry by entry instead let the first entry of a mixed response
+// decide: under steady partial throttling the delay climbed to
+// RetryMaxDelay although most records were going through.
+func (p *Producer) updateShardsLocked(st *streamState, recs []*record, now time.Time) {
+	type tally struct {
+		shard         string
+		throttled, ok bool
+	}
+	// A request spans few shards: a small array and a linear search beat a
+	// map allocated per response.
+	var buf [8]tally
+	seen := buf[:0]
+	note := func(shard string, throttled bool) {
+		for i := range seen {
+			if seen[i].shard == shard {
+				seen[i].throttled = seen[i].throttled || throttled
+				seen[i].ok = seen[i].ok || !throttled
+				return
+			}
+		}
+		seen = append(seen, tally{shard: shard, throttled: throttled, ok: !throttled})
+	}
+	for _, r := range recs {
+		switch {
+		case r.out == outRetry && r.code == throttleCode && r.shard != "":
+			note(r.shard, true)
+		case r.out == outOK && len(p.shards) > 0:
+			note(r.shard, false)
+		}
+	}
+	for _, t := range seen {
+		key := shardKey{st, t.shard}
+		s := p.shards[key]
+		switch {
+		case t.throttled && s == nil:
+			p.shards[key] = &shardState{delay: p.opts.RetryInitialDelay, changed: now}
+		case s == nil || now.Sub(s.changed) < s.delay:
+		case t.throttled && !t.ok:
+			s.delay = min(2*s.delay, p.opts.RetryMaxDelay)
+			s.changed = now
+		case !t.throttled:
+			s.delay /= 2
+			s.changed = now
+			if s.delay < p.opts.RetryInitialDelay {
+				delete(p.shards, key)
+			}
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package producer
+
+// The producer's state: the Producer, its streams, keys and shards, the
+// records it holds and the batches it sends. Everything here is guarded by
+// Producer.mu unless its comment says otherwise.
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
+)
+
+// PutRecordsAPI is the part of *kinesis.Client the producer uses. It exists
+// to keep the producer independent of how the client is built (credentials,
+// endpoint, HTTP client); tests pass a real client pointed at kinesalite.
+// ListShards is used only with AggregateByShard or RateLimit, for the shard map.
+type PutRecordsAPI interface {
+	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+}
+
+// Producer batches records into PutRecords requests. It is safe for
+// concurrent use. See the package documentation for the design.
+type Producer struct {
+	client PutRecordsAPI
+	opts   Options
+
+	// ctx is cancelled by a hard stop (Close's deadline), aborting in-flight
+	// calls.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	reqs     chan *batch   // dispatcher -> senders; capacity MaxInFlight, never blocks
+	wakeCh   chan struct{} // anyone -> dispatcher: state changed
+	done     chan struct{} // closed when the dispatcher and all senders have exited
+	senders  sync.WaitGroup
+	requests atomic.Uint64
+	entryErr atomic.Uint64
+	aggRecs  atomic.Uint64 // aggregated Kinesis records accepted
+	mapLoads atomic.Uint64 // successful shard map loads
+	mismatch atomic.Uint64 // entries that landed on another shard than predicted
+	lim      limiter       // per-shard rate limit (RateLimit); fixed after New
+
+	mu         sync.Mutex
+	streams    map[string]*streamState
+	streamList []*streamState // round-robin order
+	rr         int
+	limits     map[string]int // stream -> max record size learnt by Prepare
+	keys       map[keyID]*keyState
+	waiting    retryHeap // records backing off, by notBefore
+	shards     map[shardKey]*shardState
+	seq        uint64
+	bufRecords int // accepted, not yet resolved
+	bufBytes   int64
+	inFlight   int            // batches handed to senders and not completed
+	spaceCh    chan struct{}  // closed when space is freed; nil when nobody waits
+	flushers   []*flushWaiter // pending Flush calls
+	closing    bool           // Close was called: no more Puts, no lingering
+	stopped    bool           // Close's deadline hit: fail what is not in flight
+	delivered  uint64
+	failed     uint64
+	// rateLimited counts records the limiter held back (each time one was).
+	rateLimited uint64
+	cutSeq      uint64 // counts cuts, for the limiter (bucket.cut)
+
+	cut cutScratch // the dispatcher's reusable state for cutting aggregated batches
+}
+
+// record is the producer's state for one accepted entry. While a sender
+// holds it (in flight) only that sender touches the outcome fields; the
+// hand-over through the reqs channel and back under mu orders the accesses.
+type record struct {
+	e         Entry
+	size      int // data + partition key bytes
+	seq       uint64
+	putAt     time.Time
+	deadline  time.Time // zero when RecordTTL is unlimited
+	notBefore time.Time // earliest next attempt while backing off
+	readyAt   time.Time // in prio: when it became sendable; lingers from then
+	st        *streamState
+	key       *keyState // RetainOrdering only
+	attempts  int
+
+	// Aggregation.
+	hash   kpl.Hash // routing hash key, computed once (AggregateByShard)
+	hashed bool
+	noAgg  bool // an aggregate holding it was rejected as invalid: send it alone
+
+	// Outcome of the latest attempt.
+	out   outcome
+	shard string // accepted: the shard; throttled: the shard named in the message
+	seqNo string
+	// The accepted Kinesis record that carried it (see Result).
+	krUsers, krBytes int
+	krFirst          bool
+	code             string // last error code
+	msg              string // last error message (truncated)
+	err              error  // last underlying error
+	final            *Error // set when the record failed for good
+}
+
+type outcome uint8
+
+const (
+	outNone  outcome = iota
+	outOK            // accepted by Kinesis
+	outRetry         // failed, retriable
+	outFail          // failed for good (final is set)
+)
+
+type streamState struct {
+	name          string
+	maxRecordSize int
+	fresh         ring // never sent, in Put order
+	freshBytes    int
+	prio          ring // due retries and released same-key successors: sent before fresh
+
+	// A request that fails as a whole with a retriable error (endpoint
+	// unreachable, timeout, 5xx, request-level throttling) pauses the
+	// stream: nothing is sent to it until pausedUntil, and the pause doubles
+	// with each consecutive such failure until a response arrives. During an
+	// outage that is one probe per backoff window instead of every record
+	// retrying on its own in tiny requests; when it ends, the backlog goes
+	// out in full requests.
+	pausedUntil time.Time
+	failures    int
+
+	// Shard map (AggregateByShard): nil while none is available, and then
+	// records go unaggregated. mapLoading says a load is running;
+	// mapNextLoad is the earliest next one (minReload apart, backing off
+	// after failures).
+	shardMap    *shardMap
+	mapLoading  bool
+	mapNextLoad time.Time
+	mapFailures int
+	mapReason   string // why the next load happens, for ShardMapInfo
+
+	// Rate limiting (see ratelimit.go): buckets is parallel to
+	// shardMap.shards while both a limit and a map exist, else empty;
+	// byShard keeps the buckets across map reloads; heldList lists the
+	// buckets with held records, heldCount counts those records.
+	buckets   []*bucket
+	byShard   map[string]*bucket
+	heldList  []*bucket
+	heldCount int
+}
+
+// keyID names an ordering scope (RetainOrdering): stream and partition key.
+type keyID struct {
+	st *streamState
+	pk string
+}
+
+// keyState exists while a record of its key is somewhere between Put and
+// its resolution. Only that record (the head) can be queued, in flight or
+// backing off; later records of the key wait in parked, in Put order.
+type keyState struct {
+	id     keyID
+	parked ring
+}
+
+type shardKey struct {
+	st    *streamState
+	shard string
+}
+
+// shardState is a per-shard throttling backoff: the floor for the retry
+// delay of records throttled on that shard. It doubles at most once per
+// window while the shard keeps throttling and halves once per window while
+// it accepts records, so parallel requests hitting the same hot shard do not
+// each double it.
+type shardState struct {
+	delay   time.Duration
+	changed time.Time
+}
+
+type batch struct {
+	st   *streamState
+	recs []*record // grouped by entry, in entry order
+	ents []kEntry
+	// shardMap is the map the batch's shards were predicted with (nil if
+	// none): a mismatch invalidates it only if it is still the stream's.
+	shardMap *shardMap
+	// Set by the sender: some call got a response / failed as a whole
+	// with a retriable error / some entry landed on an unpredicted shard /
+	// some entry failed with a fatal error.
+	answered, failedWhole, mismatch, fatal bool
+	arena                                  *[]byte // pooled buffer holding the encoded aggregates
+}
+
+// kEntry is one Kinesis record of a batch: a user record sent as is, or an
+// aggregate of several.
+type kEntry struct {
+	recs    []*record // sub-slice of batch.recs, in Put order within a key
+	pk, ehk string    // the Kinesis record's keys (the outer ones for an aggregate)
+	shard   string    // predicted shard, "" when unknown
+	size    int       // data + partition key bytes, as Kinesis counts them
+	agg     bool      // aggregated (more than one user record)
+	data    []byte
+}
+
+type flushWaiter struct {
+	target    uint64 // records with seq <= target must resolve
+	remaining int
+	done      chan struct{}
+}
+
+func (p *Producer) streamLocked(name string) *streamState {
+	st := p.streams[name]
+	if st == nil {
+		st = &streamState{name: name, maxRecordSize: p.opts.MaxRecordSize}
+		if l, ok := p.limits[name]; ok {
+			st.maxRecordSize = l
+		}
+		p.streams[name] = st
+		p.streamList = append(p.streamList, st)
+	}
+	return st
+}
