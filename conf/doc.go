@@ -5,7 +5,7 @@
 // (FromFile, LoadSinkConfigFile), and validation with one-line errors.
 //
 // The keys and their documentation are the fields of Config; KEYS.md, the
-// table for the README, is generated from their doc comments:
+// key reference the docs link to, is generated from their doc comments:
 //
 //	go test ./conf -run TestKeysDoc -update
 //

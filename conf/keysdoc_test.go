@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite KEYS.md from the doc comments of Config")
 
 // keysMarkdown builds the key table from the doc comments of Config's fields
-// in conf.go and the defaults and ranges the loader uses, so the README's
+// in conf.go and the defaults and ranges the loader uses, so the key
 // table cannot drift from the code.
 func keysMarkdown(t *testing.T) string {
 	t.Helper()

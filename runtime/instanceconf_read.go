@@ -113,7 +113,7 @@ func readConfSources(confJSON, confPath string) (map[string]any, error) {
 // as a lone backslash: {"path":"/x"} arrives as "{\path\:\/x\}", which is
 // not valid JSON. Inside those two fields a mangled value holds no '"' at
 // all, so it ends at the next quote, and putting the quotes back is exact
-// as long as the original values held no backslash. The README tells
+// as long as the original values held no backslash. docs/deployment.md tells
 // Function Mesh users to keep config values free of quotes and backslashes
 // (and whitespace, which bash would split on).
 func repairFunctionMeshConf(conf string) (string, bool) {

@@ -229,21 +229,10 @@ func producerOptions(cfg *conf.Config) producer.Options {
 
 // Write runs once per record on the runtime's receive goroutine.
 //
-// Where the cycles go (pprof via make bench -profile, do-nothing endpoint,
-// about 4.5 CPU µs per record in all for 100 B records with aggregation):
-// a third in the producer's senders (request body, SigV4's SHA-256 of it,
-// TLS, decoding the response), a fifth resolving records (callbacks, the
-// Pulsar acks), a sixth in this receive path (record, route, Put), a tenth
-// each in pulsar-client-go's receive and in aggregation (protobuf and MD5),
-// and the GC across all of them. With 10 KiB records touching the bytes
-// dominates: base64, the aggregate's copy and MD5, SHA-256, TLS. Before,
-// the SDK's request serializer alone was half of the 10 KiB cost (see
-// producer/putbody.go), and resolved records lingering in the runtime's
-// pending queue set the peak RSS (see runtime's pendingQueue).
-//
-// So this path avoids what it can: no copy of a raw payload, no closure per
-// record, no goroutine per record (results come back on the producer's
-// sender goroutines).
+// It is the hot path (docs/benchmarks.md has the profiles), so it avoids
+// what it can: no copy of a raw payload, no closure per record, no
+// goroutine per record (results come back on the producer's sender
+// goroutines).
 func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 	s.recordMetric("_kinesis_total_incoming_", 1)
 	s.recordMetric("_kinesis_total_incoming_bytes_", float64(len(r.Payload)))

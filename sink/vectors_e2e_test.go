@@ -94,7 +94,7 @@ func TestGoldenVectorsThroughTheRuntime(t *testing.T) {
 			// A present but empty key: pulsar-client-go neither sends one
 			// (it leaves an empty key out) nor tells one from no key on
 			// receipt, so such a record reads as keyless here (see the
-			// README's differences from the Java sink).
+			// differences from the Java sink in docs/how-it-works.md).
 			continue
 		} else if err != nil {
 			t.Fatal(err)

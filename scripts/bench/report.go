@@ -55,7 +55,7 @@ func printRow(r Result, first bool) {
 	}
 }
 
-// printTable prints the whole run as one markdown table (what the README
+// printTable prints the whole run as one markdown table (what docs/benchmarks.md
 // holds), errors below it.
 func printTable(rep *Report) {
 	m := rep.Machine

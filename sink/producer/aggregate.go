@@ -5,16 +5,6 @@ package producer
 // retried after its aggregate failed is simply aggregated again with
 // whatever is due at the next cut. The cut only does size arithmetic
 // (kpl.Sizer, under the producer's lock); the sender encodes, outside it.
-//
-// Where the cycles go (pprof of BenchmarkPut/100B-aggregated-shard, 100 B
-// records into an accept-all endpoint): MD5 is the largest single item
-// (the routing hash of each record, computed in Put outside the lock, and
-// the trailer of each aggregate), then memmove (copying data into
-// aggregates and the SDK's body), SHA-256 request signing, and the GC;
-// the producer allocates one object per record (the record itself) and,
-// per request, a pooled encoding buffer. Aggregation cuts the SDK's
-// per-entry work (base64, JSON, response decoding) by the aggregation
-// factor, which is why it is cheaper per record than sending plain.
 
 import (
 	"time"
