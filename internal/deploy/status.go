@@ -22,9 +22,9 @@ type FunctionStatus struct {
 			NumReceived              int64           `json:"numReceived"`
 			NumSuccessfullyProcessed int64           `json:"numSuccessfullyProcessed"`
 			NumUserExceptions        int64           `json:"numUserExceptions"`
-			LatestUserExceptions     []exceptionInfo `json:"latestUserExceptions"`
+			LatestUserExceptions     []ExceptionInfo `json:"latestUserExceptions"`
 			NumSystemExceptions      int64           `json:"numSystemExceptions"`
-			LatestSystemExceptions   []exceptionInfo `json:"latestSystemExceptions"`
+			LatestSystemExceptions   []ExceptionInfo `json:"latestSystemExceptions"`
 			AverageLatency           float64         `json:"averageLatency"`
 			LastInvocationTime       int64           `json:"lastInvocationTime"`
 			WorkerID                 string          `json:"workerId"`
@@ -32,7 +32,8 @@ type FunctionStatus struct {
 	} `json:"instances"`
 }
 
-type exceptionInfo struct {
+// ExceptionInfo is one of the latest exceptions an instance reports.
+type ExceptionInfo struct {
 	ExceptionString string `json:"exceptionString"`
 	TimestampMs     int64  `json:"timestampMs"`
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/pulsar-kinesis/kinesis-sink/flatbuf/kinesisfbs"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/deploy"
 )
 
 const (
@@ -134,24 +135,6 @@ func isNotFound(out string) bool {
 		strings.Contains(o, "404")
 }
 
-// funcStatus is the part of `functions status` the demo reads.
-type funcStatus struct {
-	NumInstances int `json:"numInstances"`
-	NumRunning   int `json:"numRunning"`
-	Instances    []struct {
-		InstanceID int `json:"instanceId"`
-		Status     struct {
-			Running                  bool   `json:"running"`
-			Error                    string `json:"error"`
-			NumRestarts              int64  `json:"numRestarts"`
-			NumReceived              int64  `json:"numReceived"`
-			NumSuccessfullyProcessed int64  `json:"numSuccessfullyProcessed"`
-			NumUserExceptions        int64  `json:"numUserExceptions"`
-			NumSystemExceptions      int64  `json:"numSystemExceptions"`
-		} `json:"status"`
-	} `json:"instances"`
-}
-
 // rest calls the admin REST API (what pulsar-admin calls, without starting a JVM each time) and returns the HTTP
 // status and body.
 func (e *env) rest(method, path string) (int, []byte, error) {
@@ -175,7 +158,7 @@ func functionPath(name string) string {
 }
 
 // status is `functions status`.
-func (e *env) status(name string) (*funcStatus, error) {
+func (e *env) status(name string) (*deploy.FunctionStatus, error) {
 	code, body, err := e.rest(http.MethodGet, functionPath(name)+"/status")
 	if err != nil {
 		return nil, err
@@ -183,7 +166,7 @@ func (e *env) status(name string) (*funcStatus, error) {
 	if code != http.StatusOK {
 		return nil, fmt.Errorf("functions status %s: HTTP %d: %s", name, code, bytes.TrimSpace(body))
 	}
-	var st funcStatus
+	var st deploy.FunctionStatus
 	if err := json.Unmarshal(body, &st); err != nil {
 		return nil, fmt.Errorf("functions status %s: unreadable answer %q: %v", name, body, err)
 	}
@@ -646,7 +629,7 @@ func run() error {
 	// The worker starts the four instances concurrently; waiting for all after creating all saves time.
 	for _, f := range formats {
 		name := f.function()
-		var last *funcStatus
+		var last *deploy.FunctionStatus
 		err := waitFor(startTimeout, "function "+name+" to report numRunning 1", func() (bool, error) {
 			st, err := e.status(name)
 			if err == nil {
@@ -704,7 +687,7 @@ func run() error {
 	fmt.Printf("\n== 3. functions status (counters served by the instance's gRPC control port)\n")
 	fmt.Printf("  %-12s %-10s %-12s %-25s %s\n", "function", "running", "numReceived", "numSuccessfullyProcessed", "exceptions")
 	for _, f := range formats {
-		var st *funcStatus
+		var st *deploy.FunctionStatus
 		// The counters move when Kinesis has accepted the record, which may be a moment after it is readable.
 		_ = waitFor(15*time.Second, "counters", func() (bool, error) {
 			s, err := e.status(f.function())
