@@ -11,6 +11,11 @@
 // records that do get through are stored and read back from the real
 // emulator, so tests still check real outcomes.
 //
+// Its shard-limit mode (Rules.ShardLimit) gives each shard Kinesis's write
+// limits, so that how close a producer runs to a shard's limit, and how
+// much it gets throttled there, can be measured against an emulator that
+// has none.
+//
 // Faults apply to PutRecords calls (X-Amz-Target Kinesis_20131202.PutRecords)
 // except Unreachable, which applies to every connection, and FailListShards.
 // Every other call is passed through untouched. Rules can be changed at any time with
@@ -23,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +99,37 @@ type Rules struct {
 	// AccessDeniedException without forwarding it, as Kinesis does for a
 	// role without kinesis:ListShards: the producer then has no shard map.
 	FailListShards bool
+
+	// ShardLimit, when set, gives every shard Kinesis's write limits: an
+	// entry its shard cannot take now is answered
+	// ProvisionedThroughputExceededException, as Kinesis answers it, and
+	// not forwarded. Neither emulator the tests use (kinesalite, the
+	// benchmark's do-nothing endpoint) has any limit.
+	ShardLimit *ShardLimit
+}
+
+// ShardLimit is a shard's write limits. Kinesis counts, per shard and
+// second, records (an aggregated record is one record) and bytes of data
+// plus partition key; each shard here has a token bucket per limit that
+// refills at the limit and holds Burst worth of it, so a shard idle for a
+// while takes a short burst, as Kinesis does, and a steady load above the
+// limit is throttled down to it.
+type ShardLimit struct {
+	RecordsPerSecond float64 // Kinesis: 1000
+	BytesPerSecond   float64 // Kinesis: 1 MiB
+	// Burst is how many seconds of the limits a bucket holds; default 1.
+	Burst float64
+}
+
+// KinesisShardLimit is the write limit of a provisioned Kinesis shard.
+func KinesisShardLimit() *ShardLimit {
+	return &ShardLimit{RecordsPerSecond: 1000, BytesPerSecond: 1 << 20, Burst: 1}
+}
+
+// shardBucket is one shard's tokens under ShardLimit.
+type shardBucket struct {
+	records, bytes float64
+	at             time.Time
 }
 
 // ShardOutage fails all entries for one shard until Until.
@@ -118,9 +155,13 @@ type Counters struct {
 	Delayed          int64 // responses held back by Delay
 	Refused          int64 // connections/requests refused while unreachable
 	ListShardsFailed int64 // ListShards calls answered by FailListShards
-	Held             int64 // requests that waited at the Hold gate
-	ShardMapFailures int64 // ListShards calls to the target that failed
-	ForwardFailures  int64 // forwards that failed (target down)
+	// EntriesOverLimit are entries answered as throttled by ShardLimit;
+	// EntriesUnderLimit the entries it let through, per request and
+	// attempt (so the throttled fraction is Over / (Over + Under)).
+	EntriesOverLimit, EntriesUnderLimit int64
+	Held                                int64 // requests that waited at the Hold gate
+	ShardMapFailures                    int64 // ListShards calls to the target that failed
+	ForwardFailures                     int64 // forwards that failed (target down)
 }
 
 // Proxy is a running fault-injecting proxy bound to 127.0.0.1.
@@ -136,6 +177,8 @@ type Proxy struct {
 	counters Counters
 	gate     chan struct{} // non-nil while held; closed by Release
 	shardMap map[string][]shardRange
+	buckets  map[string]*shardBucket // by stream + "/" + shard, for ShardLimit
+	now      func() time.Time        // time.Now; tests move it by hand
 }
 
 type shardRange struct {
@@ -159,6 +202,8 @@ func New(target string, seed uint64) (*Proxy, error) {
 		target:   target,
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		shardMap: make(map[string][]shardRange),
+		buckets:  make(map[string]*shardBucket),
+		now:      time.Now,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns:        64,
 			MaxIdleConnsPerHost: 64,
@@ -194,6 +239,14 @@ func (p *Proxy) Rules() Rules {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.rules
+}
+
+// SetClock replaces the clock ShardLimit refills by (time.Now), so that a
+// test can move time by hand and count tokens exactly.
+func (p *Proxy) SetClock(now func() time.Time) {
+	p.mu.Lock()
+	p.now = now
+	p.mu.Unlock()
 }
 
 // Counters returns a snapshot of the counters.
@@ -438,8 +491,43 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type putRecordsEntry struct {
+	Data            string // base64
 	PartitionKey    string
 	ExplicitHashKey string
+}
+
+// size is what Kinesis counts of an entry against its shard: data plus
+// partition key bytes.
+func (e *putRecordsEntry) size() int {
+	return base64.StdEncoding.DecodedLen(len(e.Data)) - strings.Count(e.Data[max(len(e.Data)-2, 0):], "=") + len(e.PartitionKey)
+}
+
+// overLimitLocked reports whether shard cannot take an entry of size bytes
+// now, and takes the entry's tokens when it can.
+func (p *Proxy) overLimitLocked(l *ShardLimit, stream, shard string, size int, now time.Time) bool {
+	burst := l.Burst
+	if burst <= 0 {
+		burst = 1
+	}
+	key := stream + "/" + shard
+	b := p.buckets[key]
+	if b == nil {
+		b = &shardBucket{records: l.RecordsPerSecond * burst, bytes: l.BytesPerSecond * burst, at: now}
+		p.buckets[key] = b
+	}
+	if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		b.records = min(b.records+dt*l.RecordsPerSecond, l.RecordsPerSecond*burst)
+		b.bytes = min(b.bytes+dt*l.BytesPerSecond, l.BytesPerSecond*burst)
+		b.at = now
+	}
+	if b.records < 1 || b.bytes < float64(size) {
+		p.counters.EntriesOverLimit++
+		return true
+	}
+	b.records--
+	b.bytes -= float64(size)
+	p.counters.EntriesUnderLimit++
+	return false
 }
 
 func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -480,19 +568,22 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 	}
 
 	// Per entry: forward it, or answer it as failed.
-	now := time.Now()
+	p.mu.Lock()
+	now := p.now()
+	p.mu.Unlock()
 	failed := make([]json.RawMessage, len(entries)) // nil: forwarded
 	var forward []json.RawMessage
 	var nDropped, nDown int64
 	for i, raw := range entries {
-		code, msg := p.entryFault(r.Context(), &d, stream, raw, d.drop[i], now)
+		code, msg, why := p.entryFault(r.Context(), &d, stream, raw, d.drop[i], now)
 		if code == "" {
 			forward = append(forward, raw)
 			continue
 		}
-		if d.drop[i] {
+		switch why {
+		case faultDropped:
 			nDropped++
-		} else {
+		case faultShardDown:
 			nDown++
 		}
 		failed[i], _ = json.Marshal(map[string]string{"ErrorCode": code, "ErrorMessage": msg})
@@ -555,7 +646,7 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 func (p *Proxy) draw(f float64) bool { return f > 0 && p.rng.Float64() < f }
 
 // entryFault decides whether one entry fails, and how, without forwarding.
-func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw json.RawMessage, drop bool, now time.Time) (code, msg string) {
+func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw json.RawMessage, drop bool, now time.Time) (code, msg string, why faultKind) {
 	var outage *ShardOutage
 	for i := range d.rules.ShardOutages {
 		o := &d.rules.ShardOutages[i]
@@ -564,32 +655,51 @@ func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw 
 			break
 		}
 	}
-	if !drop && outage == nil {
-		return "", ""
+	limit := d.rules.ShardLimit
+	if !drop && outage == nil && limit == nil {
+		return "", "", 0
 	}
-	needShard := outage != nil || d.rules.DropCode == "" || d.rules.DropCode == CodeThrottled
+	needShard := outage != nil || limit != nil || d.rules.DropCode == "" || d.rules.DropCode == CodeThrottled
 	shard := ""
-	if needShard {
-		var e putRecordsEntry
-		if json.Unmarshal(raw, &e) == nil {
-			if h, err := HashKey(e.PartitionKey, e.ExplicitHashKey); err == nil {
-				shard, _ = p.shardFor(ctx, stream, h)
-			}
+	var e putRecordsEntry
+	if needShard && json.Unmarshal(raw, &e) == nil {
+		if h, err := HashKey(e.PartitionKey, e.ExplicitHashKey); err == nil {
+			shard, _ = p.shardFor(ctx, stream, h)
 		}
 	}
 	if outage != nil && shard != "" {
 		for i := range d.rules.ShardOutages {
 			o := &d.rules.ShardOutages[i]
 			if o.Stream == stream && o.ShardID == shard && now.Before(o.Until) {
-				return entryError(o.Code, stream, shard)
+				code, msg := entryError(o.Code, stream, shard)
+				return code, msg, faultShardDown
 			}
 		}
 	}
 	if drop {
-		return entryError(d.rules.DropCode, stream, shard)
+		code, msg := entryError(d.rules.DropCode, stream, shard)
+		return code, msg, faultDropped
 	}
-	return "", ""
+	if limit != nil && shard != "" {
+		p.mu.Lock()
+		over := p.overLimitLocked(limit, stream, shard, e.size(), now)
+		p.mu.Unlock()
+		if over {
+			code, msg := entryError(CodeThrottled, stream, shard)
+			return code, msg, faultOverLimit
+		}
+	}
+	return "", "", 0
 }
+
+// faultKind says why an entry failed.
+type faultKind uint8
+
+const (
+	faultDropped faultKind = iota + 1
+	faultShardDown
+	faultOverLimit // counted by overLimitLocked
+)
 
 // entryError builds a per-entry error as Kinesis words it.
 func entryError(code, stream, shard string) (string, string) {
