@@ -31,6 +31,19 @@ const (
 	AggregateByKey AggregationMode = "key"
 )
 
+// RateLimitScope says whose send rate rateLimit bounds.
+type RateLimitScope string
+
+const (
+	// RateLimitPerFunction divides rateLimit among the function's
+	// instances (its parallelism), so that together they send at most
+	// rateLimit percent of each shard's limits.
+	RateLimitPerFunction RateLimitScope = "function"
+	// RateLimitPerInstance gives every instance the whole rateLimit, as the
+	// KPL does: N instances writing to one shard send up to N times it.
+	RateLimitPerInstance RateLimitScope = "instance"
+)
+
 // PartitionKeyMode says where a record's Kinesis partition key comes from.
 type PartitionKeyMode string
 
@@ -170,11 +183,20 @@ type Config struct {
 	// most maxConnections); the Go HTTP client opens connections on demand.
 	MinConnections int `json:"minConnections"`
 	// Per-shard send rate limit, as a percentage of the shard's write limits
-	// (1000 records/s and 1 MiB/s), per instance: records over it wait, in
-	// order, instead of being sent and throttled. Shards are predicted from
-	// the stream's shard map (ListShards); without one nothing is limited.
-	// 150 lets one instance saturate a shard.
+	// (1000 records/s and 1 MiB/s): records over it wait, in order, instead
+	// of being sent and throttled. Shards are predicted from the stream's
+	// shard map (ListShards); without one nothing is limited. 150 lets the
+	// sink saturate a shard; 100 keeps it under the shard's limits. Shared
+	// among the function's instances unless rateLimitScope says otherwise.
 	RateLimit int64 `json:"rateLimit"`
+	// Whose rate rateLimit bounds: "function" (the function's instances
+	// share it: each takes rateLimit divided by the parallelism, so N
+	// instances on one stream stay within the shards' limits together) or
+	// "instance" (each instance gets all of it, as with the KPL: N instances
+	// writing to one shard can send N times the limit and be throttled).
+	// "function" needs the parallelism the worker passes; Function Mesh
+	// passes 1 unless its showPreciseParallelism is set.
+	RateLimitScope RateLimitScope `json:"rateLimitScope"`
 	// How long the sink keeps trying to write a record, in milliseconds,
 	// counted from when it was received. Set it below the input's ack timeout
 	// (timeoutMs). When it expires, failurePolicy applies. Not applied with
@@ -329,6 +351,7 @@ func Default() *Config {
 		MaxConnections:                DefaultMaxConnections,
 		MinConnections:                DefaultMinConnections,
 		RateLimit:                     DefaultRateLimit,
+		RateLimitScope:                RateLimitPerFunction,
 		RecordTTL:                     DefaultRecordTTL,
 		CredentialsRefreshDelay:       DefaultCredentialsRefreshDelay,
 		ExtraKinesisProducerConfig:    map[string]string{},

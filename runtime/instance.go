@@ -171,6 +171,7 @@ func (in *Instance) run(ctx context.Context) error {
 		Namespace:    cfg.Namespace,
 		Name:         cfg.Name,
 		InstanceID:   cfg.InstanceID,
+		Parallelism:  max(cfg.Parallelism, 1),
 		ClusterName:  cfg.ClusterName,
 		UserConfig:   cfg.UserConfig,
 		Secret:       in.opts.Secret,

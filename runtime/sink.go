@@ -51,7 +51,10 @@ type Publisher interface {
 type SinkContext struct {
 	Tenant, Namespace, Name string
 	InstanceID              int
-	ClusterName             string
+	// Parallelism is how many instances the function runs (at least 1), as
+	// the worker says; Function Mesh says 1 unless told the real count.
+	Parallelism int
+	ClusterName string
 	// UserConfig is the function's userConfig (the sink configuration).
 	UserConfig map[string]any
 	// Secret resolves a name from the function's secretsMap (environment

@@ -9,11 +9,35 @@ import (
 // rateLimit reaches the producer: the default (150) and a configured value.
 func TestProducerOptionsRateLimit(t *testing.T) {
 	cfg := conf.Default()
-	if got := producerOptions(cfg).RateLimit; got != conf.DefaultRateLimit {
-		t.Errorf("default: RateLimit %d, want %d", got, conf.DefaultRateLimit)
+	if got := producerOptions(cfg, 1).RateLimit; got != conf.DefaultRateLimit {
+		t.Errorf("default: RateLimit %v, want %d", got, conf.DefaultRateLimit)
 	}
 	cfg.RateLimit = 40
-	if got := producerOptions(cfg).RateLimit; got != 40 {
-		t.Errorf("RateLimit %d, want 40", got)
+	if got := producerOptions(cfg, 1).RateLimit; got != 40 {
+		t.Errorf("RateLimit %v, want 40", got)
+	}
+}
+
+// With rateLimitScope "function" (the default) the instances of a function
+// share the rate: each takes rateLimit / parallelism; "instance" gives each
+// all of it.
+func TestProducerOptionsRateLimitShared(t *testing.T) {
+	cfg := conf.Default()
+	cfg.RateLimit = 100
+	for _, c := range []struct {
+		scope       conf.RateLimitScope
+		parallelism int
+		want        float64
+	}{
+		{conf.RateLimitPerFunction, 1, 100},
+		{conf.RateLimitPerFunction, 0, 100},
+		{conf.RateLimitPerFunction, 3, 100.0 / 3},
+		{conf.RateLimitPerFunction, 4, 25},
+		{conf.RateLimitPerInstance, 3, 100},
+	} {
+		cfg.RateLimitScope = c.scope
+		if got := producerOptions(cfg, c.parallelism).RateLimit; got != c.want {
+			t.Errorf("%s, parallelism %d: RateLimit %v, want %v", c.scope, c.parallelism, got, c.want)
+		}
 	}
 }

@@ -115,7 +115,7 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		return fmt.Errorf("sink config: %w", err)
 	}
 
-	po := producerOptions(cfg)
+	po := producerOptions(cfg, sc.Parallelism)
 	s.clients, err = awscfg.New(ctx, cfg, awscfg.Options{Logger: s.log, KinesisHTTPClient: producer.NewHTTPClient(po)})
 	if err != nil {
 		return err
@@ -163,7 +163,8 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 			"openShards", info.OpenShards, "maxRecordSize", info.MaxRecordSize)
 	}
 	s.log.Info("kinesis sink open", "format", string(cfg.MessageFormat), "retainOrdering", cfg.RetainOrdering,
-		"failurePolicy", string(cfg.FailurePolicy), "aggregation", po.Aggregation.String())
+		"failurePolicy", string(cfg.FailurePolicy), "aggregation", po.Aggregation.String(),
+		"rateLimitPercent", po.RateLimit, "rateLimitScope", string(cfg.RateLimitScope), "parallelism", sc.Parallelism)
 	return nil
 }
 
@@ -197,7 +198,10 @@ func routeOptions(cfg *conf.Config) RouteOptions {
 	return o
 }
 
-func producerOptions(cfg *conf.Config) producer.Options {
+// producerOptions maps the config onto the producer's options. parallelism
+// is how many instances the function runs (rateLimitScope "function"
+// divides the rate limit among them); below 1 counts as 1.
+func producerOptions(cfg *conf.Config, parallelism int) producer.Options {
 	o := producer.Options{
 		MaxRecordsPerRequest: cfg.CollectionMaxCount,
 		MaxBytesPerRequest:   int(cfg.CollectionMaxSize),
@@ -211,7 +215,7 @@ func producerOptions(cfg *conf.Config) producer.Options {
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
 		RetainOrdering:       cfg.RetainOrdering,
 		FailIfThrottled:      cfg.FailIfThrottled,
-		RateLimit:            cfg.RateLimit,
+		RateLimit:            float64(cfg.RateLimit),
 	}
 	if cfg.AggregationEnabled {
 		o.Aggregation = producer.AggregateByShard
@@ -223,6 +227,9 @@ func producerOptions(cfg *conf.Config) producer.Options {
 	}
 	if o.Linger == 0 {
 		o.Linger = -1 // 0 in the config means "do not wait"; 0 in Options means "default"
+	}
+	if cfg.RateLimitScope == conf.RateLimitPerFunction && parallelism > 1 {
+		o.RateLimit /= float64(parallelism)
 	}
 	return o
 }

@@ -29,6 +29,8 @@ func localrun(args []string) int {
 	tenant := fs.String("tenant", "", "tenant (default: the file's, else public)")
 	namespace := fs.String("namespace", "", "namespace (default: the file's, else default)")
 	name := fs.String("name", "", "name (default: the file's, else kinesis-sink)")
+	parallelism := fs.Int("parallelism", 0, "how many instances of this function run, this one included (default: the file's parallelism, else 1); rateLimitScope function divides the rate limit by it")
+	instanceID := fs.Int("instance-id", 0, "this instance's index, 0 to parallelism-1")
 	metricsPort := fs.Int("metrics-port", 0, "serve Prometheus metrics on this port (0: off)")
 	port := fs.Int("port", 0, "serve gRPC InstanceControl on this port (0: off)")
 	authPlugin := fs.String("client-auth-plugin", "", "Pulsar client authentication plugin")
@@ -53,9 +55,20 @@ func localrun(args []string) int {
 	cfg := &runtime.InstanceConfig{
 		Tenant: pick(*tenant, sf.Tenant, "public"), Namespace: pick(*namespace, sf.Namespace, "default"),
 		Name: pick(*name, sf.Name, "kinesis-sink"), ServiceURL: *serviceURL,
-		Port: *port, MetricsPort: *metricsPort, AutoAck: true, Parallelism: 1,
+		Port: *port, MetricsPort: *metricsPort, AutoAck: true, Parallelism: 1, InstanceID: *instanceID,
 		UserConfig: userConfig, AuthPlugin: *authPlugin, AuthParams: *authParams,
 		TLSTrustCertsFilePath: *trust, TLSAllowInsecureConnection: *insecure, TLSHostnameVerification: *hostVerify,
+	}
+	switch {
+	case *parallelism > 0:
+		cfg.Parallelism = *parallelism
+	case *parallelism < 0:
+		return fail("--parallelism: must be at least 1, got %d", *parallelism)
+	case sf.Parallelism != nil:
+		cfg.Parallelism = *sf.Parallelism
+	}
+	if *instanceID < 0 || *instanceID >= cfg.Parallelism {
+		return fail("--instance-id: must be 0 to %d (parallelism %d), got %d", cfg.Parallelism-1, cfg.Parallelism, *instanceID)
 	}
 	cfg.SubscriptionName = pick(*sub, sf.SourceSubscriptionName, cfg.FQFN())
 	switch strings.ToLower(pick(*position, sf.SourceSubscriptionPosition, "latest")) {

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -193,9 +194,10 @@ type Options struct {
 	// Shards are predicted from the stream's shard map (ListShards, loaded
 	// for this even without AggregateByShard); while no map is known,
 	// nothing is limited. The limit is per producer: several instances
-	// writing to one shard each get the whole rate. 150 (the Java sink's
-	// default) lets one producer saturate a shard. Zero means no limit.
-	RateLimit int64
+	// writing to one shard each get the whole rate, unless the caller gives
+	// each its share. 150 (the Java sink's default) lets one producer
+	// saturate a shard. Zero means no limit; fractions are allowed.
+	RateLimit float64
 
 	// Hooks receive metrics events; every hook is optional.
 	Hooks Hooks
@@ -332,8 +334,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("producer option Aggregation=%d: allowed AggregateNone, AggregateByShard, AggregateByKey", o.Aggregation)
 	case o.AggregationMaxSize < 64 || o.AggregationMaxSize > kinesisrules.MaxRecordSize:
 		return fmt.Errorf("producer option AggregationMaxSize=%d: allowed 64..%d bytes", o.AggregationMaxSize, kinesisrules.MaxRecordSize)
-	case o.RateLimit < 0:
-		return fmt.Errorf("producer option RateLimit=%d: allowed 0 (no limit) or a percentage of 1 or more", o.RateLimit)
+	case o.RateLimit < 0 || math.IsNaN(o.RateLimit) || math.IsInf(o.RateLimit, 0):
+		return fmt.Errorf("producer option RateLimit=%g: allowed 0 (no limit) or a positive percentage", o.RateLimit)
 	case o.AggregationMaxCount < 1:
 		return fmt.Errorf("producer option AggregationMaxCount=%d: allowed at least 1", o.AggregationMaxCount)
 	}

@@ -58,13 +58,13 @@ type limiter struct {
 	recRate, byteRate float64 // per second, also the bucket capacities
 }
 
-func newLimiter(percent int64) limiter {
+func newLimiter(percent float64) limiter {
 	if percent <= 0 {
 		return limiter{}
 	}
 	return limiter{
-		recRate:  float64(shardRecordsPerSecond) * float64(percent) / 100,
-		byteRate: float64(shardBytesPerSecond) * float64(percent) / 100,
+		recRate:  float64(shardRecordsPerSecond) * percent / 100,
+		byteRate: float64(shardBytesPerSecond) * percent / 100,
 	}
 }
 
@@ -73,7 +73,9 @@ func (l *limiter) on() bool { return l.recRate > 0 }
 func (l *limiter) refill(b *bucket, now time.Time) {
 	if dt := now.Sub(b.last); dt > 0 {
 		s := dt.Seconds()
-		b.recs = min(l.recRate, b.recs+s*l.recRate)
+		// At least one record's worth, so that a rate under one record a
+		// second still sends.
+		b.recs = min(max(l.recRate, 1), b.recs+s*l.recRate)
 		b.bytes = min(l.byteRate, b.bytes+s*l.byteRate)
 		b.last = now
 	}
