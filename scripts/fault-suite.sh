@@ -20,7 +20,7 @@ case ${1:-suite} in
 suite)
 	# -parallel: the Kinesis-side scenarios share one kinesalite and two cores with the broker.
 	KS_FAULTS=1 exec "$go" test -count=1 -v -parallel "${KS_FAULTS_PARALLEL:-4}" -timeout 60m \
-		-run '^TestFaultSuite$' ./internal/faultsuite/
+		-run '^(TestFaultSuite|TestSharedRateBudget)$' ./internal/faultsuite/
 	;;
 soak)
 	KS_SOAK=1 exec "$go" test -count=1 -v -timeout 0 -run '^TestSoak$' ./internal/faultsuite/

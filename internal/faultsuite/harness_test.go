@@ -255,9 +255,9 @@ func newClient(t testing.TB, p *testenv.PulsarEnv) pulsar.Client {
 	return c
 }
 
-// startSink starts the binary under test; its output goes to
-// <logDir>/<scenario>-sink-<n>.log.
-func (r *run) startSink() *sinkProc {
+// startSink starts the binary under test, with extra localrun flags; its
+// output goes to <logDir>/<scenario>-sink-<n>.log.
+func (r *run) startSink(extra ...string) *sinkProc {
 	r.t.Helper()
 	r.starts++
 	logPath := filepath.Join(r.logDir, fmt.Sprintf("%s-sink-%d.log", r.name, r.starts))
@@ -266,8 +266,8 @@ func (r *run) startSink() *sinkProc {
 		r.t.Fatal(err)
 	}
 	mport := e2e.FreePort(r.t)
-	cmd := exec.Command(r.bin, "localrun", "--service-url", r.pulsar.ServiceURL,
-		"--sink-config-file", r.cfgPath, "--metrics-port", strconv.Itoa(mport))
+	cmd := exec.Command(r.bin, append([]string{"localrun", "--service-url", r.pulsar.ServiceURL,
+		"--sink-config-file", r.cfgPath, "--metrics-port", strconv.Itoa(mport)}, extra...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "KINESIS_SINK_METRICS_BIND=127.0.0.1", "KINESIS_SINK_PROCESS_METRICS=1")
 	if err := cmd.Start(); err != nil {
