@@ -816,3 +816,33 @@ func TestValidateProgrammaticConfig(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Streams may be named by ARN (cross-account writes); an ARN of another
+// region than awsRegion is refused with one line naming the key.
+func TestStreamARNs(t *testing.T) {
+	const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+	c, _ := mustLoad(t, with(minimal(), "awsKinesisStreamName", arn, "topicToStreamMap", map[string]any{"t": "arn:aws:kinesis:us-east-1:210987654321:stream/other"}), nil)
+	if c.AWSKinesisStreamName != arn || c.TopicToStreamMap["persistent://public/default/t"] != "arn:aws:kinesis:us-east-1:210987654321:stream/other" {
+		t.Fatalf("ARNs not kept: %q %v", c.AWSKinesisStreamName, c.TopicToStreamMap)
+	}
+	// No awsRegion (an emulator's endpoints): any region.
+	mustLoad(t, with(minimal(), "awsRegion", deleteKey, "awsEndpoint", "localhost", "cloudwatchEndpoint", "localhost",
+		"awsKinesisStreamName", "arn:aws:kinesis:eu-west-1:123456789012:stream/s"), nil)
+	for _, c := range []struct {
+		m        map[string]any
+		key, msg string
+	}{
+		{with(minimal(), "awsKinesisStreamName", "arn:aws:kinesis:eu-west-1:123456789012:stream/orders"), "awsKinesisStreamName",
+			"is a stream of region eu-west-1, but awsRegion is us-east-1"},
+		{with(minimal(), "awsKinesisStreamName", "arn:aws:kinesis:us-east-1:123:stream/orders"), "awsKinesisStreamName",
+			"must be a stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)"},
+		{with(minimal(), "awsKinesisStreamName", deleteKey, "topicToStreamMap", map[string]any{"t": "arn:aws:kinesis:ap-south-1:123456789012:stream/x"}),
+			"topicToStreamMap", `the stream of "persistent://public/default/t" is a stream of region ap-south-1`},
+	} {
+		_, _, err := FromMap(c.m, nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != c.key || !strings.Contains(err.Error(), c.msg) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("got %v; want one line for %q with %q", err, c.key, c.msg)
+		}
+	}
+}

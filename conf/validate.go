@@ -105,15 +105,31 @@ func (c *Config) checkStreams() error {
 		if len(c.TopicToStreamMap) == 0 && c.StreamNameProperty == "" {
 			return errorf("awsKinesisStreamName", "must be a stream name (or set topicToStreamMap or streamNameProperty), got \"\"")
 		}
-	} else if !kinesisrules.ValidStreamName(c.AWSKinesisStreamName) {
-		return errorf(c.keyName("awsKinesisStreamName"), "must be a stream name of 1-128 letters, digits, '_', '-' or '.', got %s", quote(c.AWSKinesisStreamName))
+	} else if msg := c.streamProblem(c.AWSKinesisStreamName); msg != "" {
+		return errorf(c.keyName("awsKinesisStreamName"), "%s", msg)
 	}
 	for _, t := range sortedKeys(c.TopicToStreamMap) {
-		if s := c.TopicToStreamMap[t]; !kinesisrules.ValidStreamName(s) {
-			return errorf("topicToStreamMap", "the stream of %s must be a stream name of 1-128 letters, digits, '_', '-' or '.', got %s", quote(t), quote(s))
+		if msg := c.streamProblem(c.TopicToStreamMap[t]); msg != "" {
+			return errorf("topicToStreamMap", "the stream of %s %s", quote(t), msg)
 		}
 	}
 	return nil
+}
+
+// streamProblem says what is wrong with a stream given by name or by ARN,
+// or "" when nothing is.
+func (c *Config) streamProblem(s string) string {
+	if !kinesisrules.IsStreamARN(s) {
+		if !kinesisrules.ValidStreamName(s) {
+			return "must be a stream name of 1-128 letters, digits, '_', '-' or '.', or a stream ARN, got " + quote(s)
+		}
+		return ""
+	}
+	arn, ok := kinesisrules.ParseStreamARN(s)
+	if !ok {
+		return "must be a stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>) or a stream name, got " + quote(s)
+	}
+	return arn.RegionProblem(c.AWSRegion)
 }
 
 func (c *Config) checkPartitionKey() error {

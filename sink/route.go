@@ -58,6 +58,8 @@ type RouteOptions struct {
 	// DefaultStream is used when nothing else names a stream
 	// (awsKinesisStreamName, Flink's default stream).
 	DefaultStream string
+	// Region is awsRegion: a stream ARN from StreamProperty must be of it.
+	Region string
 }
 
 // Route is where one record goes.
@@ -135,6 +137,17 @@ func (rt *Router) Route(r *runtime.RecordData) (Route, error) {
 	out.Stream = rt.stream(r)
 	if out.Stream == "" {
 		return out, fmt.Errorf("no target stream: property %q absent, topic %s not in the topic-to-stream map, and no default stream", rt.o.StreamProperty, r.Topic)
+	}
+	if kinesisrules.IsStreamARN(out.Stream) {
+		// The configured streams were checked when the config loaded; a
+		// property's is checked here, once per record.
+		arn, ok := kinesisrules.ParseStreamARN(out.Stream)
+		if !ok {
+			return out, fmt.Errorf("stream %q is not a valid stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)", errtext.Truncate(out.Stream, 200))
+		}
+		if msg := arn.RegionProblem(rt.o.Region); msg != "" {
+			return out, fmt.Errorf("stream %s %s", out.Stream, msg)
+		}
 	}
 	out.PartitionKey = rt.partitionKey(r)
 	if rt.o.HashKeyProperty != "" {

@@ -194,6 +194,7 @@ func routeOptions(cfg *conf.Config) RouteOptions {
 		StreamProperty:  cfg.StreamNameProperty,
 		TopicStreams:    cfg.TopicToStreamMap,
 		DefaultStream:   cfg.AWSKinesisStreamName,
+		Region:          cfg.AWSRegion,
 	}
 	return o
 }

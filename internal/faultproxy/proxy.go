@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"math/rand/v2"
 	"net"
@@ -161,7 +162,10 @@ type Counters struct {
 	EntriesOverLimit, EntriesUnderLimit int64
 	Held                                int64 // requests that waited at the Hold gate
 	ShardMapFailures                    int64 // ListShards calls to the target that failed
-	ForwardFailures                     int64 // forwards that failed (target down)
+	// StreamARNRequests are requests that named their stream by StreamARN,
+	// by the call's X-Amz-Target (see translateStreamARN).
+	StreamARNRequests map[string]int64
+	ForwardFailures   int64 // forwards that failed (target down)
 }
 
 // Proxy is a running fault-injecting proxy bound to 127.0.0.1.
@@ -253,7 +257,44 @@ func (p *Proxy) SetClock(now func() time.Time) {
 func (p *Proxy) Counters() Counters {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.counters
+	c := p.counters
+	c.StreamARNRequests = maps.Clone(c.StreamARNRequests)
+	return c
+}
+
+// translateStreamARN rewrites a request that names its stream by StreamARN
+// into one naming it by StreamName. kinesalite predates StreamARN (it
+// answers "Value null at 'streamName'"), while Kinesis accepts either; this
+// lets a producer that sends StreamARN be tested against it, and the
+// counters show that it did. ok is false when the request has no StreamARN.
+func translateStreamARN(body []byte) (out []byte, ok bool, err error) {
+	if !bytes.Contains(body, []byte(`"StreamARN"`)) {
+		return nil, false, nil
+	}
+	var req map[string]json.RawMessage
+	if json.Unmarshal(body, &req) != nil {
+		return nil, false, nil // the emulator answers malformed input
+	}
+	var arn string
+	if json.Unmarshal(req["StreamARN"], &arn) != nil {
+		return nil, false, nil
+	}
+	if _, both := req["StreamName"]; both {
+		return nil, false, fmt.Errorf("give StreamName or StreamARN, not both")
+	}
+	// arn:<partition>:kinesis:<region>:<account>:stream/<name>
+	parts := strings.SplitN(arn, ":", 6)
+	name, isStream := "", false
+	if len(parts) == 6 && parts[0] == "arn" && parts[2] == "kinesis" {
+		name, isStream = strings.CutPrefix(parts[5], "stream/")
+	}
+	if !isStream || name == "" {
+		return nil, false, fmt.Errorf("StreamARN %q is not a stream ARN", arn)
+	}
+	delete(req, "StreamARN")
+	req["StreamName"], _ = json.Marshal(name)
+	out, _ = json.Marshal(req)
+	return out, true, nil
 }
 
 // Hold makes PutRecords requests wait (before forwarding) until Release,
@@ -455,6 +496,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // the client went away
+	}
+	if translated, ok, err := translateStreamARN(body); err != nil {
+		writeErrorMessage(w, http.StatusBadRequest, "ValidationException", err.Error())
+		return
+	} else if ok {
+		body = translated
+		p.mu.Lock()
+		if p.counters.StreamARNRequests == nil {
+			p.counters.StreamARNRequests = map[string]int64{}
+		}
+		p.counters.StreamARNRequests[r.Header.Get("X-Amz-Target")]++
+		p.mu.Unlock()
 	}
 	if r.Header.Get("X-Amz-Target") == listShardsTarget {
 		p.mu.Lock()
@@ -813,6 +866,13 @@ func writeResponse(w http.ResponseWriter, status int, header http.Header, body [
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+func writeErrorMessage(w http.ResponseWriter, status int, code, msg string) {
+	body, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	writeResponse(w, status, h, body)
 }
 
 func writeError(w http.ResponseWriter, status int, code string) {

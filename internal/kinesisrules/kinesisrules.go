@@ -6,7 +6,10 @@
 // allowed is never refused later for the same reason.
 package kinesisrules
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 const mib = 1 << 20
 
@@ -93,4 +96,95 @@ func ValidExplicitHashKey(h string) bool {
 	}
 	// Decimal strings of one length compare like their values.
 	return len(h) < len(MaxHashKey) || h <= MaxHashKey
+}
+
+// A stream may be named by its ARN, arn:<partition>:kinesis:<region>:
+// <account>:stream/<name>: requests then carry StreamARN, which is what a
+// resource-based stream policy needs for writes from another account.
+
+// IsStreamARN reports whether s is meant as an ARN (it starts with "arn:");
+// ParseStreamARN says whether it is a valid one.
+func IsStreamARN(s string) bool { return strings.HasPrefix(s, "arn:") }
+
+// StreamARN is a parsed stream ARN.
+type StreamARN struct {
+	Partition, Region, Account, Name string
+}
+
+// ParseStreamARN parses arn:<partition>:kinesis:<region>:<account>:stream/<name>.
+func ParseStreamARN(s string) (StreamARN, bool) {
+	var a StreamARN
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kinesis" {
+		return a, false
+	}
+	a.Partition, a.Region, a.Account = parts[1], parts[3], parts[4]
+	name, ok := strings.CutPrefix(parts[5], "stream/")
+	if !ok {
+		return a, false
+	}
+	a.Name = name
+	if !validPartition(a.Partition) || !validRegion(a.Region) || len(a.Account) != 12 || !allDigits(a.Account) || !ValidStreamName(a.Name) {
+		return StreamARN{}, false
+	}
+	return a, true
+}
+
+// RegionProblem says why a sink configured for region cannot write to the
+// stream: requests are signed for that region and sent to its endpoint, so
+// a stream of another region is unreachable. It is "" when the regions
+// match, or region is "" (an emulator's endpoint, with no region set).
+func (a StreamARN) RegionProblem(region string) string {
+	if region != "" && a.Region != region {
+		return "is a stream of region " + a.Region + ", but awsRegion is " + region + "; write to it from a sink configured for " + a.Region
+	}
+	return ""
+}
+
+// StreamName is the name of a stream given by name or by ARN.
+func StreamName(s string) string {
+	if a, ok := ParseStreamARN(s); ok {
+		return a.Name
+	}
+	return s
+}
+
+// ValidStream reports whether s names a stream: a valid name or stream ARN.
+func ValidStream(s string) bool {
+	if IsStreamARN(s) {
+		_, ok := ParseStreamARN(s)
+		return ok
+	}
+	return ValidStreamName(s)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validPartition accepts aws, aws-cn, aws-us-gov and the like.
+func validPartition(p string) bool {
+	rest, ok := strings.CutPrefix(p, "aws-")
+	return p == "aws" || ok && lowerDashes(rest)
+}
+
+// validRegion accepts region names such as us-east-1 (and emulators' "local").
+func validRegion(r string) bool { return r != "" && lowerDashes(r) }
+
+func lowerDashes(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -46,3 +46,35 @@ func TestPartitionKey(t *testing.T) {
 		t.Error("exactly 256 characters must be kept")
 	}
 }
+
+func TestStreamARN(t *testing.T) {
+	good := map[string]StreamARN{
+		"arn:aws:kinesis:eu-west-1:123456789012:stream/orders":       {"aws", "eu-west-1", "123456789012", "orders"},
+		"arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a.b_c-d":  {"aws-cn", "cn-north-1", "123456789012", "a.b_c-d"},
+		"arn:aws-us-gov:kinesis:us-gov-west-1:000000000000:stream/x": {"aws-us-gov", "us-gov-west-1", "000000000000", "x"},
+	}
+	for s, want := range good {
+		got, ok := ParseStreamARN(s)
+		if !ok || got != want || !ValidStream(s) || StreamName(s) != want.Name {
+			t.Errorf("%s: %+v %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{
+		"arn:aws:kinesis:eu-west-1:123456789012:stream/",
+		"arn:aws:kinesis:eu-west-1:12345678901:stream/s",
+		"arn:aws:kinesis:eu-west-1:123456789012:consumer/s",
+		"arn:aws:sqs:eu-west-1:123456789012:stream/s",
+		"arn:aws:kinesis::123456789012:stream/s",
+		"arn:azure:kinesis:eu-west-1:123456789012:stream/s",
+		"arn:aws:kinesis:eu-west-1:123456789012:stream/a/b",
+		"arn:aws:kinesis:EU-west-1:123456789012:stream/s",
+		"arn:",
+	} {
+		if _, ok := ParseStreamARN(s); ok || ValidStream(s) {
+			t.Errorf("%s: accepted", s)
+		}
+	}
+	if !ValidStream("plain-name") || StreamName("plain-name") != "plain-name" || IsStreamARN("plain-name") {
+		t.Error("a plain stream name")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 // PutMetricData service limits.
@@ -112,7 +113,9 @@ func (m *Metrics) input(ds []datum) *cloudwatch.PutMetricDataInput {
 			dims = append(dims, types.Dimension{Name: dimErrorCode, Value: aws.String(d.key.code)})
 		}
 		if d.key.stream != "" {
-			dims = append(dims, types.Dimension{Name: dimStreamName, Value: aws.String(d.key.stream)})
+			// The KPL's dimension is the stream's name, also for a stream
+			// the sink was given by ARN.
+			dims = append(dims, types.Dimension{Name: dimStreamName, Value: aws.String(kinesisrules.StreamName(d.key.stream))})
 		}
 		if d.key.shard != "" {
 			dims = append(dims, types.Dimension{Name: dimShardID, Value: aws.String(d.key.shard)})

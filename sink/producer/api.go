@@ -70,7 +70,8 @@ type StreamInfo struct {
 // stream cannot be used as configured (it does not exist, access is
 // denied...); the SDK's own retries apply to this call.
 func (p *Producer) Prepare(ctx context.Context, stream string) (StreamInfo, error) {
-	out, err := p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	name, arn := streamRef(stream)
+	out, err := p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: name, StreamARN: arn})
 	if err != nil {
 		return StreamInfo{}, fmt.Errorf("describe kinesis stream %q: %w", stream, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
@@ -62,6 +63,16 @@ type Result struct {
 	Err error
 }
 
+// streamRef returns the request fields that name stream: StreamARN when it
+// is an ARN (what AWS recommends, and what a resource-based stream policy
+// needs for writes from another account), else StreamName.
+func streamRef(stream string) (name, arn *string) {
+	if kinesisrules.IsStreamARN(stream) {
+		return nil, &stream
+	}
+	return &stream, nil
+}
+
 // validateEntry checks what Kinesis would reject for this record alone
 // (stream name, partition key, explicit hash key), so that one bad record
 // never costs a request split. Sizes are checked by the caller, which knows
@@ -70,12 +81,18 @@ func validateEntry(e *Entry) *Error {
 	bad := func(format string, args ...any) *Error {
 		return &Error{Kind: KindInvalid, Stream: e.Stream, Message: fmt.Sprintf(format, args...)}
 	}
-	if n := len(e.Stream); n < 1 || n > kinesisrules.MaxStreamNameChars {
-		return bad("stream name has %d characters; allowed 1..%d", n, kinesisrules.MaxStreamNameChars)
-	}
-	for i := 0; i < len(e.Stream); i++ {
-		if c := e.Stream[i]; !kinesisrules.StreamNameChar(c) {
-			return bad("stream name contains %q; allowed letters, digits, '_', '.', '-'", c)
+	if kinesisrules.IsStreamARN(e.Stream) {
+		if _, ok := kinesisrules.ParseStreamARN(e.Stream); !ok {
+			return bad("stream %q is not a valid stream ARN", errtext.Truncate(e.Stream, 200))
+		}
+	} else {
+		if n := len(e.Stream); n < 1 || n > kinesisrules.MaxStreamNameChars {
+			return bad("stream name has %d characters; allowed 1..%d", n, kinesisrules.MaxStreamNameChars)
+		}
+		for i := 0; i < len(e.Stream); i++ {
+			if c := e.Stream[i]; !kinesisrules.StreamNameChar(c) {
+				return bad("stream name contains %q; allowed letters, digits, '_', '.', '-'", c)
+			}
 		}
 	}
 	if !utf8.ValidString(e.PartitionKey) {
@@ -86,9 +103,7 @@ func validateEntry(e *Entry) *Error {
 		return bad("partition key has %d characters; allowed 1..%d", n, kinesisrules.MaxPartitionKeyChars)
 	}
 	if h := e.ExplicitHashKey; h != "" && !kinesisrules.ValidExplicitHashKey(h) {
-		if len(h) > 64 {
-			h = h[:64] + "..."
-		}
+		h = errtext.Truncate(h, 64)
 		return bad("explicit hash key %q: allowed a decimal integer in [0, 2^128-1] without leading zeros", h)
 	}
 	return nil

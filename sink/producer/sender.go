@@ -85,7 +85,7 @@ func (p *Producer) attempt(b *batch, ents []kEntry) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
 	start := time.Now()
-	out, err := p.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &st.name, Records: entries}, noSDKRetries, fastPutRecords)
+	out, err := p.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: st.nameRef, StreamARN: st.arnRef, Records: entries}, noSDKRetries, fastPutRecords)
 	cancel()
 	p.requests.Add(1)
 	info := RequestInfo{Stream: st.name, Records: len(ents), Bytes: bytes, UserRecords: users, Duration: time.Since(start)}

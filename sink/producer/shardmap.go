@@ -155,7 +155,8 @@ const minReload = time.Second
 // the hash-key space exactly once (a listing taken mid-resharding), so that
 // records go unaggregated rather than into a wrong shard.
 func loadShardMap(ctx context.Context, c PutRecordsAPI, stream string) (*shardMap, error) {
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
+	name, arn := streamRef(stream)
+	in := &kinesis.ListShardsInput{StreamName: name, StreamARN: arn}
 	var all []types.Shard
 	for page := 0; ; page++ {
 		if page == 1000 {

@@ -114,11 +114,13 @@ const (
 )
 
 type streamState struct {
-	name          string
-	maxRecordSize int
-	fresh         ring // never sent, in Put order
-	freshBytes    int
-	prio          ring // due retries and released same-key successors: sent before fresh
+	name string
+	// nameRef and arnRef name the stream in requests (see streamRef).
+	nameRef, arnRef *string
+	maxRecordSize   int
+	fresh           ring // never sent, in Put order
+	freshBytes      int
+	prio            ring // due retries and released same-key successors: sent before fresh
 
 	// A request that fails as a whole with a retriable error (endpoint
 	// unreachable, timeout, 5xx, request-level throttling) pauses the
@@ -214,6 +216,7 @@ func (p *Producer) streamLocked(name string) *streamState {
 	st := p.streams[name]
 	if st == nil {
 		st = &streamState{name: name, maxRecordSize: p.opts.MaxRecordSize}
+		st.nameRef, st.arnRef = streamRef(name)
 		if l, ok := p.limits[name]; ok {
 			st.maxRecordSize = l
 		}
