@@ -30,7 +30,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The variables integration tests read: `make unit` clears them so that nothing reaches for a service.
 SERVICE_VARS := PULSAR_HOME PULSAR_SERVICE_URL PULSAR_WEB_URL KINESIS_ENDPOINT AWS_EMULATOR_ENDPOINT KS_REQUIRE_SERVICES
 
-.PHONY: help build test test-tools test-faults soak unit lint generate generate-tools up down env status clean demo bench package fuzz
+.PHONY: help build test test-tools test-faults test-compat soak unit lint generate generate-tools up down env status clean demo bench package fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -47,12 +47,17 @@ SOAK_RATE ?= 200
 
 # Integration packages share one Pulsar and one kinesalite; -p 2 keeps at most two packages on them at a time. The
 # short fault suite runs afterwards, alone (go test ./... skips it without KS_FAULTS=1).
-test: build test-tools ## build, start the local services, run every test against them and a short fault suite, stop the services
-	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite'
+test: build test-tools ## build, start the local services, run every test against them, a short fault suite and the Pulsar-line tests, stop the services
+	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite && scripts/compat.sh'
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records, table of missing/duplicates/out-of-order
 	scripts/lib/with-services.sh env KS_FAULTS_N=$(FAULTS_N) scripts/fault-suite.sh suite
+
+# Pulsar lines the worker tests run on (make test-compat; make test runs them too).
+COMPAT_VERSIONS ?= 3.3.6 4.0.8 5.0.1
+test-compat: build test-tools ## worker deploy, status, stop/delete and the four formats through parallelism 2, on each Pulsar line (COMPAT_VERSIONS)
+	scripts/lib/with-services.sh env KS_COMPAT_VERSIONS='$(COMPAT_VERSIONS)' scripts/compat.sh
 
 soak: build test-tools ## soak (not in CI): SOAK_DURATION at SOAK_RATE/s with rotating faults; RSS, goroutines, missing
 	scripts/lib/with-services.sh env KS_SOAK_DURATION=$(SOAK_DURATION) KS_SOAK_RATE=$(SOAK_RATE) scripts/fault-suite.sh soak

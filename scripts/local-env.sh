@@ -25,6 +25,10 @@
 #   KS_MOTO_PORT           moto server                                        (default 5000)
 #   KS_EXTERNAL_PULSAR=1   Pulsar already runs at the configured ports: use it, never start or stop it. PULSAR_HOME
 #                          then names its installation (for bin/pulsar-admin); without it the cached one is used.
+#   KS_PULSAR_VERSION      Pulsar line to run (default 4.0.8). 3.x and 4.x come as the server distribution from
+#                          Maven Central; 5.x is not published there, so it is assembled from its broker, functions
+#                          worker and client-tools jars (scripts/pulsar-assembly/pom.xml) with the 4.0.8 distribution's
+#                          scripts and configuration, and runs on a JDK of 21 or later found on the machine.
 #   KS_PULSAR_MEM          JVM memory flags for the standalone (default "-Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g")
 #   KS_PULSAR_KEEP_DATA=1  keep Pulsar's data from the previous run; by default each fresh start wipes it, so that
 #                          functions left registered by an earlier run are not started again.
@@ -44,7 +48,8 @@
 #   KS_MAVEN_ARGS          extra arguments for the Maven call that fetches Pulsar (e.g. -Dmaven.repo.local=...)
 set -euo pipefail
 
-readonly PULSAR_VERSION=4.0.8
+# The distribution whose bin/ and conf/ an assembled line (5.x) borrows.
+readonly PULSAR_BASE_VERSION=4.0.8
 readonly KINESALITE_VERSION=3.3.3
 readonly ALL_SERVICES=(pulsar kinesalite moto)
 
@@ -106,6 +111,7 @@ KINESALITE_PORT=$(setting KS_KINESALITE_PORT 4567)
 MOTO_PORT=$(setting KS_MOTO_PORT 5000)
 EXTERNAL_PULSAR=$(setting KS_EXTERNAL_PULSAR 0)
 MOTO_VERSION=$(setting KS_MOTO_VERSION 5.2.5)
+PULSAR_VERSION=$(setting KS_PULSAR_VERSION "$PULSAR_BASE_VERSION")
 PULSAR_AUTH=$(setting KS_PULSAR_AUTH none)
 TLS_PORT=$(setting KS_PULSAR_TLS_PORT "")
 PULSAR_MEM_FLAGS=${KS_PULSAR_MEM:-"-Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g"}
@@ -123,6 +129,8 @@ for v in PULSAR_START_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "timeout $v=${!v} is not a whole number of seconds"
 done
 case $EXTERNAL_PULSAR in 0 | 1) ;; *) die "KS_EXTERNAL_PULSAR=$EXTERNAL_PULSAR; allowed: 0 or 1" ;; esac
+[[ $PULSAR_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "KS_PULSAR_VERSION=$PULSAR_VERSION is not a Pulsar release (e.g. 3.3.6, 4.0.8, 5.0.1)"
+PULSAR_MAJOR=${PULSAR_VERSION%%.*}
 case $PULSAR_AUTH in none | token) ;; *) die "KS_PULSAR_AUTH=$PULSAR_AUTH; allowed: none or token" ;; esac
 if [[ -n $TLS_PORT ]] && { ! [[ $TLS_PORT =~ ^[0-9]+$ ]] || ((TLS_PORT < 1 || TLS_PORT > 65535)); }; then
 	die "port KS_PULSAR_TLS_PORT=$TLS_PORT is not a TCP port; allowed: 1-65535"
@@ -363,27 +371,37 @@ with_cache_lock() {
 }
 
 install_pulsar() {
-	local marker="$PULSAR_INSTALL/.ks-installed" dl="$CACHE_DIR/downloads"
+	if ((PULSAR_MAJOR >= 5)); then
+		install_pulsar_assembled
+	else
+		install_pulsar_distribution "$PULSAR_VERSION" "$PULSAR_INSTALL"
+	fi
+}
+
+# install_pulsar_distribution VERSION DIR: the server distribution of VERSION from Maven Central, unpacked into DIR.
+install_pulsar_distribution() {
+	local version=$1 install=$2
+	local marker="$install/.ks-installed" dl="$CACHE_DIR/downloads"
 	[[ -f $marker ]] && return 0
-	command -v mvn >/dev/null 2>&1 || die "mvn not found: Maven is needed to fetch Pulsar $PULSAR_VERSION"
-	command -v java >/dev/null 2>&1 || die "java not found: Pulsar $PULSAR_VERSION needs Java 17+"
-	local tarball="$dl/pulsar-server-distribution-$PULSAR_VERSION-bin.tar.gz"
+	command -v mvn >/dev/null 2>&1 || die "mvn not found: Maven is needed to fetch Pulsar $version"
+	command -v java >/dev/null 2>&1 || die "java not found: Pulsar $version needs Java 17+"
+	local tarball="$dl/pulsar-server-distribution-$version-bin.tar.gz"
 	if [[ ! -s $tarball ]]; then
-		log "fetching org.apache.pulsar:pulsar-server-distribution:$PULSAR_VERSION:tar.gz:bin with Maven (~245 MB)"
+		log "fetching org.apache.pulsar:pulsar-server-distribution:$version:tar.gz:bin with Maven (~245 MB)"
 		mkdir -p "$dl"
 		local mvn_log="$dl/maven.log"
 		# Maven 3.8 prints colour codes even in batch mode, so its output is shown only when it fails.
 		# shellcheck disable=SC2086 # KS_MAVEN_ARGS is a list of arguments
 		if ! mvn -B -C -Dstyle.color=never ${KS_MAVEN_ARGS:-} \
 			org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
-			"-Dartifact=org.apache.pulsar:pulsar-server-distribution:$PULSAR_VERSION:tar.gz:bin" \
+			"-Dartifact=org.apache.pulsar:pulsar-server-distribution:$version:tar.gz:bin" \
 			"-DoutputDirectory=$dl" >"$mvn_log" 2>&1; then
 			tail -n 40 "$mvn_log" >&2
 			die "Maven could not fetch the Pulsar distribution; full output: $mvn_log"
 		fi
 		[[ -s $tarball ]] || die "Maven finished but $tarball is missing"
 	fi
-	log "unpacking Pulsar $PULSAR_VERSION into $CACHE_DIR/pulsar"
+	log "unpacking Pulsar $version into $CACHE_DIR/pulsar"
 	local tmp
 	mkdir -p "$CACHE_DIR/pulsar"
 	tmp=$(mktemp -d "$CACHE_DIR/pulsar/.unpack.XXXXXX")
@@ -391,10 +409,54 @@ install_pulsar() {
 		rm -rf "$tmp"
 		die "could not unpack $tarball (delete it to download it again)"
 	}
-	rm -rf "$PULSAR_INSTALL"
-	mv "$tmp/apache-pulsar-$PULSAR_VERSION" "$PULSAR_INSTALL"
+	rm -rf "$install"
+	mv "$tmp/apache-pulsar-$version" "$install"
 	rm -rf "$tmp"
 	touch "$marker"
+}
+
+# install_pulsar_assembled: a standalone of a line whose distribution Maven Central does not serve (5.x): its
+# broker, functions worker and client tools with their dependencies (scripts/pulsar-assembly/pom.xml) in lib/, and
+# the scripts and configuration of the $PULSAR_BASE_VERSION distribution, adjusted where the newer line differs.
+install_pulsar_assembled() {
+	local marker="$PULSAR_INSTALL/.ks-installed" base="$CACHE_DIR/pulsar/apache-pulsar-$PULSAR_BASE_VERSION"
+	[[ -f $marker ]] && return 0
+	install_pulsar_distribution "$PULSAR_BASE_VERSION" "$base"
+	local tmp mvn_log="$CACHE_DIR/downloads/maven-pulsar-$PULSAR_VERSION.log"
+	mkdir -p "$CACHE_DIR/pulsar" "$CACHE_DIR/downloads"
+	tmp=$(mktemp -d "$CACHE_DIR/pulsar/.assemble.XXXXXX")
+	log "assembling Pulsar $PULSAR_VERSION from its Maven Central jars (scripts/pulsar-assembly/pom.xml)"
+	# shellcheck disable=SC2086 # KS_MAVEN_ARGS is a list of arguments
+	if ! mvn -B -C -Dstyle.color=never ${KS_MAVEN_ARGS:-} -f "$REPO_ROOT/scripts/pulsar-assembly/pom.xml" \
+		"-Dpulsar.version=$PULSAR_VERSION" \
+		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+		-DincludeScope=runtime "-DoutputDirectory=$tmp/lib" >"$mvn_log" 2>&1; then
+		tail -n 40 "$mvn_log" >&2
+		rm -rf "$tmp"
+		die "Maven could not fetch Pulsar $PULSAR_VERSION's jars; full output: $mvn_log"
+	fi
+	cp -R "$base/bin" "$base/conf" "$tmp/"
+	mkdir -p "$tmp/instances" "$tmp/connectors" "$tmp/functions"
+	pulsar_adjust_conf "$tmp/conf"
+	rm -rf "$PULSAR_INSTALL"
+	mv "$tmp" "$PULSAR_INSTALL"
+	touch "$marker"
+}
+
+# pulsar_adjust_conf DIR: what the $PULSAR_BASE_VERSION configuration needs to run an assembled newer line.
+pulsar_adjust_conf() {
+	local conf=$1
+	# An empty proxyProtocol= makes 5.x's pulsar-admin refuse to start (it parses the value as an enum).
+	sed -i -E '/^proxyProtocol=$/d' "$conf/client.conf"
+	# The log configuration names a Prometheus appender (log-event counters) that 5.x no longer ships; log4j then
+	# drops the whole Appenders element and the broker logs nothing. The appender and its reference go.
+	awk '
+		/^    Prometheus:$/ { skip = 1; next }
+		skip && /^      / { next }
+		{ skip = 0 }
+		/^        - ref: Prometheus$/ { getline; next }
+		{ print }' "$conf/log4j2.yaml" >"$conf/log4j2.yaml.tmp" && mv "$conf/log4j2.yaml.tmp" "$conf/log4j2.yaml"
+	! grep -q Prometheus "$conf/log4j2.yaml" || die "could not take the Prometheus appender out of $conf/log4j2.yaml"
 }
 
 install_kinesalite() {
@@ -558,14 +620,42 @@ pulsar_token_auth() {
 	log "token authentication on; super-user token in $TOKEN_DIR/admin.token (scripts/local-env.sh env prints it)"
 }
 
+# java_major JAVA: the major version of a java binary (17, 21, 25...), or nothing.
+java_major() {
+	"$1" -version 2>&1 | sed -n -E '1s/.*version "([0-9]+)(\.[^"]*)?".*/\1/p'
+}
+
+# pulsar_java_home: the JAVA_HOME the Pulsar line needs, or nothing when the java on the PATH will do. 5.x needs
+# Java 21 or later; the machine's default may be 17, so the JDKs under /usr/lib/jvm are looked at too.
+pulsar_java_home() {
+	local need=17 j
+	((PULSAR_MAJOR >= 5)) && need=21
+	if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]] && (($(java_major "$JAVA_HOME/bin/java") >= need)); then
+		printf '%s' "$JAVA_HOME"
+		return 0
+	fi
+	if command -v java >/dev/null 2>&1 && (($(java_major java) >= need)); then
+		return 0
+	fi
+	for j in /usr/lib/jvm/*/bin/java; do
+		[[ -x $j ]] || continue
+		if (($(java_major "$j") >= need)); then
+			printf '%s' "${j%/bin/java}"
+			return 0
+		fi
+	done
+	die "Pulsar $PULSAR_VERSION needs Java $need or later, and neither JAVA_HOME, the java on the PATH nor /usr/lib/jvm has one"
+}
+
 start_pulsar() {
-	local dir
+	local dir jh
 	dir=$(svc_dir pulsar)
+	jh=$(pulsar_java_home)
 	pulsar_prepare
 	# KINESIS_SINK_METRICS_BIND: function instances inherit the worker's environment; the sink's metrics server
 	# reads it and binds loopback only on this machine.
 	spawn pulsar "$dir" \
-		env KINESIS_SINK_METRICS_BIND=127.0.0.1 \
+		env ${jh:+JAVA_HOME="$jh"} KINESIS_SINK_METRICS_BIND=127.0.0.1 \
 		PULSAR_MEM="$PULSAR_MEM_FLAGS" \
 		PULSAR_LOG_DIR="$dir/logs" \
 		PULSAR_STANDALONE_CONF="$dir/conf/standalone.conf" \
@@ -642,6 +732,7 @@ write_config() {
 		echo "KS_MOTO_VERSION=$MOTO_VERSION"
 		echo "KS_PULSAR_AUTH=$PULSAR_AUTH"
 		echo "KS_PULSAR_TLS_PORT=$TLS_PORT"
+		echo "KS_PULSAR_VERSION=$PULSAR_VERSION"
 		echo "PULSAR_HOME=$PULSAR_HOME_DIR"
 	} >"$CONFIG_FILE"
 }
@@ -740,6 +831,11 @@ cmd_env() {
 		printf 'export %s=%s\n' "$1" "$q"
 	}
 	emit PULSAR_HOME "$PULSAR_HOME_DIR"
+	emit KS_PULSAR_VERSION "$PULSAR_VERSION"
+	local jh
+	jh=$(pulsar_java_home)
+	# pulsar-admin of the same line needs the same Java.
+	[[ -z $jh ]] || emit JAVA_HOME "$jh"
 	emit PULSAR_SERVICE_URL "pulsar://127.0.0.1:$BROKER_PORT"
 	emit PULSAR_WEB_URL "$WEB_URL"
 	emit KINESIS_ENDPOINT "http://127.0.0.1:$KINESALITE_PORT"

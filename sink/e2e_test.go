@@ -7,8 +7,10 @@ package sink_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -59,6 +61,41 @@ func startSink(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 	conf := e2e.WorkerConf(env, name, port, e2e.FreePort(t), topics, userConfig, nil)
 	in := e2e.Start(t, bin, []string{"-instance-conf", conf}, nil)
 	return &running{in: in, port: port}
+}
+
+// startSinkOrDeploy starts the sink as startSink does, or, with
+// KS_SINK_VIA_WORKER=1 (make test-compat), deploys it through the functions
+// worker with pulsar-admin functions create --go and parallelism 2. The
+// function it returns says why the sink is not running, or nil.
+func startSinkOrDeploy(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any) func() error {
+	t.Helper()
+	if os.Getenv("KS_SINK_VIA_WORKER") != "1" {
+		rs := startSink(t, env, name, topics, userConfig)
+		return func() error {
+			if !rs.in.Running() {
+				return fmt.Errorf("instance exited: %v", rs.in.Err)
+			}
+			return nil
+		}
+	}
+	bin := e2e.KinesisSinkBinary(t)
+	uc, _ := json.Marshal(userConfig)
+	if out, err := env.Admin(t, "functions", "create", "--go", bin, "--tenant", "public", "--namespace", "default",
+		"--name", name, "--inputs", strings.Join(topics, ","), "--parallelism", "2", "--subs-position", "Earliest",
+		"--user-config", string(uc)); err != nil {
+		t.Fatalf("functions create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		env.Admin(t, "functions", "delete", "--tenant", "public", "--namespace", "default", "--name", name)
+	})
+	env.WaitFor(t, 2*time.Minute, func() bool { return len(instanceProcs(bin, name)) == 2 }, "2 instance processes of %s", name)
+	return func() error {
+		if n := len(instanceProcs(bin, name)); n != 2 {
+			out, _ := env.Admin(t, "functions", "status", "--tenant", "public", "--namespace", "default", "--name", name)
+			return fmt.Errorf("%d of 2 instance processes of %s run; functions status:\n%s", n, name, out)
+		}
+		return nil
+	}
 }
 
 func uniqueName(t *testing.T, prefix string) string {
@@ -182,7 +219,7 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 			topicAvro := env.UniqueTopic(t, "fmt-avro")
 			topicJSON := env.UniqueTopic(t, "fmt-json")
 			name := uniqueName(t, "fmt")
-			rs := startSink(t, env, name, []string{topicRaw, topicStr, topicAvro, topicJSON},
+			sinkErr := startSinkOrDeploy(t, env, name, []string{topicRaw, topicStr, topicAvro, topicJSON},
 				sinkConfig(ks.Endpoint, stream, map[string]any{"messageFormat": tc.format}))
 
 			send := func(topic string, schema pulsar.Schema, msg *pulsar.ProducerMessage) {
@@ -212,8 +249,8 @@ func TestEveryFormatThroughTheRuntime(t *testing.T) {
 				want = 4
 			}
 			recs := ks.WaitForRecords(t, stream, want, 60*time.Second)
-			if !rs.in.Running() {
-				t.Fatalf("instance exited: %v", rs.in.Err)
+			if err := sinkErr(); err != nil {
+				t.Fatal(err)
 			}
 			// Routing: the message key, else the topic name (Java rule).
 			for _, r := range recs {
