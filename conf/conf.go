@@ -147,6 +147,12 @@ type Config struct {
 	// FULL_MESSAGE_IN_JSON_EXPAND_VALUE only: flatten nested objects into
 	// dotted keys ("payload.a.b").
 	JSONFlatten bool `json:"jsonFlatten"`
+	// FULL_MESSAGE_IN_JSON and FULL_MESSAGE_IN_JSON_EXPAND_VALUE: end each
+	// record with "messageTopic" and "messageId", the Pulsar topic (a
+	// partition's own name) and message id it came from, so that consumers
+	// can drop the duplicates at-least-once delivery leaves in Kinesis. Off
+	// by default: the bytes then equal the Java sink's.
+	JSONIncludeMessageID bool `json:"jsonIncludeMessageId"`
 	// Keep the order of records with the same partition key: at most one
 	// request per key (or shard) is in flight, and a failed record is retried
 	// in place, until it is written (recordTtl does not apply), before later

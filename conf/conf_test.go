@@ -64,7 +64,7 @@ func TestDefaultsMatchJavaSink(t *testing.T) {
 		"awsRegion": "", "awsKinesisStreamName": "", "awsCredentialPluginName": "",
 		"awsCredentialPluginParam": Secret(""), "awsStsEndpoint": "", "awsStsPort": (*int)(nil),
 		"cloudwatchEndpoint": "", "messageFormat": OnlyRawPayload, "jsonIncludeNonNulls": true,
-		"jsonFlatten": false, "retainOrdering": false, "retryInitialDelayInMillis": int64(100),
+		"jsonFlatten": false, "jsonIncludeMessageId": false, "retainOrdering": false, "retryInitialDelayInMillis": int64(100),
 		"retryMaxDelayInMillis": int64(60000), "aggregationEnabled": true, "collectionMaxCount": 500,
 		"collectionMaxSize": int64(5242880), "connectTimeout": int64(6000), "requestTimeout": int64(6000),
 		"maxConnections": 24, "minConnections": 1, "rateLimit": int64(150), "recordTtl": int64(30000),

@@ -51,6 +51,7 @@ var specs = []spec{
 		string(OnlyRawPayload), string(FullMessageInJSON), string(FullMessageInFB), string(FullMessageInJSONExpandValue)}},
 	{name: "jsonIncludeNonNulls", kind: kBool, java: true},
 	{name: "jsonFlatten", kind: kBool, java: true},
+	{name: "jsonIncludeMessageId", kind: kBool},
 	{name: "retainOrdering", kind: kBool, java: true},
 	{name: "retryInitialDelayInMillis", kind: kInt, min: 1, max: maxMillis, unit: "milliseconds", java: true},
 	{name: "retryMaxDelayInMillis", kind: kInt, min: 1, max: maxMillis, unit: "milliseconds", java: true},

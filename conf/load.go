@@ -616,6 +616,9 @@ func (c *Config) consistencyWarnings(present map[string]bool) []string {
 			w = append(w, warnf("%s has no effect unless messageFormat is %s", quote("jsonFlatten"), FullMessageInJSONExpandValue))
 		}
 	}
+	if c.JSONIncludeMessageID && c.MessageFormat != FullMessageInJSON && c.MessageFormat != FullMessageInJSONExpandValue {
+		w = append(w, warnf("%s has no effect with messageFormat %s: only the JSON formats carry it", quote("jsonIncludeMessageId"), c.MessageFormat))
+	}
 	if c.PartitionKeyProperty != "" && c.PartitionKeyMode != PartitionKeyModeProperty {
 		w = append(w, warnf("%s has no effect unless partitionKeyMode is %q", quote("partitionKeyProperty"), PartitionKeyModeProperty))
 	}

@@ -97,9 +97,9 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		return errors.New(`sink config: "failurePolicy": deadLetter needs a Pulsar publisher, and this runtime has none`)
 	}
 
-	fo := format.Options{JSONIncludeNonNulls: cfg.JSONIncludeNonNulls, JSONFlatten: cfg.JSONFlatten}
+	fo := format.Options{JSONIncludeNonNulls: cfg.JSONIncludeNonNulls, JSONFlatten: cfg.JSONFlatten, IncludeMessageID: cfg.JSONIncludeMessageID}
 	if cfg.MessageFormat == conf.FullMessageInJSONExpandValue {
-		ex, err := expand.New(expand.Options{IncludeNonNulls: cfg.JSONIncludeNonNulls, Flatten: cfg.JSONFlatten})
+		ex, err := expand.New(expand.Options{IncludeNonNulls: cfg.JSONIncludeNonNulls, Flatten: cfg.JSONFlatten, IncludeMessageID: cfg.JSONIncludeMessageID})
 		if err != nil {
 			return err
 		}

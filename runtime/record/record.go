@@ -8,6 +8,7 @@ package record
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -51,4 +52,37 @@ type Data struct {
 	// Schema is nil when the message carries no schema (raw bytes).
 	Schema     *Schema
 	Encryption *EncryptionContext
+}
+
+// messageIDParts are the parts of a Pulsar message id (pulsar.MessageID has
+// these methods).
+type messageIDParts interface {
+	LedgerID() int64
+	EntryID() int64
+	PartitionIdx() int32
+	BatchIdx() int32
+}
+
+// MessageIDText is the record's message id in full,
+// "<ledger>:<entry>:<partition>:<batch index>", as Pulsar's Java client
+// prints a batched message's id: unique within the topic. (The Go client's
+// String() leaves the batch index out, so the messages of one batch would
+// share it.) "" when the record has no id.
+func (d *Data) MessageIDText() string {
+	switch id := d.MessageID.(type) {
+	case nil:
+		return ""
+	case messageIDParts:
+		b := make([]byte, 0, 48)
+		b = strconv.AppendInt(b, id.LedgerID(), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, id.EntryID(), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(id.PartitionIdx()), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(id.BatchIdx()), 10)
+		return string(b)
+	default:
+		return id.String()
+	}
 }

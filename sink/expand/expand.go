@@ -37,6 +37,10 @@ type Options struct {
 	// Flatten is jsonFlatten (Java default false): flatten the JSON object
 	// to "a.b[0].c" keys the way com.github.wnameless json-flattener does.
 	Flatten bool
+	// IncludeMessageID is jsonIncludeMessageId (default false): end each
+	// record with "messageTopic" and "messageId", which the Java sink does
+	// not write, so that consumers can drop duplicates.
+	IncludeMessageID bool
 }
 
 // DefaultOptions are the Java sink's defaults (jsonIncludeNonNulls=true,
@@ -133,6 +137,16 @@ func (enc *Encoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 	case !nonNull:
 		e.name("eventTime")
 		e.null()
+	}
+	if enc.opts.IncludeMessageID {
+		e.name("messageTopic")
+		e.text(r.Topic)
+		e.name("messageId")
+		if r.MessageID == nil {
+			e.null()
+		} else {
+			e.text(r.MessageIDText())
+		}
 	}
 	e.endRoot()
 	if e.err != nil {

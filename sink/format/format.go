@@ -92,6 +92,10 @@ type Options struct {
 	JSONIncludeNonNulls bool
 	// JSONFlatten: EXPAND_VALUE flattens nested objects to dotted keys.
 	JSONFlatten bool
+	// IncludeMessageID: FULL_MESSAGE_IN_JSON ends each record with
+	// "messageTopic" and "messageId" (jsonIncludeMessageId; the expand
+	// encoder has the same option of its own).
+	IncludeMessageID bool
 	// Expand encodes FULL_MESSAGE_IN_JSON_EXPAND_VALUE (expand.New from
 	// package sink/expand, built with the two settings above). It is a
 	// field rather than an import so that package can depend on this one.
@@ -105,7 +109,9 @@ func New(f Format, opts Options) (Encoder, error) {
 	case OnlyRawPayload:
 		return rawEncoder{}, nil
 	case FullMessageInJSON:
-		return newJSONEncoder(), nil
+		e := newJSONEncoder()
+		e.messageID = opts.IncludeMessageID
+		return e, nil
 	case FullMessageInFB:
 		return newFBEncoder(), nil
 	case FullMessageInJSONExpandValue:

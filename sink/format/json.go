@@ -38,7 +38,12 @@ import (
 // code point below U+0020 as \u00xx (lowercase hex); U+2028 and U+2029 as
 // \u2028 and \u2029 (they end lines in JavaScript). Everything else,
 // including U+007F and non-ASCII, is written raw in UTF-8.
-type jsonEncoder struct{ pool scratchPool }
+type jsonEncoder struct {
+	pool scratchPool
+	// messageID: end each record with "messageTopic" and "messageId"
+	// (jsonIncludeMessageId), which the Java sink does not write.
+	messageID bool
+}
 
 func newJSONEncoder() *jsonEncoder { return &jsonEncoder{} }
 
@@ -112,6 +117,9 @@ func (e *jsonEncoder) Encode(dst []byte, r *record.Data) ([]byte, error) {
 		}
 		dst = append(dst, '}')
 	}
+	if e.messageID {
+		dst = appendMessageID(dst, r)
+	}
 	return append(dst, '}'), nil
 }
 
@@ -178,4 +186,17 @@ func appendGsonString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendMessageID writes ,"messageTopic":…,"messageId":… : where the record
+// came from, which tells the copies of one Pulsar message (at-least-once
+// delivery) from distinct messages.
+func appendMessageID(dst []byte, r *record.Data) []byte {
+	dst = append(dst, `,"messageTopic":`...)
+	dst = appendGsonString(dst, r.Topic)
+	dst = append(dst, `,"messageId":`...)
+	if r.MessageID == nil {
+		return append(dst, "null"...)
+	}
+	return appendGsonString(dst, r.MessageIDText())
 }

@@ -1,0 +1,23 @@
+package record
+
+import (
+	"testing"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+)
+
+// Two messages of one batch differ only in their batch index, which the Go
+// client's String() leaves out; MessageIDText keeps it.
+func TestMessageIDText(t *testing.T) {
+	a := Data{MessageID: pulsar.NewMessageID(172, 0, 0, 1)}
+	b := Data{MessageID: pulsar.NewMessageID(172, 0, 1, 1)}
+	if a.MessageID.String() != b.MessageID.String() {
+		t.Log("the Go client now prints the batch index; MessageIDText is still exact")
+	}
+	if a.MessageIDText() != "172:0:1:0" || b.MessageIDText() != "172:0:1:1" {
+		t.Errorf("got %q and %q", a.MessageIDText(), b.MessageIDText())
+	}
+	if (&Data{}).MessageIDText() != "" {
+		t.Error("no id must give \"\"")
+	}
+}
