@@ -515,7 +515,7 @@ func (in *Instance) fail(r *Record, err error) {
 		r.consumer.Nack(r.msg)
 	}
 	in.stats.RecordUserException(err)
-	in.log.Warn("record failed", "topic", r.Topic, "id", r.MessageID.String(), "error", err.Error())
+	in.log.Warn("record failed", "topic", r.Topic, "id", r.MessageIDText(), "error", err.Error())
 }
 
 // shutdown stops taking records, lets the sink flush within CloseTimeout,

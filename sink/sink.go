@@ -260,14 +260,14 @@ func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 			if errors.As(err, &re) {
 				cause = re.Err
 			}
-			s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageID, s.cfg.MessageFormat, cause))
+			s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageIDText(), s.cfg.MessageFormat, cause))
 			return nil
 		}
 	}
 	rt, err := s.router.Route(&r.RecordData)
 	s.metrics.kpl.UserRecordReceived(rt.Stream)
 	if err != nil {
-		s.handleFailure(r, "route", fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, err))
+		s.handleFailure(r, "route", fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), err))
 		return nil
 	}
 	err = s.prod.Put(ctx, producer.Entry{
@@ -309,11 +309,11 @@ func (s *Sink) onResult(res producer.Result) {
 		if pe.Kind == producer.KindClosed {
 			// Shutting down: not a delivery failure the policy should
 			// judge; Pulsar redelivers the record to the next instance.
-			r.Fail(fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, res.Err))
+			r.Fail(fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), res.Err))
 			return
 		}
 	}
-	s.handleFailure(r, kind, fmt.Errorf("record %s %s: %w", r.Topic, r.MessageID, res.Err))
+	s.handleFailure(r, kind, fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), res.Err))
 }
 
 // handleFailure applies the configured failure policy to a record that
@@ -324,12 +324,12 @@ func (s *Sink) handleFailure(r *runtime.Record, kind string, err error) {
 	s.metrics.kpl.RecordFailed(kind, string(s.cfg.FailurePolicy))
 	switch s.cfg.FailurePolicy {
 	case conf.FailurePolicyDeadLetter:
-		s.log.Warn("record dead-lettered", "topic", r.Topic, "id", r.MessageID.String(),
+		s.log.Warn("record dead-lettered", "topic", r.Topic, "id", r.MessageIDText(),
 			"deadLetterTopic", s.cfg.DeadLetterTopic, "kind", kind, "error", err.Error())
 		s.deadLetter(r, kind, err)
 	case conf.FailurePolicyFailOnError:
 		s.log.Error("record failed; failurePolicy failOnError stops the instance", "topic", r.Topic,
-			"id", r.MessageID.String(), "kind", kind, "error", err.Error())
+			"id", r.MessageIDText(), "kind", kind, "error", err.Error())
 		r.Fail(err)
 		if s.fatal != nil {
 			s.fatal(fmt.Errorf("failurePolicy failOnError: %w", err))
@@ -351,7 +351,7 @@ func (s *Sink) deadLetter(r *runtime.Record, kind string, cause error) {
 	props[PropDeadLetterReason] = cause.Error()
 	props[PropDeadLetterKind] = kind
 	props[PropOriginTopic] = r.Topic
-	props[PropOriginMessageID] = r.MessageID.String()
+	props[PropOriginMessageID] = r.MessageIDText()
 	s.dlq.Add(1)
 	// Publishing waits for the broker, and this may run on a producer
 	// goroutine that must not block; dead letters are rare, so a goroutine
