@@ -51,8 +51,10 @@ test: build test-tools ## build, start the local services, run every test agains
 	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite && scripts/compat.sh'
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
-test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records, table of missing/duplicates/out-of-order
-	scripts/lib/with-services.sh env KS_FAULTS_N=$(FAULTS_N) scripts/fault-suite.sh suite
+# Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.
+SINKS ?= go
+test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records for SINKS (go, java or go,java), table of missing/duplicates/out-of-order/unacked
+	scripts/lib/with-services.sh env KS_FAULTS_N=$(FAULTS_N) KS_FAULTS_SINKS=$(SINKS) scripts/fault-suite.sh suite
 
 # Pulsar lines the worker tests run on (make test-compat; make test runs them too).
 COMPAT_VERSIONS ?= 3.3.6 4.0.8 5.0.1

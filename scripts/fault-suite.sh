@@ -15,6 +15,11 @@ export KS_FAULTS_SINK_BIN=${KS_FAULTS_SINK_BIN:-$root/bin/kinesis-sink}
 	exit 1
 }
 export KS_FAULTS_LOG_DIR=${KS_FAULTS_LOG_DIR:-$root/.cache/fault-logs}
+# KS_FAULTS_SINKS=go,java also runs Apache Pulsar's Java Kinesis sink through the same scenarios.
+if [[ ${KS_FAULTS_SINKS:-go} == *java* && -z ${KS_FAULTS_JAVA_NAR:-} ]]; then
+	KS_FAULTS_JAVA_NAR=$("$root/scripts/lib/java-sink-nar.sh")
+	export KS_FAULTS_JAVA_NAR
+fi
 
 case ${1:-suite} in
 suite)

@@ -279,9 +279,6 @@ func translateStreamARN(body []byte) (out []byte, ok bool, err error) {
 	if json.Unmarshal(req["StreamARN"], &arn) != nil {
 		return nil, false, nil
 	}
-	if _, both := req["StreamName"]; both {
-		return nil, false, fmt.Errorf("give StreamName or StreamARN, not both")
-	}
 	// arn:<partition>:kinesis:<region>:<account>:stream/<name>
 	parts := strings.SplitN(arn, ":", 6)
 	name, isStream := "", false
@@ -290,6 +287,13 @@ func translateStreamARN(body []byte) (out []byte, ok bool, err error) {
 	}
 	if !isStream || name == "" {
 		return nil, false, fmt.Errorf("StreamARN %q is not a stream ARN", arn)
+	}
+	// Both may be given (the KPL sends both), when they name one stream.
+	if raw, both := req["StreamName"]; both {
+		var given string
+		if json.Unmarshal(raw, &given) != nil || given != name {
+			return nil, false, fmt.Errorf("StreamName %s and StreamARN %q name different streams", raw, arn)
+		}
 	}
 	delete(req, "StreamARN")
 	req["StreamName"], _ = json.Marshal(name)

@@ -51,7 +51,9 @@ func startOwnPulsar(t *testing.T, logDir string) *ownPulsar {
 		if err := o.localEnv("down", "pulsar"); err != nil {
 			t.Errorf("stop the scenario's Pulsar: %v", err)
 		}
-		_ = os.RemoveAll(state)
+		if os.Getenv("KS_FAULTS_KEEP_PULSAR") != "1" { // kept for a post-mortem
+			_ = os.RemoveAll(state)
+		}
 	})
 	if err := o.localEnv("up", "pulsar"); err != nil {
 		t.Fatalf("start a Pulsar for the broker-restart scenario: %v (see %s)", err, o.logPath)

@@ -117,14 +117,29 @@ func sinkBinary(t testing.TB) string {
 	return e2e.KinesisSinkBinary(t)
 }
 
-// sinkProc is one run of the binary under test.
+// sinkProc is one run of the sink under test: our binary as a child
+// process (cmd), or a Java sink instance the functions worker started (pid,
+// watched until it is gone).
 type sinkProc struct {
 	cmd         *exec.Cmd
+	pid         int
 	logPath     string
 	metricsPort int
 	done        chan struct{}
 	err         error
 	exitedAt    time.Time
+}
+
+// watchPID makes p follow a process that is not our child.
+func (p *sinkProc) watchPID() {
+	go func() {
+		for syscall.Kill(p.pid, 0) == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		p.exitedAt = time.Now()
+		p.err = fmt.Errorf("process %d ended", p.pid)
+		close(p.done)
+	}()
 }
 
 func (p *sinkProc) running() bool {
@@ -146,7 +161,22 @@ func (p *sinkProc) wait(d time.Duration) bool {
 	}
 }
 
-func (p *sinkProc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
+func (p *sinkProc) signal(sig syscall.Signal) {
+	if p.cmd == nil {
+		_ = syscall.Kill(p.pid, sig)
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+}
+
+// exitCode is the child's exit status, or -1 (still running, or not our
+// child).
+func (p *sinkProc) exitCode() int {
+	if p.cmd == nil || p.cmd.ProcessState == nil {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
 
 func (p *sinkProc) logTail(n int) string {
 	b, _ := os.ReadFile(p.logPath)
@@ -171,12 +201,27 @@ type run struct {
 	starts  int
 	cur     *sinkProc
 	notes   []string
+	logName string // scenario name, prefixed by the sink for Java runs
+
+	// sink is "go" (bin/kinesis-sink localrun) or "java" (Apache Pulsar's
+	// Kinesis sink NAR, deployed with pulsar-admin sinks create and reached
+	// through front, since the KPL speaks HTTPS only).
+	sink     string
+	nar      string
+	front    *faultproxy.TLSFront
+	deployed bool
+	lastPID  int
+	// leftUnacked is the subscription's backlog when a Java run's drain
+	// wait ended: records the sink neither acked nor failed.
+	leftUnacked int64
 
 	pubMu     sync.Mutex
 	published map[int]bool // ids whose publish Pulsar confirmed
 }
 
 type runOptions struct {
+	// sink is "go" (default) or "java".
+	sink    string
 	ordered bool
 	shards  int
 	seed    uint64
@@ -189,13 +234,20 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 	if o.shards == 0 {
 		o.shards = 4
 	}
+	if o.sink == "" {
+		o.sink = "go"
+	}
 	r := &run{t: t, name: name, ordered: o.ordered, pulsar: p, kin: s.kin, bin: s.bin, logDir: s.logDir,
-		published: map[int]bool{}}
+		published: map[int]bool{}, sink: o.sink, nar: s.nar}
+	if o.sink != "go" {
+		name = o.sink + "-" + name
+	}
 	r.stream = s.kin.UniqueStream(t, "fs-"+name)
 	s.kin.CreateStream(t, r.stream, o.shards)
 	r.topic = p.UniqueTopic(t, "fs-"+name)
 	p.CreatePartitionedTopic(t, r.topic, 2)
 	r.sub = "faultsuite-" + name
+	r.logName = name
 	// At the earliest position before anything is published: the backlog
 	// then counts every record, and nothing depends on when the sink starts.
 	p.CreateSubscription(t, r.topic, r.sub)
@@ -221,6 +273,15 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 	for k, v := range o.config {
 		configs[k] = v
 	}
+	if o.sink == "java" {
+		front, err := faultproxy.NewTLSFront(px.URL(), os.Getenv("AWS_EMULATOR_ENDPOINT"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { front.Close() })
+		r.front = front
+		configs = javaSinkConfig(configs, front.Port())
+	}
 	file := map[string]any{
 		"tenant": "public", "namespace": "default", "name": "faultsuite-" + name,
 		"inputs":                     []string{r.topic},
@@ -231,6 +292,15 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 		// partition in order, which retainOrdering needs.
 		"retainOrdering": o.ordered,
 		"configs":        configs,
+	}
+	if o.sink == "java" {
+		// What sinks create takes as --sink-config.
+		b, _ := json.Marshal(configs)
+		r.cfgPath = filepath.Join(t.TempDir(), "java-sink-config.json")
+		if err := os.WriteFile(r.cfgPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
 	b, _ := json.MarshalIndent(file, "", "  ")
 	r.cfgPath = filepath.Join(t.TempDir(), "sink.json")
@@ -260,7 +330,10 @@ func newClient(t testing.TB, p *testenv.PulsarEnv) pulsar.Client {
 func (r *run) startSink(extra ...string) *sinkProc {
 	r.t.Helper()
 	r.starts++
-	logPath := filepath.Join(r.logDir, fmt.Sprintf("%s-sink-%d.log", r.name, r.starts))
+	if r.sink == "java" {
+		return r.startJavaSink()
+	}
+	logPath := filepath.Join(r.logDir, fmt.Sprintf("%s-sink-%d.log", r.logName, r.starts))
 	f, err := os.Create(logPath)
 	if err != nil {
 		r.t.Fatal(err)
@@ -291,9 +364,14 @@ func (r *run) startSink(extra ...string) *sinkProc {
 	return p
 }
 
-// stopSink ends the current sink with SIGTERM (a clean shutdown).
+// stopSink ends the current sink with SIGTERM (a clean shutdown); a Java
+// sink is deleted, which stops its instance.
 func (r *run) stopSink() {
 	r.t.Helper()
+	if r.sink == "java" {
+		r.deleteJavaSink()
+		return
+	}
 	p := r.cur
 	if p == nil || !p.running() {
 		return
@@ -380,7 +458,14 @@ func (r *run) waitDrained(timeout time.Duration) error {
 	var last int64 = -1
 	var lastErr error
 	for time.Now().Before(deadline) {
-		if r.cur != nil && !r.cur.running() {
+		if r.sink == "java" && r.cur != nil && !r.cur.running() {
+			// The worker restarts an instance that died; its records
+			// wait for it, so the wait goes on.
+			if p, err := r.javaInstance(time.Minute); err == nil {
+				r.cur = p
+			}
+		}
+		if r.sink == "go" && r.cur != nil && !r.cur.running() {
 			return fmt.Errorf("sink exited (%v) with backlog %d; last output:\n%s", r.cur.err, last, r.cur.logTail(3000))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -391,6 +476,16 @@ func (r *run) waitDrained(timeout time.Duration) error {
 		}
 		last, lastErr = n, err
 		time.Sleep(time.Second)
+	}
+	if r.sink == "java" && lastErr == nil {
+		// Reported, not failed: records the Java sink neither acked nor
+		// failed stay in the backlog until its ack timeout (none is set).
+		r.leftUnacked = last
+		if last > 0 {
+			// What the worker says of the sink, for the table.
+			r.notes = append(r.notes, r.javaStatus())
+		}
+		return nil
 	}
 	return fmt.Errorf("backlog of %s not drained within %s: %d (last error %v)", r.sub, timeout, last, lastErr)
 }

@@ -24,8 +24,10 @@ import (
 // result is one row of the suite's table.
 type result struct {
 	Scenario   string
-	Records    int // records that must be in Kinesis
-	Stored     int // user records read back, copies included
+	Sink       string // "go" or "java"
+	Unacked    int64  // records neither acked nor failed when the drain wait ended (Java sink)
+	Records    int    // records that must be in Kinesis
+	Stored     int    // user records read back, copies included
 	Missing    int
 	MissingIDs []int
 	Duplicates int
@@ -45,6 +47,9 @@ type suite struct {
 	span        time.Duration
 	seed        uint64
 	aggregation string // "": the sink's default (on)
+	sinks       []string
+	nar         string        // the Java sink's NAR (KS_FAULTS_JAVA_NAR)
+	javaDrain   time.Duration // how long a Java run waits for its backlog to drain
 
 	mu      sync.Mutex
 	results []result
@@ -57,8 +62,13 @@ func (s *suite) add(r result) {
 }
 
 // drainTimeout bounds how long a scenario waits for the sink to write
-// everything once publishing is over.
-func (s *suite) drainTimeout() time.Duration {
+// everything once publishing is over. The Java sink gets less: what it has
+// not resolved by then it is not going to (it neither acks nor fails a
+// record the KPL gave up on), and the table reports it.
+func (s *suite) drainTimeout(r *run) time.Duration {
+	if r.sink == "java" {
+		return s.javaDrain
+	}
 	return 3*time.Minute + time.Duration(s.n)*10*time.Millisecond
 }
 
@@ -84,6 +94,17 @@ func TestFaultSuite(t *testing.T) {
 		}
 		s.seed = seed
 	}
+	s.sinks = []string{"go"}
+	if v := os.Getenv("KS_FAULTS_SINKS"); v != "" {
+		s.sinks = strings.Split(v, ",")
+	}
+	for _, sk := range s.sinks {
+		if sk != "go" && sk != "java" {
+			t.Fatalf("KS_FAULTS_SINKS=%q: want go, java or go,java", os.Getenv("KS_FAULTS_SINKS"))
+		}
+	}
+	s.nar = os.Getenv("KS_FAULTS_JAVA_NAR")
+	s.javaDrain = envDuration(t, "KS_FAULTS_JAVA_DRAIN", 2*time.Minute)
 	switch v := os.Getenv("KS_FAULTS_AGGREGATION"); v {
 	case "", "false", "true":
 		s.aggregation = v
@@ -98,30 +119,42 @@ func TestFaultSuite(t *testing.T) {
 		s.n, s.span, s.seed, agg, s.logDir)
 
 	start := time.Now()
-	t.Run("kinesis", func(t *testing.T) {
-		for i, sc := range kinesisScenarios() {
-			sc := sc
-			seed := s.seed + uint64(i)
-			t.Run(sc.name, func(t *testing.T) {
-				t.Parallel()
-				s.runFaultScenario(t, sc, seed)
-			})
+	// One group per sink, so that the two never share the machine.
+	for _, sk := range s.sinks {
+		group, prefix := "kinesis", ""
+		if sk != "go" {
+			group, prefix = sk, sk+"-"
 		}
-		t.Run("sigkill-x3", func(t *testing.T) { t.Parallel(); s.sigkill(t) })
-		t.Run("sigterm-in-flight", func(t *testing.T) { t.Parallel(); s.sigterm(t) })
-	})
-	// Alone: it stops a broker, and its timing should not depend on the others.
-	t.Run("broker-restart", s.brokerRestart)
+		t.Run(group, func(t *testing.T) {
+			for i, sc := range kinesisScenarios() {
+				sc := sc
+				seed := s.seed + uint64(i)
+				t.Run(prefix+sc.name, func(t *testing.T) {
+					t.Parallel()
+					s.runFaultScenario(t, sc, seed, sk)
+				})
+			}
+			t.Run(prefix+"sigkill-x3", func(t *testing.T) { t.Parallel(); s.sigkill(t, sk) })
+			t.Run(prefix+"sigterm-in-flight", func(t *testing.T) { t.Parallel(); s.sigterm(t, sk) })
+		})
+		// Alone: it stops a broker, and its timing should not depend on the others.
+		t.Run(prefix+"broker-restart", func(t *testing.T) { s.brokerRestart(t, sk) })
+	}
 
 	s.report(t, time.Since(start))
 	scanForSecret(t, s.logDir)
 }
 
 func (s *suite) report(t *testing.T, total time.Duration) {
-	sort.SliceStable(s.results, func(i, j int) bool { return s.results[i].Scenario < s.results[j].Scenario })
+	sort.SliceStable(s.results, func(i, j int) bool {
+		if s.results[i].Scenario != s.results[j].Scenario {
+			return s.results[i].Scenario < s.results[j].Scenario
+		}
+		return s.results[i].Sink > s.results[j].Sink // go before java
+	})
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "scenario\trecords\tmissing\tduplicates\tout-of-order\tinjected faults\tduration")
+	fmt.Fprintln(w, "scenario\tsink\trecords\tmissing\tduplicates\tout-of-order\tunacked\tinjected faults\tduration")
 	for _, r := range s.results {
 		ooo := "n/a"
 		if r.Ordered {
@@ -131,8 +164,8 @@ func (s *suite) report(t *testing.T, total time.Duration) {
 		if r.Err != "" {
 			faults += " [FAILED: " + r.Err + "]"
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Scenario, r.Records, r.Missing, r.Duplicates, ooo, faults,
-			r.Duration.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", r.Scenario, r.Sink, r.Records, r.Missing, r.Duplicates, ooo,
+			r.Unacked, faults, r.Duration.Round(100*time.Millisecond))
 	}
 	w.Flush()
 	fmt.Fprintf(&b, "%d scenarios in %s; out-of-order is checked where retainOrdering is on; sink logs in %s\n",
@@ -144,6 +177,8 @@ func (s *suite) report(t *testing.T, total time.Duration) {
 // finish records a scenario's row and fails t on lost or reordered records.
 func (s *suite) finish(t *testing.T, r *run, res result, started time.Time, err error) {
 	res.Scenario = r.name
+	res.Sink = r.sink
+	res.Unacked = r.leftUnacked
 	res.Duration = time.Since(started)
 	res.Faults = faultSummary(r.proxy.Counters())
 	if len(r.notes) > 0 {
@@ -151,6 +186,16 @@ func (s *suite) finish(t *testing.T, r *run, res result, started time.Time, err 
 			res.Faults += "; "
 		}
 		res.Faults += strings.Join(r.notes, "; ")
+	}
+	if r.sink == "java" {
+		// The Java sink's figures are reported, whatever they are.
+		if err != nil {
+			res.Err = strings.SplitN(err.Error(), "\n", 2)[0]
+		}
+		s.add(res)
+		t.Logf("java %s: records=%d stored=%d missing=%d duplicates=%d out-of-order=%d unacked=%d faults=%s in %s",
+			r.name, res.Records, res.Stored, res.Missing, res.Duplicates, res.OutOfOrder, res.Unacked, res.Faults, res.Duration.Round(time.Millisecond))
+		return
 	}
 	if res.Err != "" {
 		t.Error(res.Err)
@@ -228,9 +273,9 @@ func kinesisScenarios() []faultScenario {
 
 // runFaultScenario: publish over the span with faults on, wait until every
 // record is acked, stop the sink cleanly, read the stream back.
-func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64) {
+func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64, sink string) {
 	started := time.Now()
-	r := newRun(t, s, s.pulsar, sc.name, runOptions{ordered: sc.ordered, seed: seed, config: sc.config})
+	r := newRun(t, s, s.pulsar, sc.name, runOptions{sink: sink, ordered: sc.ordered, seed: seed, config: sc.config})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -239,7 +284,7 @@ func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64) {
 	err := r.publish(ctx, 0, s.n, s.span, true)
 	<-injected
 	if err == nil {
-		err = r.waitDrained(s.drainTimeout())
+		err = r.waitDrained(s.drainTimeout(r))
 	}
 	r.stopSink()
 	r.proxy.SetRules(faultproxy.Rules{})
@@ -249,10 +294,10 @@ func (s *suite) runFaultScenario(t *testing.T, sc faultScenario, seed uint64) {
 // sigkill kills the sink with SIGKILL three times at random points while
 // records flow, restarting it each time as the worker would: what it had
 // not acked is redelivered by Pulsar.
-func (s *suite) sigkill(t *testing.T) {
+func (s *suite) sigkill(t *testing.T, sink string) {
 	started := time.Now()
 	rng := rand.New(rand.NewPCG(s.seed, 7))
-	r := newRun(t, s, s.pulsar, "sigkill-x3", runOptions{ordered: true, seed: s.seed + 100})
+	r := newRun(t, s, s.pulsar, "sigkill-x3", runOptions{sink: sink, ordered: true, seed: s.seed + 100})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -281,7 +326,7 @@ func (s *suite) sigkill(t *testing.T) {
 		err = e
 	}
 	if err == nil {
-		err = r.waitDrained(s.drainTimeout())
+		err = r.waitDrained(s.drainTimeout(r))
 	}
 	r.stopSink()
 	s.finish(t, r, r.check(r.publishedIDs()), started, err)
@@ -295,9 +340,9 @@ func (s *suite) sigkill(t *testing.T) {
 // within 10 s, and every record it acked must be in Kinesis. What it did
 // not ack is what a plain consumer on the same subscription receives
 // afterwards.
-func (s *suite) sigterm(t *testing.T) {
+func (s *suite) sigterm(t *testing.T, sink string) {
 	started := time.Now()
-	r := newRun(t, s, s.pulsar, "sigterm-in-flight", runOptions{seed: s.seed + 200})
+	r := newRun(t, s, s.pulsar, "sigterm-in-flight", runOptions{sink: sink, seed: s.seed + 200})
 	r.proxy.SetRules(faultproxy.Rules{DelayFraction: 1, Delay: 1500 * time.Millisecond})
 	p := r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -322,7 +367,7 @@ func (s *suite) sigterm(t *testing.T) {
 	r.proxy.Hold()
 	inFlight := r.proxy.Counters().Delayed
 	t0 := time.Now()
-	p.signal(syscall.SIGTERM)
+	r.terminate(p)
 	exited := p.wait(10 * time.Second)
 	exitAfter := time.Since(t0)
 	if !exited {
@@ -332,10 +377,7 @@ func (s *suite) sigterm(t *testing.T) {
 	}
 	r.proxy.Release()
 	r.proxy.SetRules(faultproxy.Rules{})
-	code := -1
-	if p.cmd.ProcessState != nil {
-		code = p.cmd.ProcessState.ExitCode()
-	}
+	code := p.exitCode()
 	r.notes = append(r.notes, fmt.Sprintf("SIGTERM at %.1fs with %d responses delayed so far, %d requests held: exit %d after %.1fs",
 		t0.Sub(started).Seconds(), inFlight, r.proxy.Counters().Held, code, exitAfter.Seconds()))
 	if e := <-pubErr; e != nil {
@@ -406,10 +448,10 @@ func (r *run) unacked() (map[int]bool, error) {
 // (every response held back 1 s around the restart): acks sent while the broker is down are
 // lost, so Pulsar redelivers those records. The sink must reconnect on its
 // own and lose nothing.
-func (s *suite) brokerRestart(t *testing.T) {
+func (s *suite) brokerRestart(t *testing.T, sink string) {
 	started := time.Now()
 	b := startOwnPulsar(t, s.logDir)
-	r := newRun(t, s, b.env, "broker-restart", runOptions{ordered: true, seed: s.seed + 300})
+	r := newRun(t, s, b.env, "broker-restart", runOptions{sink: sink, ordered: true, seed: s.seed + 300})
 	r.startSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -426,14 +468,14 @@ func (s *suite) brokerRestart(t *testing.T) {
 	r.proxy.SetRules(faultproxy.Rules{})
 	r.notes = append(r.notes, fmt.Sprintf("broker restarted after %.1fs of publishing (stop %.1fs, start %.1fs)",
 		s.span.Seconds()/3, down.Seconds(), up.Seconds()))
-	if err == nil && !r.cur.running() {
+	if err == nil && r.sink == "go" && !r.cur.running() {
 		err = fmt.Errorf("sink exited during the broker restart: %v\n%s", r.cur.err, r.cur.logTail(3000))
 	}
 	if e := <-pubErr; err == nil && e != nil {
 		err = fmt.Errorf("publish: %w", e)
 	}
 	if err == nil {
-		err = r.waitDrained(s.drainTimeout())
+		err = r.waitDrained(s.drainTimeout(r))
 	}
 	r.stopSink()
 	r.proxy.SetRules(faultproxy.Rules{})
