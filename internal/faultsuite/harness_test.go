@@ -640,3 +640,43 @@ func scanForSecret(t testing.TB, dir string) {
 		}
 	}
 }
+
+// topicCopies reads the topic from the start and counts the messages that
+// repeat an id: copies the producer made, resending what the broker had
+// written but not confirmed when the connection dropped. To the sink they
+// are messages of their own, so their copies in Kinesis are not the sink's.
+func (r *run) topicCopies() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	parts, err := r.pulsar.Partitions(ctx, r.topic)
+	if err != nil {
+		return 0, err
+	}
+	seen := map[int]bool{}
+	copies := 0
+	for i := range max(parts, 1) {
+		topic := r.topic
+		if parts > 0 {
+			topic = fmt.Sprintf("%s-partition-%d", r.topic, i)
+		}
+		rd, err := r.client.CreateReader(pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+		if err != nil {
+			return 0, err
+		}
+		for rd.HasNext() {
+			m, err := rd.Next(ctx)
+			if err != nil {
+				rd.Close()
+				return 0, err
+			}
+			if id, ok := idOf(m.Payload()); ok {
+				if seen[id] {
+					copies++
+				}
+				seen[id] = true
+			}
+		}
+		rd.Close()
+	}
+	return copies, nil
+}
