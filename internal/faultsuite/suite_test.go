@@ -23,23 +23,23 @@ import (
 
 // result is one row of the suite's table.
 type result struct {
-	Scenario   string
-	Sink       string // "go" or "java"
-	Unacked    int64  // records neither acked nor failed when the drain wait ended (Java sink)
+	Scenario string
+	Sink     string // "go" or "java"
+	Unacked  int64  // records neither acked nor failed when the drain wait ended (Java sink)
 	// ProducerCopies are the messages the publisher sent twice (resending
 	// what the broker had written but not confirmed); Duplicates includes
 	// their copies in Kinesis, which no sink can tell from new messages.
 	ProducerCopies int
-	Records    int    // records that must be in Kinesis
-	Stored     int    // user records read back, copies included
-	Missing    int
-	MissingIDs []int
-	Duplicates int
-	OutOfOrder int // -1: not checked (retainOrdering off)
-	Ordered    bool
-	Faults     string
-	Duration   time.Duration
-	Err        string
+	Records        int // records that must be in Kinesis
+	Stored         int // user records read back, copies included
+	Missing        int
+	MissingIDs     []int
+	Duplicates     int
+	OutOfOrder     int // -1: not checked (retainOrdering off)
+	Ordered        bool
+	Faults         string
+	Duration       time.Duration
+	Err            string
 }
 
 type suite struct {
