@@ -62,7 +62,10 @@ type bench struct {
 }
 
 type phase struct {
-	sink     string // ceiling | go | java
+	sink string // ceiling | go | java
+	// ceiling is the consume-only configuration of a ceiling phase (see
+	// ceilingConfigs).
+	ceiling  string
 	endpoint string // none | null | kinesalite
 	agg      bool
 	size     int
@@ -99,8 +102,20 @@ type Result struct {
 	PacedN    int     `json:"pacedRecords,omitempty"`
 	P50Ms     float64 `json:"p50Ms,omitempty"`
 	P99Ms     float64 `json:"p99Ms,omitempty"`
-	Error     string  `json:"error,omitempty"`
+	// TooShort says why the drain gave no figures: a window shorter than
+	// minWindow or fewer than minRecords records. Rates and CPU from such a
+	// window are noise (0 CPU seconds, impossible rates); they are left
+	// out, and nothing is paced from them.
+	TooShort string `json:"tooShort,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
+
+// The smallest drain window figures are taken from: below it a start-up
+// hiccup or one timer tick is a large share of the window.
+const (
+	minWindow  = 2 * time.Second
+	minRecords = 5000
+)
 
 // Report is the results file.
 type Report struct {
@@ -132,6 +147,7 @@ type Machine struct {
 func main() {
 	var (
 		ceilingChildMode = flag.Bool("ceiling-child", false, "internal: run the consume-only consumer")
+		ceilingConfig    = flag.String("ceiling-config", "default", "internal: the consume-only configuration of -ceiling-child")
 		topic            = flag.String("topic", "", "internal: topic for -ceiling-child")
 		report           = flag.String("report", "", "internal: where -ceiling-child reports")
 		serviceURL       = flag.String("service-url", envOr("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650"), "Pulsar broker")
@@ -157,7 +173,7 @@ func main() {
 	)
 	flag.Parse()
 	if *ceilingChildMode {
-		os.Exit(ceilingChild(*serviceURL, *topic, "bench", *report))
+		os.Exit(ceilingChild(*serviceURL, *topic, "bench", *report, *ceilingConfig))
 	}
 	scale := 1.0
 	if *quick {
@@ -279,7 +295,11 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 	var phases []*phase
 	for _, size := range sizes {
 		if slices.Contains(rows, "ceiling") {
-			phases = append(phases, &phase{sink: "ceiling", endpoint: "none", size: size, n: countFor(size, "null")})
+			// Several consume-only configurations: the ceiling is the best
+			// of them, so that it is a ceiling (see targets).
+			for _, cc := range ceilingConfigs {
+				phases = append(phases, &phase{sink: "ceiling", ceiling: cc.name, endpoint: "none", size: size, n: countFor(size, "null")})
+			}
 		}
 		for _, sink := range []string{"go", "java"} {
 			if !slices.Contains(rows, sink) {
@@ -326,7 +346,7 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 func rowName(ph *phase) string {
 	switch ph.sink {
 	case "ceiling":
-		return "ceiling (consume+ack)"
+		return "ceiling (" + ph.ceiling + ")"
 	}
 	name := ph.sink + " -> " + ph.endpoint
 	if ph.agg {
@@ -349,6 +369,9 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	kind := ph.slug
 	if kind == "" {
 		kind = fmt.Sprintf("%s-%s-%v-%d", ph.sink, ph.endpoint, map[bool]string{true: "agg", false: "noagg"}[ph.agg], ph.size)
+		if ph.sink == "ceiling" {
+			kind = fmt.Sprintf("ceiling-%s-%d", ph.ceiling, ph.size)
+		}
 	}
 	ph.slug = fmt.Sprintf("bench-%s-%02d-%s", b.runID, i, kind)
 	ph.topic = ph.slug
@@ -426,6 +449,13 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	res.Seconds = c.last.Sub(c.first).Seconds()
 	if res.Seconds <= 0 {
 		res.Seconds = 1e-3
+	}
+	if res.Seconds < minWindow.Seconds() || c.n < minRecords {
+		res.TooShort = fmt.Sprintf("%d records over %.2f s: below the %s / %d-record minimum; give it more records (-records)",
+			c.n, res.Seconds, minWindow, minRecords)
+		res.PeakRSSMiB = float64(peakRSS(pid)) / (1 << 20)
+		res.Processes = len(procTree(pid))
+		return res
 	}
 	res.RecPerSec = float64(c.n) / res.Seconds
 	res.MBPerSec = res.RecPerSec * float64(ph.size) / 1e6

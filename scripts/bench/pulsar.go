@@ -163,14 +163,26 @@ func deleteTopic(adminURL, topic string) {
 // with the runtime's defaults that receives and acks each message, and
 // nothing else. It reports (publish time, receive time) pairs to the
 // benchmark's endpoint in batches.
-func ceilingChild(serviceURL, topic, sub, report string) int {
+func ceilingChild(serviceURL, topic, sub, report, config string) int {
 	c, err := newClient(serviceURL)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer c.Close()
-	cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub, Type: pulsar.Shared})
+	var cc *ceilingConfig
+	for i := range ceilingConfigs {
+		if ceilingConfigs[i].name == config {
+			cc = &ceilingConfigs[i]
+		}
+	}
+	if cc == nil {
+		fmt.Fprintf(os.Stderr, "-ceiling-config %q: unknown\n", config)
+		return 2
+	}
+	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub, Type: pulsar.Shared}
+	cc.apply(&opts)
+	cons, err := c.Subscribe(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -206,6 +218,7 @@ func ceilingChild(serviceURL, topic, sub, report string) int {
 		}
 	}()
 	var pair [16]byte
+	unacked := 0
 	for {
 		m, err := cons.Receive(ctx)
 		if err != nil {
@@ -220,6 +233,45 @@ func ceilingChild(serviceURL, topic, sub, report string) int {
 		mu.Lock()
 		buf = append(buf, pair[:]...)
 		mu.Unlock()
-		_ = cons.Ack(m)
+		if cc.cumulativeEvery == 0 {
+			_ = cons.Ack(m)
+			continue
+		}
+		// One cumulative ack for every cumulativeEvery messages, and for
+		// the last of a burst (nothing queued behind it).
+		if unacked++; unacked >= cc.cumulativeEvery || len(cons.Chan()) == 0 {
+			_ = cons.AckCumulative(m)
+			unacked = 0
+		}
+	}
+}
+
+// ceilingConfig is one consume-only configuration. The ceiling is the best
+// of them: a consumer that only receives and acks is what any sink on this
+// broker could reach at best only if it is tuned at least as well as the
+// sinks are.
+type ceilingConfig struct {
+	name            string
+	queue           int  // receiver queue size; 0: the client's default (1000)
+	batchIndexAck   bool // acknowledge batch messages by index
+	cumulativeEvery int  // 0: individual acks; else cumulative, on a failover subscription
+}
+
+var ceilingConfigs = []ceilingConfig{
+	{name: "default"},
+	{name: "queue 10000", queue: 10000},
+	{name: "queue 10000, batch-index acks", queue: 10000, batchIndexAck: true},
+	{name: "queue 10000, cumulative acks", queue: 10000, cumulativeEvery: 1000},
+}
+
+func (cc *ceilingConfig) apply(o *pulsar.ConsumerOptions) {
+	if cc.queue > 0 {
+		o.ReceiverQueueSize = cc.queue
+	}
+	o.EnableBatchIndexAcknowledgment = cc.batchIndexAck
+	if cc.cumulativeEvery > 0 {
+		// Cumulative acks are refused on a shared subscription; one
+		// consumer on a failover one gets the same messages.
+		o.Type = pulsar.Failover
 	}
 }

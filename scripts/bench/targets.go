@@ -74,7 +74,7 @@ func (t *ceilingTarget) start(ph *phase) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	t.cmd = exec.Command(self, "-ceiling-child", "-service-url", t.b.serviceURL, "-topic", ph.topic,
+	t.cmd = exec.Command(self, "-ceiling-child", "-ceiling-config", ph.ceiling, "-service-url", t.b.serviceURL, "-topic", ph.topic,
 		"-report", fmt.Sprintf("https://127.0.0.1:%d/ceiling", t.b.nullEP.port()))
 	t.cmd.Stdout, t.cmd.Stderr = f, f
 	if err := t.cmd.Start(); err != nil {
