@@ -298,6 +298,12 @@ type Config struct {
 	// A record larger than what is left is taken only when the buffer is
 	// empty.
 	MaxBufferedBytes int64 `json:"maxBufferedBytes"`
+	// Most data + partition key bytes of the PutRecords requests in flight
+	// at once; no request starts while they reach it. A request in flight is
+	// held as its records and again as its encoded body, so this bounds
+	// memory with large records. 0: a quarter of maxBufferedBytes (and at
+	// least collectionMaxSize).
+	MaxInFlightBytes int64 `json:"maxInFlightBytes"`
 	// CloudWatch metrics level, as in the KPL: "none" (no CloudWatch metrics,
 	// so no cloudwatch:PutMetricData permission is needed), "summary" or
 	// "detailed". The Prometheus metrics are always served.

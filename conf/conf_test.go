@@ -77,7 +77,7 @@ func TestDefaultsMatchJavaSink(t *testing.T) {
 		"partitionKeyProperty": "", "partitionKeyField": "", "defaultPartitionKey": "",
 		"explicitHashKeyProperty": "", "streamNameProperty": "", "topicToStreamMap": map[string]string{},
 		"failurePolicy": FailurePolicyFail, "deadLetterTopic": "", "failIfThrottled": false,
-		"maxBufferedRecords": 10000, "maxBufferedBytes": int64(64 << 20), "metricsLevel": MetricsDetailed,
+		"maxBufferedRecords": 10000, "maxBufferedBytes": int64(64 << 20), "maxInFlightBytes": int64(0), "metricsLevel": MetricsDetailed,
 		"metricsGranularity": GranularityShard, "metricsNamespace": "KinesisProducerLibrary",
 		"metricsUploadDelayInMillis": int64(60000),
 	}

@@ -89,6 +89,7 @@ var specs = []spec{
 	{name: "failIfThrottled", kind: kBool},
 	{name: "maxBufferedRecords", kind: kInt, min: 1, max: 100_000_000},
 	{name: "maxBufferedBytes", kind: kInt, min: 1 << 20, max: 1 << 40, unit: "bytes"},
+	{name: "maxInFlightBytes", kind: kInt, min: 0, max: 1 << 40, unit: "bytes"},
 	{name: "metricsLevel", kind: kEnum, enum: []string{string(MetricsNone), string(MetricsSummary), string(MetricsDetailed)}},
 	{name: "metricsGranularity", kind: kEnum, enum: []string{
 		string(GranularityGlobal), string(GranularityStream), string(GranularityShard)}},

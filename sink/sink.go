@@ -214,6 +214,7 @@ func producerOptions(cfg *conf.Config, parallelism int) producer.Options {
 		RequestTimeout:       cfg.RequestTimeoutDuration(),
 		MaxBufferedRecords:   cfg.MaxBufferedRecords,
 		MaxBufferedBytes:     cfg.MaxBufferedBytes,
+		MaxInFlightBytes:     cfg.MaxInFlightBytes,
 		RetainOrdering:       cfg.RetainOrdering,
 		FailIfThrottled:      cfg.FailIfThrottled,
 		RateLimit:            float64(cfg.RateLimit),

@@ -318,8 +318,10 @@ type Stats struct {
 	// (queued, backing off or in flight): what MaxBuffered* bound.
 	BufferedRecords int
 	BufferedBytes   int64
-	// InFlightRequests counts PutRecords batches being sent.
+	// InFlightRequests counts PutRecords batches being sent, and
+	// InFlightBytes their data + partition key bytes.
 	InFlightRequests int
+	InFlightBytes    int64
 	// WaitingRetry counts records backing off before their next attempt.
 	WaitingRetry int
 	// ThrottledShards counts shards under a throttling backoff.
@@ -360,6 +362,7 @@ func (p *Producer) Stats() Stats {
 		BufferedRecords:  p.bufRecords,
 		BufferedBytes:    p.bufBytes,
 		InFlightRequests: p.inFlight,
+		InFlightBytes:    p.inFlightBytes,
 		WaitingRetry:     len(p.waiting),
 		ThrottledShards:  len(p.shards),
 		Delivered:        p.delivered,

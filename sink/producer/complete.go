@@ -206,6 +206,7 @@ func (p *Producer) complete(b *batch) {
 	var expired []*record
 	p.mu.Lock()
 	p.inFlight--
+	p.inFlightBytes -= b.bytes
 	p.updateShardsLocked(b.st, recs, now)
 	p.updatePauseLocked(b, now)
 	if b.mismatch {

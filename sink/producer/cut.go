@@ -96,9 +96,9 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 			}
 		}
 	}
-	for i := 0; i < n && p.inFlight < p.opts.MaxInFlight; i++ {
+	for i := 0; i < n && p.roomForRequestLocked(); i++ {
 		st := p.streamList[(p.rr+i)%n]
-		for p.inFlight < p.opts.MaxInFlight && p.sendableLocked(st, now, hurry) {
+		for p.roomForRequestLocked() && p.sendableLocked(st, now, hurry) {
 			var b *batch
 			b, expired = p.takeLocked(st, now, expired)
 			if st.heldCount > 0 || len(st.heldList) > 0 {
@@ -109,8 +109,12 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 				// would find the same.
 				break
 			}
+			for i := range b.ents {
+				b.bytes += int64(b.ents[i].size)
+			}
 			batches = append(batches, b)
 			p.inFlight++
+			p.inFlightBytes += b.bytes
 		}
 	}
 	if n > 0 {
@@ -240,10 +244,10 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 		if p.wantsMapLocked(st) && !st.mapLoading {
 			consider(st.mapNextLoad)
 		}
-		if st.prio.len() > 0 && p.inFlight < p.opts.MaxInFlight {
+		if st.prio.len() > 0 && p.roomForRequestLocked() {
 			consider(st.prio.peek().readyAt.Add(p.opts.Linger))
 		}
-		if st.heldCount > 0 && p.inFlight < p.opts.MaxInFlight && !st.pausedUntil.After(now) {
+		if st.heldCount > 0 && p.roomForRequestLocked() && !st.pausedUntil.After(now) {
 			for _, b := range st.heldList {
 				if b.held.len() > 0 {
 					consider(p.lim.readyAt(b, now))
@@ -255,7 +259,7 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 		}
 		r := st.fresh.peek()
 		consider(r.deadline)
-		if p.inFlight < p.opts.MaxInFlight {
+		if p.roomForRequestLocked() {
 			// When every sender is busy, a completing one wakes us instead.
 			consider(r.putAt.Add(p.opts.Linger))
 		}
@@ -365,4 +369,10 @@ func (p *Producer) popLocked(st *streamState, c *cutSource) *record {
 	r := st.fresh.pop()
 	st.freshBytes -= r.size
 	return r
+}
+
+// roomForRequestLocked says whether another request may start: a sender is
+// free and the requests in flight hold less than MaxInFlightBytes.
+func (p *Producer) roomForRequestLocked() bool {
+	return p.inFlight < p.opts.MaxInFlight && p.inFlightBytes < p.opts.MaxInFlightBytes
 }

@@ -580,3 +580,43 @@ func TestRetainOrderingDefaultsUnderSteadyThrottling(t *testing.T) {
 	t.Logf("%d records over %d keys in %v: %d entries throttled, max attempts %d", n, len(keys), took.Round(time.Millisecond), pc.EntriesDropped, maxAttempts)
 	closeProducer(t, e.p)
 }
+
+// Requests in flight hold their records and again their encoded bodies, so
+// with large records MaxInFlight requests would dwarf the buffer:
+// MaxInFlightBytes stops new requests once those in flight carry that many
+// bytes. The proxy holds every request, so what is in flight only grows:
+// it stops at the budget plus at most one request, with senders to spare.
+func TestInFlightBytesBudget(t *testing.T) {
+	const budget = 8 * producer.KiB
+	opts := producer.Options{MaxInFlightBytes: budget, MaxBytesPerRequest: 2 * producer.KiB,
+		Linger: time.Millisecond, MaxInFlight: 24}
+	e := newFaultEnv(t, 1, 1, opts)
+	e.proxy.Hold()
+	col := newCollector(100)
+	want := e.putAll(t, col, 100, func(id int) string { return fmt.Sprintf("k%d", id) }) // 60-160 B each, 10 KiB in all
+	deadline := time.Now().Add(5 * time.Second)
+	var st producer.Stats
+	for time.Now().Before(deadline) {
+		st = e.p.Stats()
+		if st.InFlightBytes >= budget {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // room for a request that should not start
+	st = e.p.Stats()
+	if st.InFlightBytes < budget || st.InFlightBytes > budget+2*producer.KiB || st.InFlightRequests >= opts.MaxInFlight {
+		t.Fatalf("in flight: %d requests, %d bytes; want the %d-byte budget reached (plus at most one request) with senders to spare",
+			st.InFlightRequests, st.InFlightBytes, budget)
+	}
+	t.Logf("held at the budget: %d requests, %d bytes in flight", st.InFlightRequests, st.InFlightBytes)
+	e.proxy.Release()
+	e.flush(t, col, 20*time.Second)
+	if dupes, _ := checkArrived(t, e.direct, e.stream, want); dupes != 0 {
+		t.Errorf("%d duplicates", dupes)
+	}
+	if st := e.p.Stats(); st.InFlightBytes != 0 || st.InFlightRequests != 0 {
+		t.Fatalf("after the flush: %+v", st)
+	}
+	closeProducer(t, e.p)
+}

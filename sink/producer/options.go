@@ -98,6 +98,15 @@ type Options struct {
 	// or connections are torn down and re-dialled under load.
 	MaxInFlight int
 
+	// MaxInFlightBytes bounds the data + partition key bytes of the
+	// requests in flight at once: no request starts while they reach it
+	// (one always may, whatever its size). A request in flight is held
+	// twice, as its records and as its encoded body (base64, and aggregates
+	// once more), so with large records MaxInFlight requests of
+	// MaxBytesPerRequest would otherwise dwarf the buffer. Zero means a
+	// quarter of MaxBufferedBytes, at least MaxBytesPerRequest.
+	MaxInFlightBytes int64
+
 	// RetryInitialDelay is the backoff before a failed record's first retry;
 	// it doubles with every further attempt up to RetryMaxDelay. These are
 	// real milliseconds (the Java sink schedules its retries in
@@ -298,6 +307,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxBufferedBytes == 0 {
 		o.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
+	if o.MaxInFlightBytes == 0 {
+		o.MaxInFlightBytes = max(o.MaxBufferedBytes/4, int64(o.MaxBytesPerRequest))
+	}
 	if o.MaxRecordSize == 0 {
 		o.MaxRecordSize = DefaultMaxRecordSize
 	}
@@ -328,6 +340,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("producer option MaxBufferedRecords=%d: allowed at least 1", o.MaxBufferedRecords)
 	case o.MaxBufferedBytes < 1:
 		return fmt.Errorf("producer option MaxBufferedBytes=%d: allowed at least 1", o.MaxBufferedBytes)
+	case o.MaxInFlightBytes < 1:
+		return fmt.Errorf("producer option MaxInFlightBytes=%d: allowed at least 1", o.MaxInFlightBytes)
 	case o.MaxRecordSize < KiB || o.MaxRecordSize > kinesisrules.MaxRecordSize:
 		return fmt.Errorf("producer option MaxRecordSize=%d: allowed %d..%d bytes", o.MaxRecordSize, KiB, kinesisrules.MaxRecordSize)
 	case o.Aggregation > AggregateByKey:

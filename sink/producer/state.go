@@ -46,24 +46,25 @@ type Producer struct {
 	mismatch atomic.Uint64 // entries that landed on another shard than predicted
 	lim      limiter       // per-shard rate limit (RateLimit); fixed after New
 
-	mu         sync.Mutex
-	streams    map[string]*streamState
-	streamList []*streamState // round-robin order
-	rr         int
-	limits     map[string]int // stream -> max record size learnt by Prepare
-	keys       map[keyID]*keyState
-	waiting    retryHeap // records backing off, by notBefore
-	shards     map[shardKey]*shardState
-	seq        uint64
-	bufRecords int // accepted, not yet resolved
-	bufBytes   int64
-	inFlight   int            // batches handed to senders and not completed
-	spaceCh    chan struct{}  // closed when space is freed; nil when nobody waits
-	flushers   []*flushWaiter // pending Flush calls
-	closing    bool           // Close was called: no more Puts, no lingering
-	stopped    bool           // Close's deadline hit: fail what is not in flight
-	delivered  uint64
-	failed     uint64
+	mu            sync.Mutex
+	streams       map[string]*streamState
+	streamList    []*streamState // round-robin order
+	rr            int
+	limits        map[string]int // stream -> max record size learnt by Prepare
+	keys          map[keyID]*keyState
+	waiting       retryHeap // records backing off, by notBefore
+	shards        map[shardKey]*shardState
+	seq           uint64
+	bufRecords    int // accepted, not yet resolved
+	bufBytes      int64
+	inFlight      int            // batches handed to senders and not completed
+	inFlightBytes int64          // their data + partition key bytes (MaxInFlightBytes)
+	spaceCh       chan struct{}  // closed when space is freed; nil when nobody waits
+	flushers      []*flushWaiter // pending Flush calls
+	closing       bool           // Close was called: no more Puts, no lingering
+	stopped       bool           // Close's deadline hit: fail what is not in flight
+	delivered     uint64
+	failed        uint64
 	// rateLimited counts records the limiter held back (each time one was).
 	rateLimited uint64
 	cutSeq      uint64 // counts cuts, for the limiter (bucket.cut)
@@ -193,6 +194,9 @@ type batch struct {
 	// some entry failed with a fatal error.
 	answered, failedWhole, mismatch, fatal bool
 	arena                                  *[]byte // pooled buffer holding the encoded aggregates
+	// bytes is the batch's data + partition key bytes, counted in
+	// Producer.inFlightBytes while it is in flight.
+	bytes int64
 }
 
 // kEntry is one Kinesis record of a batch: a user record sent as is, or an
