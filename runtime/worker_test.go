@@ -10,32 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/deploy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 )
 
-// adminStatus is the part of `pulsar-admin functions status` output we read.
-type adminStatus struct {
-	NumInstances int `json:"numInstances"`
-	NumRunning   int `json:"numRunning"`
-	Instances    []struct {
-		InstanceID int `json:"instanceId"`
-		Status     struct {
-			Running                  bool   `json:"running"`
-			Error                    string `json:"error"`
-			NumReceived              int64  `json:"numReceived"`
-			NumSuccessfullyProcessed int64  `json:"numSuccessfullyProcessed"`
-			NumUserExceptions        int64  `json:"numUserExceptions"`
-		} `json:"status"`
-	} `json:"instances"`
-}
-
-func functionsStatus(t *testing.T, env *testenv.PulsarEnv, name string) (*adminStatus, error) {
+func functionsStatus(t *testing.T, env *testenv.PulsarEnv, name string) (*deploy.FunctionStatus, error) {
 	out, err := env.Admin(t, "functions", "status", "--tenant", "public", "--namespace", "default", "--name", name)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
-	var st adminStatus
+	var st deploy.FunctionStatus
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
 		return nil, fmt.Errorf("parse status %q: %v", out, err)
 	}
@@ -88,7 +73,7 @@ func TestDeployThroughFunctionsWorker(t *testing.T) {
 	e2e.Produce(t, client, topic, n, func(i int) string { return fmt.Sprintf("w-%d", i) })
 	e2e.WaitLines(t, out, n, 60*time.Second, nil)
 
-	var last *adminStatus
+	var last *deploy.FunctionStatus
 	env.WaitFor(t, 30*time.Second, func() bool {
 		st, err := functionsStatus(t, env, name)
 		if err != nil || len(st.Instances) != 1 {

@@ -137,6 +137,17 @@ func instanceProcs(bin, name string) map[int]int {
 	return procs
 }
 
+// waitBacklogDrained waits until sub has acknowledged every record of topic.
+func waitBacklogDrained(t *testing.T, env *testenv.PulsarEnv, topic, sub string) {
+	t.Helper()
+	env.WaitFor(t, 5*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		backlog, err := env.BacklogOf(ctx, topic, sub)
+		return err == nil && backlog == 0
+	}, "the backlog of %s drained", sub)
+}
+
 // scaleDeploy is a way to deploy a function of 3 instances.
 type scaleDeploy struct {
 	name      string
@@ -245,12 +256,7 @@ func runParallelInstances(t *testing.T, d scaleDeploy) {
 	t.Logf("stopped instance 1 with %d records stored", stored())
 
 	<-published
-	env.WaitFor(t, 5*time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		backlog, err := env.BacklogOf(ctx, topic, sub)
-		return err == nil && backlog == 0
-	}, "the backlog of %s drained", sub)
+	waitBacklogDrained(t, env, topic, sub)
 	took := time.Since(start)
 	if p, ok := instanceProcs(bin, name)[0]; !ok || p == pid0 {
 		t.Errorf("instance 0 was not restarted by the worker (processes %v)", instanceProcs(bin, name))
@@ -320,12 +326,7 @@ func TestKeySharedLocalrun(t *testing.T) {
 	_ = procs[1].Cmd.Process.Kill()
 	t.Log("SIGKILLed localrun instance 1")
 	<-published
-	env.WaitFor(t, 5*time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		backlog, err := env.BacklogOf(ctx, topic, sub)
-		return err == nil && backlog == 0
-	}, "the backlog of %s drained", sub)
+	waitBacklogDrained(t, env, topic, sub)
 	for _, i := range []int{0, 2} {
 		if !procs[i].Running() {
 			t.Errorf("localrun instance %d exited: %v\n%s", i, procs[i].Err, e2e.Tail(procs[i].Output(), 2000))

@@ -1,21 +1,17 @@
 package faultproxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/testcert"
 )
 
 // TLSFront is an HTTPS endpoint, with a self-signed certificate for
@@ -50,7 +46,7 @@ func NewTLSFront(kinesis, aws string) (*TLSFront, error) {
 	// The proxy answers some faults by dropping the connection; the client
 	// of the front must see a dropped connection too, not an HTTP 502.
 	kinProxy.ErrorHandler = func(http.ResponseWriter, *http.Request, error) { panic(http.ErrAbortHandler) }
-	cert, err := selfSignedLoopback()
+	cert, err := testcert.Loopback()
 	if err != nil {
 		return nil, err
 	}
@@ -83,24 +79,3 @@ func (f *TLSFront) Port() int { return f.ln.Addr().(*net.TCPAddr).Port }
 
 // Close stops the front.
 func (f *TLSFront) Close() error { return f.srv.Close() }
-
-func selfSignedLoopback() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(48 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tls front: certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}

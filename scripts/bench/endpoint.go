@@ -2,13 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -26,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/testcert"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
@@ -58,7 +54,7 @@ type endpoint struct {
 }
 
 func startEndpoint(upstream string, shards int) (*endpoint, error) {
-	cert, err := selfSigned()
+	cert, err := testcert.Loopback()
 	if err != nil {
 		return nil, err
 	}
@@ -462,28 +458,6 @@ func (e *endpoint) forward(w http.ResponseWriter, r *http.Request, op string, bo
 		idx++
 	})
 	e.cnt.accept(stamps, now)
-}
-
-func selfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "kinesis-sink bench"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // counter counts the user records of one benchmark phase and when they
