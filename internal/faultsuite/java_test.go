@@ -31,8 +31,10 @@ var javaKeys = map[string]bool{
 	"retryMaxDelayInMillis": true, "aggregationEnabled": true, "extraKinesisProducerConfig": true,
 }
 
-// kplKeys map this sink's keys the suite sets onto the KPL's.
-var kplKeys = map[string]string{"requestTimeout": "RequestTimeout", "recordTtl": "RecordTtl"}
+// kplKeys map this sink's keys the suite sets onto the KPL's, as the Java
+// sink's extraKinesisProducerConfig names them (the KPL configuration's
+// bean properties).
+var kplKeys = map[string]string{"requestTimeout": "requestTimeout", "recordTtl": "recordTtl"}
 
 // javaSinkConfig turns the suite's sink config into the Java sink's, with
 // the endpoints at the TLS front on port.
