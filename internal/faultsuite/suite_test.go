@@ -158,7 +158,7 @@ func (s *suite) report(t *testing.T, total time.Duration) {
 	})
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "scenario\tsink\trecords\tmissing\tduplicates\tof them producer copies\tout-of-order\tunacked\tinjected faults\tduration")
+	fmt.Fprintln(w, "scenario\tsink\trecords\tmissing\tduplicates\tcopies in topic\tout-of-order\tunacked\tinjected faults\tduration")
 	for _, r := range s.results {
 		ooo := "n/a"
 		if r.Ordered {
