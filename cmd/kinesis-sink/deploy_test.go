@@ -28,22 +28,12 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testsink"
 )
 
-// deployWriteFile writes a sink config file into a temporary directory.
-func deployWriteFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "sink.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestDeployCLIErrors runs the command: exit codes, one-line messages, and
 // that refused files never reach the network (the admin URL is unroutable).
 func TestDeployCLIErrors(t *testing.T) {
-	good := deployWriteFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin}\n")
-	badCfg := deployWriteFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin, collectionMaxCount: -5}\n")
-	dlq := deployWriteFile(t, "name: n\ninputs: [t]\nmaxMessageRetries: 2\ndeadLetterTopic: persistent://public/default/dlq\n"+
+	good := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin}\n")
+	badCfg := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin, collectionMaxCount: -5}\n")
+	dlq := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nmaxMessageRetries: 2\ndeadLetterTopic: persistent://public/default/dlq\n"+
 		"secrets: {other: hush-secret-1}\n"+
 		"configs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginParam: '{\"accessKey\":\"AK\",\"secretKey\":\"hush-secret-2\"}'}\n")
 	for _, c := range []struct {
@@ -116,7 +106,7 @@ func TestAdminAuthAndTLS(t *testing.T) {
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokFile, []byte("tok-from-file\n"), 0o600)
-	file := deployWriteFile(t, "name: n\ninputs: [t]\n")
+	file := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\n")
 
 	run := func(extra ...string) (int, string, string) {
 		var out, errb bytes.Buffer

@@ -12,22 +12,13 @@ import (
 	"testing"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 )
-
-// deployWriteFile writes a sink config file into a temporary directory.
-func deployWriteFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "sink.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // deployFC loads a sink config file and translates it.
 func deployFC(t *testing.T, content string) (*functionConfig, []string, error) {
 	t.Helper()
-	p := deployWriteFile(t, content)
+	p := e2e.SinkConfigFile(t, content)
 	f, err := conf.LoadSinkConfigFile(p)
 	if err != nil {
 		t.Fatalf("load: %v", err)

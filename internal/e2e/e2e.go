@@ -297,3 +297,15 @@ func WaitLines(t testing.TB, path string, n int, timeout time.Duration, in *Inst
 	t.Fatalf("got %d of %d records in %s after %s", len(lines), n, path, timeout)
 	return nil
 }
+
+// SinkConfigFile writes content as a sink config file (the file `sinks
+// create --sink-config-file` and `kinesis-sink deploy` read) into a
+// temporary directory and returns its path.
+func SinkConfigFile(t testing.TB, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sink.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
