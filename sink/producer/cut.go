@@ -238,7 +238,9 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 		consider(p.waiting[0].notBefore)
 	}
 	for _, st := range p.streamList {
-		if st.pausedUntil.After(now) && st.prio.len()+st.fresh.len() > 0 {
+		// Held records count too: while paused they are not considered below,
+		// and nothing else may come to wake us.
+		if st.pausedUntil.After(now) && st.prio.len()+st.fresh.len()+st.heldCount > 0 {
 			consider(st.pausedUntil)
 		}
 		if p.wantsMapLocked(st) && !st.mapLoading {
