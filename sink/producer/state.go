@@ -6,6 +6,7 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,4 +229,29 @@ func (p *Producer) streamLocked(name string) *streamState {
 		p.streamList = append(p.streamList, st)
 	}
 	return st
+}
+
+// whereLocked says where the unresolved records are, for the error of a
+// Close that runs out of time: which stage holds them is what tells a
+// slow Kinesis from a stuck key or shard.
+func (p *Producer) whereLocked(now time.Time) string {
+	fresh, prio, held, parked := 0, 0, 0, 0
+	for _, st := range p.streamList {
+		fresh += st.fresh.len()
+		prio += st.prio.len()
+		held += st.heldCount
+	}
+	for _, ks := range p.keys {
+		parked += ks.parked.len()
+	}
+	s := fmt.Sprintf("%d queued, %d due for retry, %d held by the rate limit, %d parked behind their key, %d backing off",
+		fresh, prio, held, parked, len(p.waiting))
+	if len(p.waiting) > 0 {
+		s += fmt.Sprintf(" (next attempt in %s)", p.waiting[0].notBefore.Sub(now).Round(time.Millisecond))
+	}
+	s += fmt.Sprintf(", %d request(s) in flight", p.inFlight)
+	for k, sh := range p.shards {
+		s += fmt.Sprintf("; %s throttling backoff %s", k.shard, sh.delay)
+	}
+	return s
 }
