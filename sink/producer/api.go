@@ -310,7 +310,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	return fmt.Errorf("producer: close: %d record(s) still unresolved when the deadline hit (%s) failed with %s: %w", n, where, KindClosed, ctx.Err())
+	return fmt.Errorf("producer: close: %d record(s) still unresolved when the deadline hit (%s); they failed with %s: %w", n, where, KindClosed, ctx.Err())
 }
 
 // Stats is a snapshot of the producer's state, for gauges and tests.

@@ -5,8 +5,11 @@ package producer
 // Producer.mu unless its comment says otherwise.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,8 +253,28 @@ func (p *Producer) whereLocked(now time.Time) string {
 		s += fmt.Sprintf(" (next attempt in %s)", p.waiting[0].notBefore.Sub(now).Round(time.Millisecond))
 	}
 	s += fmt.Sprintf(", %d request(s) in flight", p.inFlight)
+	// The longest backoffs first, and a few only: a stream may have
+	// hundreds of shards, and the message goes into one log line.
+	type backoff struct {
+		shard string
+		delay time.Duration
+	}
+	var bs []backoff
 	for k, sh := range p.shards {
-		s += fmt.Sprintf("; %s throttling backoff %s", k.shard, sh.delay)
+		bs = append(bs, backoff{k.shard, sh.delay})
+	}
+	slices.SortFunc(bs, func(a, b backoff) int {
+		if c := cmp.Compare(b.delay, a.delay); c != 0 {
+			return c
+		}
+		return strings.Compare(a.shard, b.shard)
+	})
+	const shown = 4
+	for _, b := range bs[:min(len(bs), shown)] {
+		s += fmt.Sprintf("; %s throttling backoff %s", b.shard, b.delay)
+	}
+	if len(bs) > shown {
+		s += fmt.Sprintf("; %d more shard(s) backing off", len(bs)-shown)
 	}
 	return s
 }
