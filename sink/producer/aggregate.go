@@ -228,7 +228,7 @@ func (p *Producer) takeAggLocked(st *streamState, now time.Time, expired []*reco
 	if m == nil && len(st.buckets) > 0 {
 		m = st.shardMap // the limit's prediction, checked like the aggregation's
 	}
-	return &batch{st: st, recs: grouped, ents: ents, shardMap: m}, expired
+	return &batch{st: st, recs: grouped, ents: ents, shardMap: m, cutAt: now}, expired
 }
 
 // encode builds the data of the batch's aggregates into one pooled buffer

@@ -37,7 +37,7 @@ func New(client PutRecordsAPI, opts Options) (*Producer, error) {
 		limits:  make(map[string]int),
 		keys:    make(map[keyID]*keyState),
 		shards:  make(map[shardKey]*shardState),
-		lim:     newLimiter(opts.RateLimit),
+		lim:     newLimiter(opts.RateLimit, opts.AdaptiveRateLimit),
 	}
 	p.senders.Add(opts.MaxInFlight)
 	for range opts.MaxInFlight {

@@ -207,7 +207,7 @@ func (p *Producer) complete(b *batch) {
 	p.mu.Lock()
 	p.inFlight--
 	p.inFlightBytes -= b.bytes
-	p.updateShardsLocked(b.st, recs, now)
+	p.updateShardsLocked(b, now)
 	p.updatePauseLocked(b, now)
 	if b.mismatch {
 		p.invalidateShardMapLocked(b.st, b.shardMap, "mismatch", now)
@@ -287,44 +287,54 @@ func (p *Producer) updatePauseLocked(b *batch, now time.Time) {
 // Judging entry by entry instead let the first entry of a mixed response
 // decide: under steady partial throttling the delay climbed to
 // RetryMaxDelay although most records were going through.
-func (p *Producer) updateShardsLocked(st *streamState, recs []*record, now time.Time) {
+func (p *Producer) updateShardsLocked(b *batch, now time.Time) {
+	st, recs := b.st, b.recs
 	type tally struct {
 		shard         string
-		throttled, ok bool
+		throttled, ok int // records
 	}
 	// A request spans few shards: a small array and a linear search beat a
 	// map allocated per response.
 	var buf [8]tally
 	seen := buf[:0]
 	note := func(shard string, throttled bool) {
-		for i := range seen {
-			if seen[i].shard == shard {
-				seen[i].throttled = seen[i].throttled || throttled
-				seen[i].ok = seen[i].ok || !throttled
-				return
-			}
+		i := 0
+		for i < len(seen) && seen[i].shard != shard {
+			i++
 		}
-		seen = append(seen, tally{shard: shard, throttled: throttled, ok: !throttled})
+		if i == len(seen) {
+			seen = append(seen, tally{shard: shard})
+		}
+		if throttled {
+			seen[i].throttled++
+		} else {
+			seen[i].ok++
+		}
 	}
 	for _, r := range recs {
 		switch {
 		case r.out == outRetry && r.code == throttleCode && r.shard != "":
 			note(r.shard, true)
-		case r.out == outOK && len(p.shards) > 0:
+		case r.out == outOK && (len(p.shards) > 0 || p.lim.adaptive):
 			note(r.shard, false)
 		}
 	}
 	for _, t := range seen {
+		if t.throttled > 0 {
+			if bk := st.byShard[t.shard]; bk != nil {
+				p.lim.throttled(bk, float64(t.ok)/float64(t.ok+t.throttled), b.cutAt, now)
+			}
+		}
 		key := shardKey{st, t.shard}
 		s := p.shards[key]
 		switch {
-		case t.throttled && s == nil:
+		case t.throttled > 0 && s == nil:
 			p.shards[key] = &shardState{delay: p.opts.RetryInitialDelay, changed: now}
 		case s == nil || now.Sub(s.changed) < s.delay:
-		case t.throttled && !t.ok:
+		case t.throttled > 0 && t.ok == 0:
 			s.delay = min(2*s.delay, p.opts.RetryMaxDelay)
 			s.changed = now
-		case !t.throttled:
+		case t.throttled == 0:
 			s.delay /= 2
 			s.changed = now
 			if s.delay < p.opts.RetryInitialDelay {

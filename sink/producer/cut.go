@@ -224,7 +224,7 @@ func (p *Producer) takeLocked(st *streamState, now time.Time, expired []*record)
 	if shards != nil {
 		m = st.shardMap
 	}
-	return &batch{st: st, recs: recs, ents: ents, shardMap: m}, expired
+	return &batch{st: st, recs: recs, ents: ents, shardMap: m, cutAt: now}, expired
 }
 
 func (p *Producer) nextWakeLocked(now time.Time) time.Time {

@@ -18,6 +18,26 @@ package producer
 // limiter keeps a single producer just under throttling, and the default
 // 150 lets it push a shard to saturation while still holding back the
 // bursts that would mostly come back throttled.
+//
+// RateLimit is a guess made before anything was sent: at 150 a saturated
+// shard answers about a third of its entries throttled, each retried, and
+// where other writers share the shard even 100 is too much. With
+// AdaptiveRateLimit the shard's answers correct the guess, as a TCP
+// congestion window does:
+//   - a response with throttled entries for the shard cuts its rates to the
+//     share of its records that got through (between adaptMinCut and
+//     adaptMaxCut of what they were): that share is what Kinesis granted.
+//     Once per round trip: responses to requests cut before the cut were
+//     sent at the old rate and are not counted again;
+//   - the rates climb back by adaptFast of RateLimit a second to just under
+//     where they were throttled, then by adaptSlow across the band around
+//     it, where the shard's limit was found, and by adaptFast again beyond
+//     it (the shard may have been freed by another writer);
+//   - a fresh bucket holds at most one second of the shard's own limits,
+//     the burst Kinesis grants: more would come back throttled.
+//
+// A saturated shard then runs just under what Kinesis grants, throttled
+// only while the slow climb probes past it.
 
 import (
 	"time"
@@ -29,6 +49,19 @@ import (
 const (
 	shardRecordsPerSecond = 1000
 	shardBytesPerSecond   = 1 * MiB
+)
+
+// The adaptive limit's steps: see the file comment. A cut to 0.8 brings a
+// rate that outran the shard's burst back under the limit in one or two
+// round trips; climbing at 3% of RateLimit a second returns in a few
+// seconds without overrunning Kinesis's one-second burst by much.
+const (
+	adaptMinCut   = 0.7  // the deepest single cut: one response with little accepted says little (a request may carry few of the shard's entries)
+	adaptMaxCut   = 0.9  // the shallowest, so that a cut always brings the rate under the limit soon
+	adaptFast     = 0.03 // climb, in RateLimit per second, away from where the limit was found
+	adaptSlow     = 0.003
+	adaptBand     = 0.05 // the slow band: within this share of the rate last throttled
+	adaptMinScale = 0.02 // a floor, so that a shard shared with many writers still sends
 )
 
 // limiterTick is the shortest interval at which a shard's held records are
@@ -51,32 +84,77 @@ type bucket struct {
 	cut      uint64    // the cut that did (Producer.cutSeq)
 	held     ring      // records waiting for tokens, in the order they met the limit
 	listed   bool      // in streamState.heldList
+	// The adaptive limit: the scale of the rates right after the last cut
+	// (0: never cut, scale 1), when it was made, and the scale that was
+	// throttled.
+	floor   float64
+	floorAt time.Time
+	peak    float64
+}
+
+// scale is the share of the limiter's rates b may use at now: 1 unless
+// Kinesis throttled the shard, then climbing back from the last cut (see
+// the file comment).
+func (b *bucket) scale(now time.Time) float64 {
+	if b.floor == 0 {
+		return 1
+	}
+	e := now.Sub(b.floorAt).Seconds()
+	s := b.floor
+	climb := func(to, rate float64) bool {
+		if s >= to {
+			return false
+		}
+		if d := (to - s) / rate; e > d {
+			s, e = to, e-d
+			return false
+		}
+		s += rate * e
+		return true
+	}
+	if !climb(b.peak*(1-adaptBand), adaptFast) && !climb(b.peak*(1+adaptBand), adaptSlow) {
+		s += adaptFast * e
+	}
+	if s >= 1 {
+		b.floor = 0
+		return 1
+	}
+	return s
 }
 
 // limiter holds the producer-wide rates; zero rates mean no limiting.
 type limiter struct {
 	recRate, byteRate float64 // per second, also the bucket capacities
+	adaptive          bool    // AdaptiveRateLimit
 }
 
-func newLimiter(percent float64) limiter {
+func newLimiter(percent float64, adaptive bool) limiter {
 	if percent <= 0 {
 		return limiter{}
 	}
 	return limiter{
 		recRate:  float64(shardRecordsPerSecond) * percent / 100,
 		byteRate: float64(shardBytesPerSecond) * percent / 100,
+		adaptive: adaptive,
 	}
 }
 
 func (l *limiter) on() bool { return l.recRate > 0 }
 
+// rates are b's record and byte rates (and capacities) at now.
+func (l *limiter) rates(b *bucket, now time.Time) (float64, float64) {
+	s := b.scale(now)
+	return l.recRate * s, l.byteRate * s
+}
+
 func (l *limiter) refill(b *bucket, now time.Time) {
 	if dt := now.Sub(b.last); dt > 0 {
 		s := dt.Seconds()
+		recRate, byteRate := l.rates(b, now)
 		// At least one record's worth, so that a rate under one record a
 		// second still sends.
-		b.recs = min(max(l.recRate, 1), b.recs+s*l.recRate)
-		b.bytes = min(l.byteRate, b.bytes+s*l.byteRate)
+		b.recs = min(max(recRate, 1), b.recs+s*recRate)
+		b.bytes = min(byteRate, b.bytes+s*byteRate)
 		b.last = now
 	}
 }
@@ -87,7 +165,37 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 // forever; the bucket then goes into debt.
 func (l *limiter) affords(b *bucket, recs, size int, now time.Time) bool {
 	l.refill(b, now)
-	return b.recs >= float64(recs) && b.bytes >= min(float64(size), l.byteRate)
+	_, byteRate := l.rates(b, now)
+	return b.recs >= float64(recs) && b.bytes >= min(float64(size), byteRate)
+}
+
+// freshBucket is a new bucket for shard, full: a second of the limit, and
+// with AdaptiveRateLimit no more than a second of the shard's own limits.
+func (l *limiter) freshBucket(shard string, now time.Time) *bucket {
+	b := &bucket{shard: shard, recs: l.recRate, bytes: l.byteRate, last: now}
+	if l.adaptive {
+		b.recs = min(b.recs, shardRecordsPerSecond)
+		b.bytes = min(b.bytes, shardBytesPerSecond)
+	}
+	return b
+}
+
+// throttled is Kinesis's answer for b's shard to a request cut at cutAt,
+// of which the share accepted of the shard's records got through: with
+// AdaptiveRateLimit, the shard's rates are cut, unless the request was cut
+// before the last cut (its throttling is what that cut answered), and the
+// tokens saved up are spent: Kinesis says the shard has none.
+func (l *limiter) throttled(b *bucket, accepted float64, cutAt, now time.Time) {
+	if !l.adaptive || (b.floor != 0 && cutAt.Before(b.floorAt)) {
+		return
+	}
+	l.refill(b, now)
+	s := b.scale(now)
+	b.peak = s
+	b.floor = max(s*min(max(accepted, adaptMinCut), adaptMaxCut), adaptMinScale)
+	b.floorAt = now
+	b.recs = min(b.recs, 0)
+	b.bytes = min(b.bytes, 0)
 }
 
 // takeTokensLocked charges b for recs Kinesis records of size bytes taken
@@ -103,14 +211,17 @@ func (p *Producer) takeTokensLocked(b *bucket, recs, size int, now time.Time) {
 // it as a plain record, and limiterTick after the previous release.
 func (l *limiter) readyAt(b *bucket, now time.Time) time.Time {
 	l.refill(b, now)
+	recRate, byteRate := l.rates(b, now)
 	r := b.held.peek()
 	wait := 0.0
 	if d := 1 - b.recs; d > 0 {
-		wait = d / l.recRate
+		wait = d / recRate
 	}
-	need := min(float64(r.size), l.byteRate) // a full bucket pays for anything
+	need := min(float64(r.size), byteRate) // a full bucket pays for anything
 	if d := need - b.bytes; d > 0 {
-		wait = max(wait, d/l.byteRate)
+		// The rate climbs while the bucket refills: waking at the rate of
+		// now is at worst a little early, and the dispatcher looks again.
+		wait = max(wait, d/byteRate)
 	}
 	t := now
 	if wait > 0 {

@@ -24,7 +24,7 @@ func TestShardBackoffOneDecisionPerResponse(t *testing.T) {
 	now := time.Now()
 	step := func(recs ...*record) {
 		now = now.Add(time.Hour) // past any window: every response may decide
-		p.updateShardsLocked(st, recs, now)
+		p.updateShardsLocked(&batch{st: st, recs: recs}, now)
 	}
 
 	// Steady partial throttling, the throttled entry first in every
@@ -62,7 +62,7 @@ func TestShardBackoffOneDecisionPerResponse(t *testing.T) {
 	}
 	// Within a window a shard changes at most once.
 	step(throttled("c"))
-	p.updateShardsLocked(st, []*record{throttled("c")}, now.Add(time.Millisecond))
+	p.updateShardsLocked(&batch{st: st, recs: []*record{throttled("c")}}, now.Add(time.Millisecond))
 	if d := delay("c"); d != 100*time.Millisecond {
 		t.Fatalf("c doubled within its window: %v", d)
 	}

@@ -111,7 +111,7 @@ func (p *Producer) setShardMapLocked(st *streamState, m *shardMap) {
 	for _, s := range m.shards {
 		b := old[s.id]
 		if b == nil {
-			b = &bucket{shard: s.id, recs: p.lim.recRate, bytes: p.lim.byteRate, last: now}
+			b = p.lim.freshBucket(s.id, now)
 		}
 		st.byShard[s.id] = b
 		st.buckets = append(st.buckets, b)

@@ -193,6 +193,7 @@ type batch struct {
 	// shardMap is the map the batch's shards were predicted with (nil if
 	// none): a mismatch invalidates it only if it is still the stream's.
 	shardMap *shardMap
+	cutAt    time.Time // when it was cut (the adaptive rate limit's round trips)
 	// Set by the sender: some call got a response / failed as a whole
 	// with a retriable error / some entry landed on an unpredicted shard /
 	// some entry failed with a fatal error.

@@ -11,7 +11,7 @@ import (
 // and the held records would wait forever.
 func TestWakeAfterPauseWithOnlyHeldRecords(t *testing.T) {
 	p := &Producer{opts: Options{MaxInFlight: 4, MaxInFlightBytes: 1 << 20, Linger: time.Millisecond},
-		lim: newLimiter(100)}
+		lim: newLimiter(100, false)}
 	now := time.Now()
 	st := &streamState{name: "s", shardMap: &shardMap{}, pausedUntil: now.Add(3 * time.Second)}
 	p.streamList = []*streamState{st}
