@@ -203,6 +203,14 @@ type Config struct {
 	// "function" needs the parallelism the worker passes; Function Mesh
 	// passes 1 unless its showPreciseParallelism is set.
 	RateLimitScope RateLimitScope `json:"rateLimitScope"`
+	// Whether Kinesis's answers may lower rateLimit for a shard: a throttled
+	// response cuts the shard's rate to 0.8 of what it was (once per round
+	// trip) and it climbs back by 3% of rateLimit a second, so a saturated
+	// shard runs just under what Kinesis grants rather than having a share
+	// of every request refused and retried (about a third at rateLimit 150),
+	// and writers sharing a shard settle on shares of it. false: rateLimit
+	// is fixed, as in the Java sink.
+	AdaptiveRateLimit bool `json:"adaptiveRateLimit"`
 	// How long the sink keeps trying to write a record, in milliseconds,
 	// counted from when it was received. Set it below the input's ack timeout
 	// (timeoutMs). When it expires, failurePolicy applies. Not applied with
@@ -364,6 +372,7 @@ func Default() *Config {
 		MinConnections:                DefaultMinConnections,
 		RateLimit:                     DefaultRateLimit,
 		RateLimitScope:                RateLimitPerFunction,
+		AdaptiveRateLimit:             true,
 		RecordTTL:                     DefaultRecordTTL,
 		CredentialsRefreshDelay:       DefaultCredentialsRefreshDelay,
 		ExtraKinesisProducerConfig:    map[string]string{},

@@ -73,7 +73,7 @@ func TestDefaultsMatchJavaSink(t *testing.T) {
 
 		"cloudwatchPort": (*int)(nil), "recordMaxBufferedTimeInMillis": int64(100),
 		"aggregationMaxSize": int64(51200), "aggregationMaxCount": int64(4294967295),
-		"aggregationMode": AggregateByShard, "partitionKeyMode": PartitionKeyModeDefault, "rateLimitScope": RateLimitPerFunction,
+		"aggregationMode": AggregateByShard, "partitionKeyMode": PartitionKeyModeDefault, "rateLimitScope": RateLimitPerFunction, "adaptiveRateLimit": true,
 		"partitionKeyProperty": "", "partitionKeyField": "", "defaultPartitionKey": "",
 		"explicitHashKeyProperty": "", "streamNameProperty": "", "topicToStreamMap": map[string]string{},
 		"failurePolicy": FailurePolicyFail, "deadLetterTopic": "", "failIfThrottled": false,

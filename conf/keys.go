@@ -64,6 +64,7 @@ var specs = []spec{
 	{name: "minConnections", kind: kInt, min: 1, max: 16, java: true},
 	{name: "rateLimit", kind: kInt, min: 1, max: math.MaxInt64, unit: "percent", java: true},
 	{name: "rateLimitScope", kind: kEnum, enum: []string{string(RateLimitPerFunction), string(RateLimitPerInstance)}},
+	{name: "adaptiveRateLimit", kind: kBool},
 	{name: "recordTtl", kind: kInt, min: 1, max: maxMillis, unit: "milliseconds", java: true},
 	{name: "credentialsRefreshDelay", kind: kInt, min: 1, max: 300000, unit: "milliseconds", java: true},
 	{name: "nativeExecutable", kind: kString, java: true},

@@ -218,6 +218,7 @@ func producerOptions(cfg *conf.Config, parallelism int) producer.Options {
 		RetainOrdering:       cfg.RetainOrdering,
 		FailIfThrottled:      cfg.FailIfThrottled,
 		RateLimit:            float64(cfg.RateLimit),
+		AdaptiveRateLimit:    cfg.AdaptiveRateLimit,
 	}
 	if cfg.AggregationEnabled {
 		o.Aggregation = producer.AggregateByShard
