@@ -20,12 +20,15 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 			t.Fatalf("%s = %g, want %g", what, got, want)
 		}
 	}
+	// busy records a second of sending at the limit: the limit binds.
+	busy := func(b *bucket, now time.Time) { b.sentRecs, b.sentBytes, b.sentAt = 1500, 1.5*MiB, now }
 	b := l.freshBucket("shardId-000000000000", t0)
 	near("records a fresh bucket holds", b.recs, shardRecordsPerSecond)
 	near("bytes a fresh bucket holds", b.bytes, shardBytesPerSecond)
 
 	// Two thirds of a request at 150% got through: Kinesis granted 100%,
 	// and the cut goes as deep as one response is trusted.
+	busy(b, t0)
 	l.throttled(b, 2.0/3, t0.Add(-50*time.Millisecond), t0)
 	s0 := max(2.0/3, adaptMinCut)
 	r, by := l.rates(b, t0)
@@ -37,6 +40,7 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 
 	// A request cut before the cut was sent at the old rate: its answer
 	// does not cut again.
+	busy(b, t0)
 	l.throttled(b, 0, t0.Add(-10*time.Millisecond), t0.Add(20*time.Millisecond))
 	r, _ = l.rates(b, t0.Add(20*time.Millisecond))
 	near("records/s after a late answer to an earlier request", r, 1500*(s0+adaptFast*0.02))
@@ -45,6 +49,7 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 	// the shallowest cut.
 	t1 := t0.Add(100 * time.Millisecond)
 	s1 := s0 + adaptFast*0.1
+	busy(b, t0)
 	l.throttled(b, 0.99, t0.Add(50*time.Millisecond), t1)
 	r, _ = l.rates(b, t1)
 	near("records/s after a mostly accepted answer", r, 1500*s1*adaptMaxCut)
@@ -71,11 +76,13 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 	// A response with nothing through: the deepest cut, never below the
 	// floor however often.
 	b2 := l.freshBucket("shardId-000000000001", t0)
+	busy(b2, t0)
 	l.throttled(b2, 0, t0, t0)
 	r, _ = l.rates(b2, t0)
 	near("records/s after an answer with nothing through", r, 1500*adaptMinCut)
 	for i := range 400 {
 		now := t0.Add(time.Duration(i+1) * time.Millisecond)
+		busy(b2, t0)
 		l.throttled(b2, 0, now, now)
 	}
 	r, _ = l.rates(b2, t0.Add(401*time.Millisecond))
@@ -85,9 +92,19 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 
 	// Refilled at the cut rate.
 	b3 := l.freshBucket("shardId-000000000002", t0)
+	busy(b3, t0)
 	l.throttled(b3, 0.8, t0, t0)
 	l.refill(b3, t0.Add(100*time.Millisecond))
 	near("records refilled in 100 ms after a cut", b3.recs, 0.1*1500*(0.8+adaptFast*0.1))
+
+	// A shard sent far less than its limit lately: the limit does not
+	// bind, and throttling there (another writer, an injected fault) does
+	// not cut it.
+	b5 := l.freshBucket("shardId-000000000004", t0)
+	b5.sentRecs, b5.sentBytes, b5.sentAt = 200, 200*100, t0
+	l.throttled(b5, 0, t0, t0.Add(10*time.Millisecond))
+	r, _ = l.rates(b5, t0.Add(10*time.Millisecond))
+	near("records/s after throttling of a shard sent 200 records/s", r, 1500)
 
 	// Without AdaptiveRateLimit a throttled answer changes nothing, and a
 	// fresh bucket holds a second of RateLimit, as in the KPL.

@@ -24,7 +24,9 @@ package producer
 // where other writers share the shard even 100 is too much. With
 // AdaptiveRateLimit the shard's answers correct the guess, as a TCP
 // congestion window does:
-//   - a response with throttled entries for the shard cuts its rates to the
+//   - while the limit binds (what was sent to the shard over the last
+//     second or so is at least adaptBinding of its rate), a response with
+//     throttled entries for the shard cuts its rates to the
 //     share of its records that got through (between adaptMinCut and
 //     adaptMaxCut of what they were): that share is what Kinesis granted.
 //     Once per round trip: responses to requests cut before the cut were
@@ -37,9 +39,14 @@ package producer
 //     the burst Kinesis grants: more would come back throttled.
 //
 // A saturated shard then runs just under what Kinesis grants, throttled
-// only while the slow climb probes past it.
+// only while the slow climb probes past it. A producer sending well under
+// its limit is not what fills the shard: lowering a limit it does not reach
+// would change nothing until the load rose, and throttling that does not
+// follow the rate (a shard shared with a heavy writer, an injected fault)
+// would otherwise cut it again every round trip down to the floor.
 
 import (
+	"math"
 	"time"
 
 	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
@@ -62,6 +69,8 @@ const (
 	adaptSlow     = 0.003
 	adaptBand     = 0.05 // the slow band: within this share of the rate last throttled
 	adaptMinScale = 0.02 // a floor, so that a shard shared with many writers still sends
+	adaptBinding  = 0.5  // share of the limit's rate sent lately above which the limit binds
+	adaptWindow   = time.Second
 )
 
 // limiterTick is the shortest interval at which a shard's held records are
@@ -90,6 +99,20 @@ type bucket struct {
 	floor   float64
 	floorAt time.Time
 	peak    float64
+	// What was sent lately: records and bytes taken, decaying with time
+	// constant adaptWindow (so in steady state rate × adaptWindow).
+	sentRecs, sentBytes float64
+	sentAt              time.Time
+}
+
+// decaySent brings b's recent-send sums to now.
+func (b *bucket) decaySent(now time.Time) {
+	if dt := now.Sub(b.sentAt); dt > 0 {
+		f := math.Exp(-dt.Seconds() / adaptWindow.Seconds())
+		b.sentRecs *= f
+		b.sentBytes *= f
+		b.sentAt = now
+	}
 }
 
 // scale is the share of the limiter's rates b may use at now: 1 unless
@@ -190,6 +213,12 @@ func (l *limiter) throttled(b *bucket, accepted float64, cutAt, now time.Time) {
 		return
 	}
 	l.refill(b, now)
+	recRate, byteRate := l.rates(b, now)
+	b.decaySent(now)
+	w := adaptWindow.Seconds()
+	if b.sentRecs < adaptBinding*recRate*w && b.sentBytes < adaptBinding*byteRate*w {
+		return
+	}
 	s := b.scale(now)
 	b.peak = s
 	b.floor = max(s*min(max(accepted, adaptMinCut), adaptMaxCut), adaptMinScale)
@@ -203,6 +232,11 @@ func (l *limiter) throttled(b *bucket, accepted float64, cutAt, now time.Time) {
 func (p *Producer) takeTokensLocked(b *bucket, recs, size int, now time.Time) {
 	b.recs -= float64(recs)
 	b.bytes -= float64(size)
+	if p.lim.adaptive {
+		b.decaySent(now)
+		b.sentRecs += float64(recs)
+		b.sentBytes += float64(size)
+	}
 	b.released = now
 	b.cut = p.cutSeq
 }
