@@ -394,7 +394,7 @@ func (in *Instance) handle(ctx context.Context, cm pulsar.ConsumerMessage, now t
 	if in.cfg.ProcessingGuarantees == AtMostOnce {
 		// At-most-once: acknowledged on receipt, before the sink sees it.
 		if err := cm.Consumer.Ack(msg); err != nil {
-			in.stats.RecordSystemException(fmt.Errorf("ack %s: %w", msg.ID(), err))
+			in.stats.RecordSystemException(fmt.Errorf("ack %s %s: %w", r.Topic, r.MessageIDText(), err))
 		}
 	}
 
@@ -408,7 +408,7 @@ func (in *Instance) handle(ctx context.Context, cm pulsar.ConsumerMessage, now t
 		}
 		if err != nil {
 			in.stats.RecordSystemException(err)
-			r.Fail(fmt.Errorf("record %s %s: schema version %x: %w", msg.Topic(), msg.ID(), msg.SchemaVersion(), err))
+			r.Fail(r.Errorf("schema version %x: %w", msg.SchemaVersion(), err))
 			return nil
 		}
 		r.Schema = s
@@ -426,7 +426,7 @@ func (in *Instance) handle(ctx context.Context, cm pulsar.ConsumerMessage, now t
 			// failed in shutdown like every other unresolved one.
 			return nil
 		}
-		r.Fail(fmt.Errorf("record %s %s: %w", msg.Topic(), msg.ID(), err))
+		r.Fail(r.Errorf("%w", err))
 	}
 	return nil
 }
@@ -503,7 +503,7 @@ func (in *Instance) ack(r *Record) {
 	in.pending.remove(r)
 	if in.cfg.ProcessingGuarantees != AtMostOnce {
 		if err := r.consumer.Ack(r.msg); err != nil {
-			in.stats.RecordSystemException(fmt.Errorf("ack %s: %w", r.msg.ID(), err))
+			in.stats.RecordSystemException(fmt.Errorf("ack %s %s: %w", r.Topic, r.MessageIDText(), err))
 		}
 	}
 	in.stats.RecordSuccess(time.Since(r.received))

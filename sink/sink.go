@@ -262,14 +262,14 @@ func (s *Sink) Write(ctx context.Context, r *runtime.Record) error {
 			if errors.As(err, &re) {
 				cause = re.Err
 			}
-			s.handleFailure(r, "encode", fmt.Errorf("record %s %s: %s: %w", r.Topic, r.MessageIDText(), s.cfg.MessageFormat, cause))
+			s.handleFailure(r, "encode", r.Errorf("%s: %w", s.cfg.MessageFormat, cause))
 			return nil
 		}
 	}
 	rt, err := s.router.Route(&r.RecordData)
 	s.metrics.kpl.UserRecordReceived(rt.Stream)
 	if err != nil {
-		s.handleFailure(r, "route", fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), err))
+		s.handleFailure(r, "route", r.Errorf("%w", err))
 		return nil
 	}
 	err = s.prod.Put(ctx, producer.Entry{
@@ -311,11 +311,11 @@ func (s *Sink) onResult(res producer.Result) {
 		if pe.Kind == producer.KindClosed {
 			// Shutting down: not a delivery failure the policy should
 			// judge; Pulsar redelivers the record to the next instance.
-			r.Fail(fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), res.Err))
+			r.Fail(r.Errorf("%w", res.Err))
 			return
 		}
 	}
-	s.handleFailure(r, kind, fmt.Errorf("record %s %s: %w", r.Topic, r.MessageIDText(), res.Err))
+	s.handleFailure(r, kind, r.Errorf("%w", res.Err))
 }
 
 // handleFailure applies the configured failure policy to a record that

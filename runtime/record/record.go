@@ -86,3 +86,11 @@ func (d *Data) MessageIDText() string {
 		return id.String()
 	}
 }
+
+// Errorf is an error about the record, named by topic and full message id
+// ("record <topic> <ledger:entry:partition:batch>: ..."): the one way
+// failures name a record, so that a log line or a dead letter's reason
+// points at one message, not at its whole batch. format may use %w.
+func (d *Data) Errorf(format string, args ...any) error {
+	return fmt.Errorf("record %s %s: "+format, append([]any{d.Topic, d.MessageIDText()}, args...)...)
+}
