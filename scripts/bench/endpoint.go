@@ -450,13 +450,17 @@ func (e *endpoint) forward(w http.ResponseWriter, r *http.Request, op string, bo
 		_ = json.Unmarshal(rb, &out)
 	}
 	var stamps []int64
+	var kinRecords, kinBytes int
 	idx := 0
 	_ = scanEntries(body, func(en entry) {
 		if !failed || (idx < len(out.Records) && out.Records[idx].ErrorCode == "") {
 			stamps = userStamps(en.data, stamps)
+			kinRecords++
+			kinBytes += base64.StdEncoding.DecodedLen(len(en.data)) - bytes.Count(en.data[max(len(en.data)-2, 0):], []byte("=")) + len(en.pk)
 		}
 		idx++
 	})
+	e.cnt.acceptKinesis(kinRecords, kinBytes)
 	e.cnt.accept(stamps, now)
 }
 
@@ -471,9 +475,13 @@ type counter struct {
 	latencies []time.Duration // only while recording
 	record    bool
 	zero      int // records without a readable publish time
-	done      chan struct{}
-	onFirst   func()
-	fired     bool
+	// kinRecords and kinBytes are the Kinesis records (an aggregate is one)
+	// and their data + partition key bytes accepted, counted when
+	// forwarding.
+	kinRecords, kinBytes int
+	done                 chan struct{}
+	onFirst              func()
+	fired                bool
 }
 
 func newCounter() *counter { return &counter{done: make(chan struct{})} }
@@ -483,7 +491,7 @@ func newCounter() *counter { return &counter{done: make(chan struct{})} }
 func (c *counter) reset(n int, record bool, onFirst func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.expect, c.n, c.zero = n, 0, 0
+	c.expect, c.n, c.zero, c.kinRecords, c.kinBytes = n, 0, 0, 0, 0
 	c.first, c.last = time.Time{}, time.Time{}
 	c.latencies = c.latencies[:0]
 	c.record = record
@@ -508,6 +516,13 @@ func (c *counter) fireLocked() {
 func (c *counter) requestSeen() {
 	c.mu.Lock()
 	c.fireLocked()
+	c.mu.Unlock()
+}
+
+func (c *counter) acceptKinesis(records, bytes int) {
+	c.mu.Lock()
+	c.kinRecords += records
+	c.kinBytes += bytes
 	c.mu.Unlock()
 }
 
@@ -537,16 +552,17 @@ func (c *counter) accept(stamps []int64, now time.Time) {
 }
 
 type phaseCount struct {
-	n           int
-	first, last time.Time
-	latencies   []time.Duration
-	zero        int
+	n                    int
+	kinRecords, kinBytes int
+	first, last          time.Time
+	latencies            []time.Duration
+	zero                 int
 }
 
 func (c *counter) snapshot() phaseCount {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return phaseCount{n: c.n, first: c.first, last: c.last, latencies: append([]time.Duration(nil), c.latencies...), zero: c.zero}
+	return phaseCount{n: c.n, kinRecords: c.kinRecords, kinBytes: c.kinBytes, first: c.first, last: c.last, latencies: append([]time.Duration(nil), c.latencies...), zero: c.zero}
 }
 
 func (c *counter) doneCh() <-chan struct{} {

@@ -18,6 +18,15 @@
 // Kinesis and stores nothing) and into kinesalite (through the same server
 // acting as a TLS front, as the KPL speaks HTTPS only), aggregation on and
 // off. A 1,000,000-record drain of our sink checks peak memory.
+//
+// The "at the limit" rows put the fault proxy in shard-limit mode between
+// that TLS front and kinesalite: each shard takes what a Kinesis shard
+// takes (1,000 records/s, 1 MiB/s, a second of burst) and refuses the rest
+// as Kinesis does, which no emulator does. Both sinks run at their default
+// rateLimit (the KPL's limiter and ours), on a backlog of about -at-limit-for
+// at the shards' limits; the row gives what Kinesis accepted as a share of
+// what the shards could take over the window, the share of entries
+// refused, and p50/p99 of a paced run at 0.9 of the drain rate.
 package main
 
 import (
@@ -40,6 +49,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 )
 
 type bench struct {
@@ -57,8 +67,13 @@ type bench struct {
 	client pulsar.Client
 	nullEP *endpoint
 	kinEP  *endpoint
-	kin    *kinesis.Client
-	runID  string
+	// limEP forwards through limProxy, the fault proxy in shard-limit mode,
+	// to kinesalite: the "at the limit" rows.
+	limEP      *endpoint
+	limProxy   *faultproxy.Proxy
+	atLimitFor time.Duration
+	kin        *kinesis.Client
+	runID      string
 }
 
 type phase struct {
@@ -66,7 +81,7 @@ type phase struct {
 	// ceiling is the consume-only configuration of a ceiling phase (see
 	// ceilingConfigs).
 	ceiling  string
-	endpoint string // none | null | kinesalite
+	endpoint string // none | null | kinesalite | limit
 	agg      bool
 	size     int
 	n        int
@@ -102,6 +117,15 @@ type Result struct {
 	PacedN    int     `json:"pacedRecords,omitempty"`
 	P50Ms     float64 `json:"p50Ms,omitempty"`
 	P99Ms     float64 `json:"p99Ms,omitempty"`
+	// The "at the limit" rows (endpoint "limit"): what Kinesis accepted, in
+	// its own records (an aggregate is one) and bytes (data + partition
+	// key, as Kinesis counts them), as a fraction of the shards' write
+	// limits (the larger of the records and the bytes fraction), and the
+	// share of entries the shard limit refused.
+	KinesisRecPerSec float64  `json:"kinesisRecordsPerSecond,omitempty"`
+	KinesisMBPerSec  float64  `json:"kinesisMBPerSecond,omitempty"`
+	OfLimit          float64  `json:"fractionOfShardLimit,omitempty"`
+	ThrottledPct     *float64 `json:"throttledPercent,omitempty"`
 	// TooShort says why the drain gave no figures: a window shorter than
 	// minWindow or fewer than minRecords records. Rates and CPU from such a
 	// window are noise (0 CPU seconds, impossible rates); they are left
@@ -167,6 +191,8 @@ func main() {
 		kinScale         = flag.Float64("kinesalite-scale", 0.25, "kinesalite gets this fraction of the records (it is far slower than the sinks)")
 		drain1M          = flag.Int("drain", 1000000, "records of the peak-memory drain of our sink (100 B, aggregation on, do-nothing endpoint); 0 skips it")
 		pacedFor         = flag.Duration("paced", 5*time.Second, "length of the half-load latency run after each drain; 0 skips it")
+		atLimitSizes     = flag.String("at-limit", "100,1024", "record sizes of the at-the-limit rows (kinesalite behind the fault proxy's shard limits, both sinks at their default rateLimit); empty skips them")
+		atLimitFor       = flag.Duration("at-limit-for", 20*time.Second, "how long the at-the-limit backlog takes at the shards' limit")
 		shards           = flag.Int("shards", 4, "shards of the benchmark streams")
 		rateLimit        = flag.Int64("rate-limit", 1000000, "rateLimit given to both sinks, in percent of the shard limits (150 is the sinks' default)")
 		profileDir       = flag.String("profile", "", "directory for CPU and allocation profiles of our sink (one per phase) and of the benchmark itself (bench.cpu.pprof)")
@@ -182,11 +208,14 @@ func main() {
 			*pacedFor = 2 * time.Second
 		}
 		*drain1M = 0
+		if *atLimitFor > 5*time.Second {
+			*atLimitFor = 5 * time.Second
+		}
 	}
 	b := &bench{
 		serviceURL: *serviceURL, adminURL: strings.TrimRight(*adminURL, "/"), kinesaliteURL: *kinesaliteURL,
 		pulsarHome: *pulsarHome, sinkBin: *sinkBin, nar: *nar, narErr: *narErr, profileDir: *profileDir,
-		linger: 100 * time.Millisecond, pacedFor: *pacedFor, shards: *shards, rateLimit: *rateLimit,
+		linger: 100 * time.Millisecond, pacedFor: *pacedFor, shards: *shards, rateLimit: *rateLimit, atLimitFor: *atLimitFor,
 		runID: strconv.FormatInt(time.Now().Unix()%100000, 10),
 	}
 	if b.nar == "" && b.narErr == "" {
@@ -198,7 +227,7 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(b, *out, scale, *kinScale, split(*rows), split(*endpoints), split(*aggs), *sizesFlag, *counts, *drain1M); err != nil {
+	if err := run(b, *out, scale, *kinScale, split(*rows), split(*endpoints), split(*aggs), *sizesFlag, *atLimitSizes, *counts, *drain1M); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -222,17 +251,28 @@ func split(s string) []string {
 	return out
 }
 
-func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs []string, sizesFlag, countsFlag string, drain int) error {
+func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs []string, sizesFlag, atLimitFlag, countsFlag string, drain int) error {
 	started := time.Now()
 	rep := &Report{Started: started.UTC(), Machine: machine(), Commit: gitCommit(), Args: os.Args[1:],
 		LingerMs: int(b.linger / time.Millisecond), Shards: b.shards, RateLimit: b.rateLimit}
-	var sizes []int
-	for _, s := range split(sizesFlag) {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 16 {
-			return fmt.Errorf("-sizes: %q is not a size of at least 16 bytes", s)
+	parseSizes := func(flagName, v string) ([]int, error) {
+		var sizes []int
+		for _, s := range split(v) {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 16 {
+				return nil, fmt.Errorf("%s: %q is not a size of at least 16 bytes", flagName, s)
+			}
+			sizes = append(sizes, n)
 		}
-		sizes = append(sizes, n)
+		return sizes, nil
+	}
+	sizes, err := parseSizes("-sizes", sizesFlag)
+	if err != nil {
+		return err
+	}
+	limitSizes, err := parseSizes("-at-limit", atLimitFlag)
+	if err != nil {
+		return err
 	}
 	counts := map[int]int{}
 	for _, kv := range split(countsFlag) {
@@ -268,7 +308,6 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	var err error
 	if b.client, err = newClient(b.serviceURL); err != nil {
 		return err
 	}
@@ -277,7 +316,18 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 		return err
 	}
 	defer b.nullEP.close()
-	if slices.Contains(endpoints, "kinesalite") {
+	if len(limitSizes) > 0 {
+		if b.limProxy, err = faultproxy.New(strings.TrimRight(b.kinesaliteURL, "/"), 1); err != nil {
+			return err
+		}
+		defer b.limProxy.Close()
+		b.limProxy.SetRules(faultproxy.Rules{ShardLimit: faultproxy.KinesisShardLimit()})
+		if b.limEP, err = startEndpoint(b.limProxy.URL(), b.shards); err != nil {
+			return err
+		}
+		defer b.limEP.close()
+	}
+	if slices.Contains(endpoints, "kinesalite") || len(limitSizes) > 0 {
 		if b.kinEP, err = startEndpoint(strings.TrimRight(b.kinesaliteURL, "/"), b.shards); err != nil {
 			return err
 		}
@@ -312,6 +362,17 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 			}
 		}
 	}
+	for _, size := range limitSizes {
+		for _, sink := range []string{"go", "java"} {
+			if !slices.Contains(rows, sink) {
+				continue
+			}
+			for _, a := range aggs {
+				phases = append(phases, &phase{sink: sink, endpoint: "limit", agg: a == "on", size: size,
+					n: max(int(limitRate(size, a == "on")*float64(b.shards)*b.atLimitFor.Seconds()), minRecords)})
+			}
+		}
+	}
 	for _, ph := range phases {
 		ph.paced = b.pacedFor > 0
 	}
@@ -328,7 +389,11 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 	for i, ph := range phases {
 		res := b.runPhase(i, ph)
 		rep.Results = append(rep.Results, res)
-		printRow(res, i == 0)
+		var prev *Result
+		if i > 0 {
+			prev = &rep.Results[i-1]
+		}
+		printRow(res, prev)
 		// Written after every phase, so an interrupted run keeps its numbers.
 		if err := write(); err != nil {
 			return err
@@ -349,6 +414,9 @@ func rowName(ph *phase) string {
 		return "ceiling (" + ph.ceiling + ")"
 	}
 	name := ph.sink + " -> " + ph.endpoint
+	if ph.endpoint == "limit" {
+		name = ph.sink + " -> shard limits"
+	}
 	if ph.agg {
 		name += ", agg on"
 	} else {
@@ -397,8 +465,11 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 		}
 	}
 	ep := b.nullEP
-	if ph.endpoint == "kinesalite" {
+	if ph.endpoint == "kinesalite" || ph.endpoint == "limit" {
 		ep = b.kinEP
+		if ph.endpoint == "limit" {
+			ep = b.limEP
+		}
 		if err := b.createStream(ph.stream); err != nil {
 			return fail(err)
 		}
@@ -417,7 +488,13 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 
 	var pid int
 	var cpuAtFirst, benchAtFirst float64
-	ep.cnt.reset(ph.n, false, func() { cpuAtFirst, benchAtFirst = cpuSeconds(pid), processCPU(os.Getpid()) })
+	var limitAtFirst faultproxy.Counters
+	ep.cnt.reset(ph.n, false, func() {
+		cpuAtFirst, benchAtFirst = cpuSeconds(pid), processCPU(os.Getpid())
+		if b.limProxy != nil {
+			limitAtFirst = b.limProxy.Counters()
+		}
+	})
 	pid, err := tgt.start(ph)
 	if err != nil {
 		tgt.stop()
@@ -428,6 +505,11 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	// A phase is given time for the slowest plausible consumer (1,000
 	// records/s) plus start-up; it ends early if the process dies.
 	timeout := 90*time.Second + time.Duration(ph.n)*time.Millisecond
+	if ph.endpoint == "limit" {
+		// A backlog meant to take atLimitFor at the limit: a sink at a
+		// tenth of the limit still finishes.
+		timeout = 90*time.Second + 10*b.atLimitFor
+	}
 	if !b.wait(ep, tgt, timeout) {
 		c := ep.cnt.snapshot()
 		res.Received = c.n
@@ -461,12 +543,31 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	res.MBPerSec = res.RecPerSec * float64(ph.size) / 1e6
 	res.CPUSeconds = cpuAtEnd - cpuAtFirst
 	res.CPUPerM = res.CPUSeconds / float64(c.n) * 1e6
+	if ph.endpoint == "limit" {
+		at := b.limProxy.Counters()
+		over, under := at.EntriesOverLimit-limitAtFirst.EntriesOverLimit, at.EntriesUnderLimit-limitAtFirst.EntriesUnderLimit
+		if over+under > 0 {
+			pct := float64(over) / float64(over+under) * 100
+			res.ThrottledPct = &pct
+		}
+		res.KinesisRecPerSec = float64(c.kinRecords) / res.Seconds
+		res.KinesisMBPerSec = float64(c.kinBytes) / res.Seconds / 1e6
+		// What the shards could take over the window: their rate for its
+		// length plus the burst their buckets held at its start.
+		lim := faultproxy.KinesisShardLimit()
+		span := (res.Seconds + lim.Burst) * float64(b.shards)
+		res.OfLimit = max(float64(c.kinRecords)/(lim.RecordsPerSecond*span), float64(c.kinBytes)/(lim.BytesPerSecond*span))
+	}
 	if c.zero > 0 {
 		res.Error = fmt.Sprintf("%d records without a readable publish time", c.zero)
 	}
 
 	if ph.paced {
 		rate := res.RecPerSec / 2
+		if ph.endpoint == "limit" {
+			// Near the limit, where a rate limiter earns its keep.
+			rate = res.RecPerSec * 0.9
+		}
 		n := max(int(rate*b.pacedFor.Seconds()), 1)
 		ep.cnt.reset(n, true, nil)
 		sent, err := paced(b.client, ph.topic, rate, b.pacedFor, ph.size)
@@ -488,6 +589,18 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	res.PeakRSSMiB = float64(peakRSS(pid)) / (1 << 20)
 	res.Processes = len(procTree(pid))
 	return res
+}
+
+// limitRate is about how many user records of size bytes a shard takes per
+// second: 1,000 Kinesis records or 1 MiB, the benchmark's partition keys
+// ("key-NNN") counted, an aggregated user record costing its data, its key
+// index and a few bytes of framing.
+func limitRate(size int, agg bool) float64 {
+	lim := faultproxy.KinesisShardLimit()
+	if agg {
+		return lim.BytesPerSecond / float64(size+8)
+	}
+	return min(lim.RecordsPerSecond, lim.BytesPerSecond/float64(size+7))
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }

@@ -48,11 +48,42 @@ func rowLine(r Result) string {
 		r.CPUPerM, r.PeakRSSMiB, paced, lat(r.P50Ms), lat(r.P99Ms))
 }
 
-func printRow(r Result, first bool) {
-	if first {
-		fmt.Println(tableHeader)
+// The at-the-limit rows have their own table: what Kinesis took as a share
+// of the shards' limits, and how much it refused.
+const limitHeader = "| row | record | records/s | MB/s | of shard limit | entries throttled | CPU s / 1M records | peak RSS MiB | paced records/s | p50 ms | p99 ms |\n" +
+	"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+func limitLine(r Result) string {
+	if r.TooShort != "" {
+		return fmt.Sprintf("| %s | %s | too short | too short | too short | too short | too short | %.0f | — | — | — |", r.Row, sizeName(r.Size), r.PeakRSSMiB)
 	}
-	fmt.Println(rowLine(r))
+	if r.Error != "" && r.RecPerSec == 0 {
+		return fmt.Sprintf("| %s | %s | — | — | — | — | — | — | — | — | — |", r.Row, sizeName(r.Size))
+	}
+	throttled := "—"
+	if r.ThrottledPct != nil {
+		throttled = fmt.Sprintf("%.2f%%", *r.ThrottledPct)
+	}
+	paced, p50, p99 := "—", "—", "—"
+	if r.PacedN > 0 {
+		paced, p50, p99 = fmt.Sprintf("%.0f", r.PacedRate), fmt.Sprintf("%.1f", r.P50Ms), fmt.Sprintf("%.1f", r.P99Ms)
+	}
+	return fmt.Sprintf("| %s | %s | %.0f | %.2f | %.1f%% | %s | %.2f | %.0f | %s | %s | %s |", r.Row, sizeName(r.Size), r.RecPerSec, r.MBPerSec,
+		r.OfLimit*100, throttled, r.CPUPerM, r.PeakRSSMiB, paced, p50, p99)
+}
+
+func printRow(r Result, prev *Result) {
+	if r.Endpoint == "limit" {
+		if prev == nil || prev.Endpoint != "limit" {
+			fmt.Println(limitHeader)
+		}
+		fmt.Println(limitLine(r))
+	} else {
+		if prev == nil || prev.Endpoint == "limit" {
+			fmt.Println(tableHeader)
+		}
+		fmt.Println(rowLine(r))
+	}
 	if r.Error != "" {
 		fmt.Printf("  ! %s\n", strings.ReplaceAll(r.Error, "\n", "\n    "))
 	}
@@ -68,8 +99,20 @@ func printTable(rep *Report) {
 	fmt.Printf("Machine: %d CPUs, %s, %.1f GiB, Linux %s, %s; load average %s at start, %s at end\n",
 		m.CPUs, m.Model, m.MemoryGiB, m.Kernel, m.Go, m.LoadStart, m.LoadEnd)
 	fmt.Println(tableHeader)
+	var limit []Result
 	for _, r := range rep.Results {
+		if r.Endpoint == "limit" {
+			limit = append(limit, r)
+			continue
+		}
 		fmt.Println(rowLine(r))
+	}
+	if len(limit) > 0 {
+		fmt.Printf("\nAt the limit: %d-shard streams in kinesalite behind the fault proxy's shard limits (1,000 records/s and 1 MiB/s per shard), both sinks at their default rateLimit; paced at 0.9 of the drain rate:\n\n", rep.Shards)
+		fmt.Println(limitHeader)
+		for _, r := range limit {
+			fmt.Println(limitLine(r))
+		}
 	}
 	for _, r := range rep.Results {
 		if r.Error != "" {
@@ -139,8 +182,8 @@ func targets(rep *Report) []string {
 				}
 				cpu := j.CPUPerM / g.CPUPerM
 				mem := g.PeakRSSMiB / j.PeakRSSMiB
-				out = append(out, fmt.Sprintf("target: vs Java (%s, agg %s, %s): %.1fx its records per CPU second (>= 3x: %s), %.2f of its peak RSS (<= 0.20: %s)",
-					ep, onOff(agg), sizeName(size), cpu, mark(cpu >= 3), mem, mark(mem <= 0.2)))
+				out = append(out, fmt.Sprintf("target: vs Java (%s, agg %s, %s): %.1fx its records per CPU second (>= 10x: %s), %.2f of its peak RSS (<= 0.20: %s)",
+					ep, onOff(agg), sizeName(size), cpu, mark(cpu >= 10), mem, mark(mem <= 0.2)))
 			}
 		}
 	}
@@ -151,8 +194,23 @@ func targets(rep *Report) []string {
 	}
 	limit := float64(rep.LingerMs + 50)
 	for _, r := range rep.Results {
-		if r.Sink == "go" && r.PacedN > 0 && r.P99Ms > 0 {
-			out = append(out, fmt.Sprintf("target: p99 < linger + 50 ms (%.0f ms) at half load, %s %s: %.1f ms: %s", limit, r.Row, sizeName(r.Size), r.P99Ms, mark(r.P99Ms < limit)))
+		if r.Sink == "go" && r.Endpoint != "limit" && r.PacedN > 0 && r.P99Ms > 0 {
+			out = append(out, fmt.Sprintf("target: p99 <= linger + 50 ms (%.0f ms) at half load, %s %s: %.1f ms: %s", limit, r.Row, sizeName(r.Size), r.P99Ms, mark(r.P99Ms <= limit)))
+		}
+	}
+	for _, agg := range []bool{true, false} {
+		for _, size := range []int{100, 1024, 10240} {
+			g, j := find(rep, "go", "limit", agg, size), find(rep, "java", "limit", agg, size)
+			if g == nil || g.ThrottledPct == nil {
+				continue
+			}
+			line := fmt.Sprintf("target: at the shards' limit (agg %s, %s): %.1f%% of the limit with %.2f%% of entries throttled (>= 95%% with <= 1%%: %s)",
+				onOff(agg), sizeName(size), g.OfLimit*100, *g.ThrottledPct, mark(g.OfLimit >= 0.95 && *g.ThrottledPct <= 1))
+			if j != nil && j.ThrottledPct != nil {
+				line += fmt.Sprintf("; the Java sink (KPL): %.1f%% with %.2f%% throttled (ahead on both: %s)",
+					j.OfLimit*100, *j.ThrottledPct, mark(g.OfLimit >= j.OfLimit && *g.ThrottledPct <= *j.ThrottledPct))
+			}
+			out = append(out, line)
 		}
 	}
 	return out
@@ -165,8 +223,8 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// drawChart draws records/s and CPU seconds per million records for every
-// row, grouped by record size, on log scales.
+// drawChart draws records/s, CPU seconds per million records, peak RSS and
+// p99 latency for every row, grouped by record size, on log scales.
 func drawChart(rep *Report, path string) error {
 	var sizes []int
 	var rows []string
@@ -203,7 +261,7 @@ func drawChart(rep *Report, path string) error {
 		p.Legend.Top = true
 		p.Legend.Left = false
 		p.Legend.XOffs = vg.Points(-4)
-		w := vg.Points(float64(320) / float64(len(rows)*len(sizes)+len(sizes)))
+		w := vg.Points(float64(520) / float64(len(rows)*len(sizes)+len(sizes)))
 		names := make([]string, len(sizes))
 		for i, s := range sizes {
 			names[i] = sizeName(s)
@@ -237,14 +295,26 @@ func drawChart(rep *Report, path string) error {
 	if err != nil {
 		return err
 	}
-	p2.Legend = plot.NewLegend() // one legend is enough
-	const width, height = 11 * vg.Inch, 11 * vg.Inch
+	p3, err := mk("Peak RSS of the process tree (lower is better; log scale)", "MiB", 1, func(r Result) float64 { return r.PeakRSSMiB })
+	if err != nil {
+		return err
+	}
+	p4, err := mk("p99 publish to acceptance, paced run (lower is better; log scale)", "ms", 1, func(r Result) float64 { return r.P99Ms })
+	if err != nil {
+		return err
+	}
+	for _, p := range []*plot.Plot{p2, p3, p4} {
+		p.Legend = plot.NewLegend() // one legend is enough
+	}
+	const width, height = 18 * vg.Inch, 12 * vg.Inch
 	img := vgimg.New(width, height)
 	dc := draw.New(img)
-	t := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Points(8), PadBottom: vg.Points(8), PadX: vg.Points(8), PadY: vg.Points(12)}
-	canvases := plot.Align([][]*plot.Plot{{p1}, {p2}}, t, dc)
+	t := draw.Tiles{Rows: 2, Cols: 2, PadTop: vg.Points(8), PadBottom: vg.Points(8), PadX: vg.Points(12), PadY: vg.Points(12)}
+	canvases := plot.Align([][]*plot.Plot{{p1, p2}, {p3, p4}}, t, dc)
 	p1.Draw(canvases[0][0])
-	p2.Draw(canvases[1][0])
+	p2.Draw(canvases[0][1])
+	p3.Draw(canvases[1][0])
+	p4.Draw(canvases[1][1])
 	f, err := os.Create(path)
 	if err != nil {
 		return err

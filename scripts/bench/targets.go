@@ -36,10 +36,13 @@ type target interface {
 // than recordTtl, which measures the stream's size rather than the software.
 func sinkConfig(b *bench, ph *phase) map[string]any {
 	port := b.nullEP.port()
-	if ph.endpoint == "kinesalite" {
+	switch ph.endpoint {
+	case "kinesalite":
 		port = b.kinEP.port()
+	case "limit":
+		port = b.limEP.port()
 	}
-	return map[string]any{
+	cfg := map[string]any{
 		"awsRegion":                  "us-east-1",
 		"awsEndpoint":                "127.0.0.1",
 		"awsEndpointPort":            port,
@@ -53,6 +56,12 @@ func sinkConfig(b *bench, ph *phase) map[string]any {
 		"rateLimit":                  b.rateLimit,
 		"extraKinesisProducerConfig": map[string]string{"metricsLevel": "none"},
 	}
+	if ph.endpoint == "limit" {
+		// At the shards' limits each sink runs its own rate limiter at its
+		// default setting: that limiter is what these rows measure.
+		delete(cfg, "rateLimit")
+	}
+	return cfg
 }
 
 // ---- ceiling ----
