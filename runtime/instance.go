@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pulsar-kinesis/kinesis-sink/runtime/record"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/schemafetch"
 )
 
@@ -444,7 +444,7 @@ func (in *Instance) newRecord(c pulsar.Consumer, msg pulsar.Message, now time.Ti
 	d.HasKey = d.Key != ""
 	d.Properties = msg.Properties()
 	d.Topic = msg.Topic()
-	d.Partition = partitionOf(msg.Topic())
+	d.Partition = record.PartitionOf(msg.Topic())
 	d.MessageID = msg.ID()
 	d.PublishTime = msg.PublishTime()
 	// The client reports an unset event time as the Unix epoch; the
@@ -458,18 +458,6 @@ func (in *Instance) newRecord(c pulsar.Consumer, msg pulsar.Message, now time.Ti
 		d.Encryption = convertEncryption(ec)
 	}
 	return r
-}
-
-func partitionOf(topic string) int {
-	i := strings.LastIndex(topic, "-partition-")
-	if i < 0 {
-		return -1
-	}
-	n, err := strconv.Atoi(topic[i+len("-partition-"):])
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 func convertEncryption(ec *pulsar.EncryptionContext) *EncryptionContext {

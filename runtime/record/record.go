@@ -9,6 +9,7 @@ package record
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,4 +94,18 @@ func (d *Data) MessageIDText() string {
 // points at one message, not at its whole batch. format may use %w.
 func (d *Data) Errorf(format string, args ...any) error {
 	return fmt.Errorf("record %s %s: "+format, append([]any{d.Topic, d.MessageIDText()}, args...)...)
+}
+
+// PartitionOf is the partition index in a topic name ("...-partition-3"
+// is 3), or -1 for a non-partitioned topic.
+func PartitionOf(topic string) int {
+	i := strings.LastIndex(topic, "-partition-")
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(topic[i+len("-partition-"):])
+	if err != nil {
+		return -1
+	}
+	return n
 }
