@@ -1,7 +1,8 @@
 // Command kinesis-sink moves Apache Pulsar messages into Amazon Kinesis Data
 // Streams. The function worker and Function Mesh start it as a Go function
 // (`kinesis-sink -instance-conf <json>`); users can also run it by hand with
-// `localrun`, and deploy it with `deploy`.
+// `localrun`, and deploy it with `deploy`. The NAR's Java sink (for
+// `pulsar-admin sinks create`) runs it as its child: `sidecar`.
 package main
 
 import (
@@ -65,6 +66,8 @@ func run(args []string) int {
 			return localrun(args[1:])
 		case "deploy":
 			return deployCmd(args[1:])
+		case "sidecar":
+			return sidecarCmd(args[1:])
 		case "help", "--help", "-help", "-h":
 			usage()
 			return 0
@@ -82,6 +85,7 @@ func usage() {
   %[1]s -instance-conf <json> [-instance-conf-path <yaml>]   run as a Pulsar Go function instance
   %[1]s localrun --service-url URL --inputs t1,t2 --sink-config-file kinesis.yaml [flags]
   %[1]s deploy create|update|delete|status --sink-config-file kinesis.yaml [--admin-url URL] [--binary PATH] [flags]
+  %[1]s sidecar [-metrics-addr ADDR]   the child of the NAR's Java sink (frames on stdin/stdout)
   %[1]s version
 
 Run '%[1]s localrun -h' or '%[1]s deploy -h' for their flags.

@@ -184,3 +184,27 @@ func componentSchema(parent *record.Schema, prefix string, data []byte) (*record
 	}
 	return c, nil
 }
+
+// FromInfo builds a record.Schema from a schema as Pulsar's Java client
+// describes it (SchemaInfo: type name, name, data, properties) and the
+// version a message carried; a KEY_VALUE schema is split into its key and
+// value as for a schema fetched from the broker.
+func FromInfo(typ record.SchemaType, name string, data []byte, props map[string]string, version []byte) (*record.Schema, error) {
+	known := false
+	for _, t := range wireTypes {
+		known = known || t == typ
+	}
+	if !known && typ != record.SchemaBytes {
+		return nil, fmt.Errorf("schema type %q is not a known type", typ)
+	}
+	if props == nil {
+		props = map[string]string{}
+	}
+	s := &record.Schema{Type: typ, Name: name, Definition: data, Properties: props, Version: version}
+	if typ == record.SchemaKeyValue {
+		if err := splitKeyValue(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
