@@ -188,7 +188,6 @@ func (e *enc) start(typ byte) {
 	e.b = append(e.b[:0], 0, 0, 0, 0, typ)
 }
 
-func (e *enc) u8(v byte)    { e.b = append(e.b, v) }
 func (e *enc) u32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
 func (e *enc) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
 
