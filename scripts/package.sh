@@ -10,7 +10,8 @@
 #   DEPLOY.md                          deployment guide
 #   LICENSE
 #   SHA256SUMS                         sums of the files above (sha256sum -c SHA256SUMS)
-# and dist/<zip>.sha256 holds the zip's own sum.
+# and dist/<zip>.sha256 holds the zip's own sum. Then dist/pulsar-io-kinesis-go-<version>.nar (+ .sha256), the NAR
+# for `pulsar-admin sinks create`, with both binaries (scripts/build-nar.sh; needs Maven).
 #
 # Reproducible: the same commit built with the same Go release gives the same bytes. File order, times
 # (SOURCE_DATE_EPOCH, default the commit time), permissions and zip headers are fixed by packaging/mkzip;
@@ -23,6 +24,7 @@
 #   DIST                output directory, default dist
 #   ARCHES              default "amd64 arm64"
 #   GO                  the go command, default go
+#   NAR                 1 (default): also build the NAR; 0: the zips only
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -86,3 +88,8 @@ for arch in $ARCHES; do
 	"$work/mkzip" -o "$DIST/$name.zip" -root "$name" -epoch "$SOURCE_DATE_EPOCH" -sums SHA256SUMS "$stage"
 	echo "$DIST/$name.zip  $(cut -d' ' -f1 "$DIST/$name.zip.sha256")"
 done
+if [[ ${NAR:-1} == 1 ]]; then
+	nar=$DIST/pulsar-io-kinesis-go-$VERSION.nar
+	VERSION=$VERSION COMMIT=$COMMIT SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ARCHES=$ARCHES GO=$GO scripts/build-nar.sh "$nar" >/dev/null
+	echo "$nar  $(cut -d' ' -f1 "$nar.sha256")"
+fi

@@ -192,8 +192,9 @@ func TestMsDosTime(t *testing.T) {
 }
 
 // TestPackageScript runs scripts/package.sh twice into two directories and
-// compares every output byte for byte, then checks the amd64 zip: its
-// SHA256SUMS, and that its binary runs and reports the stamped version.
+// compares every output byte for byte (the zips and the kinesis-go NAR),
+// then checks the amd64 zip: its SHA256SUMS, and that its binary runs and
+// reports the stamped version; and what the NAR carries.
 // It builds the product four times (two architectures, twice), so it is
 // skipped with -short.
 func TestPackageScript(t *testing.T) {
@@ -229,6 +230,8 @@ func TestPackageScript(t *testing.T) {
 		z := "kinesis-sink-" + version + "-linux-" + arch + ".zip"
 		names = append(names, z, z+".sha256")
 	}
+	nar := "pulsar-io-kinesis-go-" + version + ".nar"
+	names = append(names, nar, nar+".sha256")
 	for _, n := range names {
 		a, err1 := os.ReadFile(filepath.Join(dists[0], n))
 		b, err2 := os.ReadFile(filepath.Join(dists[1], n))
@@ -239,6 +242,8 @@ func TestPackageScript(t *testing.T) {
 			t.Fatalf("%s differs between two builds (%d vs %d bytes)", n, len(a), len(b))
 		}
 	}
+
+	checkNAR(t, filepath.Join(dists[0], nar))
 
 	x := t.TempDir()
 	zpath := filepath.Join(dists[0], "kinesis-sink-"+version+"-linux-amd64.zip")
@@ -277,6 +282,43 @@ func TestPackageScript(t *testing.T) {
 	if out, err := exec.Command("file", filepath.Join(top, "kinesis-sink")).CombinedOutput(); err == nil &&
 		!strings.Contains(string(out), "statically linked") {
 		t.Errorf("binary is not static: %s", out)
+	}
+}
+
+// checkNAR checks that the NAR has what the worker and the Java sink look
+// for: the connector definition naming kinesis-go and its classes, the
+// sink class, and a kinesis-sink binary per architecture.
+func checkNAR(t *testing.T, path string) {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string]*zip.File{}
+	for _, f := range zr.File {
+		files[f.Name] = f
+	}
+	for _, want := range []string{"META-INF/MANIFEST.MF", "META-INF/services/pulsar-io.yaml",
+		"io/github/pulsarkinesis/KinesisGoSink.class", "io/github/pulsarkinesis/KinesisGoSinkConfig.class",
+		"kinesis-sink/linux-amd64/kinesis-sink", "kinesis-sink/linux-arm64/kinesis-sink"} {
+		if files[want] == nil {
+			t.Errorf("the NAR has no %s", want)
+		}
+	}
+	if f := files["META-INF/services/pulsar-io.yaml"]; f != nil {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, want := range []string{"name: kinesis-go", "sinkClass: io.github.pulsarkinesis.KinesisGoSink",
+			"sinkConfigClass: io.github.pulsarkinesis.KinesisGoSinkConfig"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("pulsar-io.yaml lacks %q:\n%s", want, b)
+			}
+		}
 	}
 }
 

@@ -1,0 +1,163 @@
+package io.github.pulsarkinesis;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The sidecar protocol's frames (docs/sidecar-protocol.md in the repository):
+ * [u32 length of what follows][u8 type][body], big-endian; strings and byte
+ * arrays as [u32 length][bytes], maps as [u32 count][key][value]...
+ */
+final class Frames {
+    static final int VERSION = 1;
+
+    static final byte HELLO = 0x01;
+    static final byte SCHEMA = 0x02;
+    static final byte RECORD = 0x03;
+    static final byte PUBLISHED = 0x04;
+    static final byte CLOSE = 0x05;
+
+    static final byte READY = (byte) 0x81;
+    static final byte OPEN_FAILED = (byte) 0x82;
+    static final byte ACK = (byte) 0x83;
+    static final byte FAIL = (byte) 0x84;
+    static final byte PUBLISH = (byte) 0x85;
+    static final byte FATAL = (byte) 0x86;
+    static final byte CLOSED = (byte) 0x87;
+    static final byte METRIC = (byte) 0x88;
+
+    static final int FLAG_HAS_KEY = 1;
+    static final int FLAG_HAS_EVENT_TIME = 2;
+
+    private static final int MAX_FRAME = 256 << 20;
+
+    private Frames() {}
+
+    /** Builds one frame; {@link #finish} gives the bytes to write. */
+    static final class Builder extends ByteArrayOutputStream {
+        Builder(byte type, int sizeHint) {
+            super(Math.max(64, sizeHint + 5));
+            write(new byte[4], 0, 4);
+            write(type);
+        }
+
+        Builder u8(int v) {
+            write(v);
+            return this;
+        }
+
+        Builder u32(long v) {
+            write((int) (v >>> 24));
+            write((int) (v >>> 16));
+            write((int) (v >>> 8));
+            write((int) v);
+            return this;
+        }
+
+        Builder u64(long v) {
+            u32(v >>> 32);
+            return u32(v & 0xffffffffL);
+        }
+
+        Builder bytes(byte[] b) {
+            if (b == null) {
+                return u32(0);
+            }
+            u32(b.length);
+            write(b, 0, b.length);
+            return this;
+        }
+
+        Builder str(String s) {
+            return bytes(s == null ? null : s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        Builder strMap(Map<String, String> m) {
+            if (m == null) {
+                return u32(0);
+            }
+            u32(m.size());
+            for (Map.Entry<String, String> e : m.entrySet()) {
+                str(e.getKey());
+                str(e.getValue());
+            }
+            return this;
+        }
+
+        byte[] finish() {
+            int n = count - 4;
+            buf[0] = (byte) (n >>> 24);
+            buf[1] = (byte) (n >>> 16);
+            buf[2] = (byte) (n >>> 8);
+            buf[3] = (byte) n;
+            return buf.length == count ? buf : java.util.Arrays.copyOf(buf, count);
+        }
+    }
+
+    /** One frame read from the child: its type and body. */
+    static final class Frame {
+        final byte type;
+        private final ByteBuffer body;
+
+        Frame(byte type, byte[] body) {
+            this.type = type;
+            this.body = ByteBuffer.wrap(body);
+        }
+
+        /** Reads the next frame; null at a clean end of stream. */
+        static Frame read(DataInputStream in) throws IOException {
+            int n;
+            try {
+                n = in.readInt();
+            } catch (EOFException e) {
+                return null;
+            }
+            if (n < 1 || n > MAX_FRAME) {
+                throw new IOException("frame length " + n + " from kinesis-sink: allowed 1 to " + MAX_FRAME);
+            }
+            byte type = in.readByte();
+            byte[] body = new byte[n - 1];
+            in.readFully(body);
+            return new Frame(type, body);
+        }
+
+        int u32() {
+            return body.getInt();
+        }
+
+        long u64() {
+            return body.getLong();
+        }
+
+        double f64() {
+            return body.getDouble();
+        }
+
+        byte[] bytes() {
+            int n = body.getInt();
+            byte[] b = new byte[n];
+            body.get(b);
+            return b;
+        }
+
+        String str() {
+            return new String(bytes(), StandardCharsets.UTF_8);
+        }
+
+        Map<String, String> strMap() {
+            int n = body.getInt();
+            Map<String, String> m = new HashMap<>(Math.max(4, n * 2));
+            for (int i = 0; i < n; i++) {
+                String k = str();
+                m.put(k, str());
+            }
+            return m;
+        }
+    }
+}

@@ -1,0 +1,503 @@
+package io.github.pulsarkinesis;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.BufferedReader;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.pulsar.client.api.Message;
+import org.apache.pulsar.client.api.MessageId;
+import org.apache.pulsar.client.api.Producer;
+import org.apache.pulsar.client.api.Schema;
+import org.apache.pulsar.client.api.TypedMessageBuilder;
+import org.apache.pulsar.client.api.schema.GenericObject;
+import org.apache.pulsar.common.schema.SchemaInfo;
+import org.apache.pulsar.common.schema.SchemaType;
+import org.apache.pulsar.functions.api.Record;
+import org.apache.pulsar.io.core.Sink;
+import org.apache.pulsar.io.core.SinkContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Pulsar IO sink whose engine is the Go kinesis-sink, run as a child
+ * process (as Pulsar's Java Kinesis sink runs the KPL's native daemon). This
+ * class only moves records: each one goes to the child with its schema and
+ * raw payload, and is acked or failed when the child says Kinesis took it
+ * or the configured failurePolicy handled it. Encoding, routing, batching,
+ * rate limiting and retries are the child's, the same code as the Go
+ * function. The protocol is docs/sidecar-protocol.md in the repository.
+ */
+public class KinesisGoSink implements Sink<GenericObject> {
+    private static final Logger LOG = LoggerFactory.getLogger(KinesisGoSink.class);
+
+    /** Keys read through SinkContext.getSecret, as the Java Kinesis sink reads its sensitive ones. */
+    private static final String[] SECRET_KEYS = {"awsCredentialPluginParam"};
+
+    private static final long OPEN_TIMEOUT_MS = 120_000;
+    /** How long close gives the child to flush; the worker stops an instance after about 30 s. */
+    private static final long CLOSE_TIMEOUT_MS = 20_000;
+
+    private SinkContext ctx;
+    private Path binary;
+    private Process child;
+    private OutputStream out;
+    private DataInputStream in;
+    private final Object outLock = new Object();
+    private boolean dirty; // guarded by outLock: written and not flushed
+    private Thread flusher;
+    private Thread reader;
+
+    private final ConcurrentHashMap<Long, Record<GenericObject>> pending = new ConcurrentHashMap<>();
+    private final AtomicLong seq = new AtomicLong();
+    private Semaphore window;
+    private final Map<String, Integer> schemaIds = new HashMap<>(); // used by write's thread only
+    private final CompletableFuture<String> opened = new CompletableFuture<>();
+    private final CompletableFuture<String> closed = new CompletableFuture<>();
+    private final Map<String, Producer<byte[]>> producers = new ConcurrentHashMap<>();
+    private volatile Throwable fatal;
+    private volatile boolean closing;
+
+    @Override
+    public void open(Map<String, Object> config, SinkContext sinkContext) throws Exception {
+        this.ctx = sinkContext;
+        Map<String, String> secrets = new LinkedHashMap<>();
+        for (String k : SECRET_KEYS) {
+            String v = sinkContext.getSecret(k);
+            if (v != null) {
+                secrets.put(k, v);
+            }
+        }
+        window = new Semaphore(windowSize(config));
+        binary = extractBinary();
+        ProcessBuilder pb = new ProcessBuilder(binary.toString(), "sidecar");
+        pb.redirectError(ProcessBuilder.Redirect.PIPE);
+        child = pb.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> child.destroyForcibly()));
+        out = new BufferedOutputStream(child.getOutputStream(), 1 << 16);
+        in = new DataInputStream(new BufferedInputStream(child.getInputStream(), 1 << 16));
+        startDaemon("kinesis-sink-log", this::copyLog);
+        reader = startDaemon("kinesis-sink-results", this::readResults);
+        flusher = startDaemon("kinesis-sink-flush", this::flushLoop);
+
+        send(new Frames.Builder(Frames.HELLO, 512)
+                .u32(Frames.VERSION)
+                .str(Json.write(config == null ? Map.of() : config))
+                .strMap(secrets)
+                .str(sinkContext.getTenant())
+                .str(sinkContext.getNamespace())
+                .str(sinkContext.getSinkName())
+                .u32(sinkContext.getInstanceId())
+                .u32(sinkContext.getNumInstances())
+                .str("")
+                .finish(), true);
+        String failure;
+        try {
+            failure = opened.get(OPEN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            closing = true;
+            stopChild();
+            throw new IllegalStateException("kinesis-sink did not open within " + OPEN_TIMEOUT_MS / 1000 + " s");
+        }
+        if (failure != null) {
+            closing = true;
+            stopChild();
+            throw new IllegalArgumentException(failure);
+        }
+        LOG.info("kinesis-sink {} open (pid {})", binary, child.pid());
+    }
+
+    @Override
+    public void write(Record<GenericObject> record) throws Exception {
+        checkFatal();
+        Message<GenericObject> msg = record.getMessage().orElse(null);
+        if (msg == null) {
+            // Only records read from Pulsar have a raw payload to forward.
+            record.fail();
+            throw new IllegalStateException("record without a Pulsar message; kinesis-go sinks read Pulsar topics only");
+        }
+        while (!window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+            checkFatal();
+        }
+        long s = seq.incrementAndGet();
+        pending.put(s, record);
+        try {
+            int schemaId = schemaId(msg, record);
+            byte[] payload = msg.getData();
+            Map<String, String> props = msg.getProperties();
+            long eventTime = msg.getEventTime();
+            int flags = (msg.hasKey() ? Frames.FLAG_HAS_KEY : 0) | (eventTime > 0 ? Frames.FLAG_HAS_EVENT_TIME : 0);
+            long[] id = idParts(msg.getMessageId());
+            byte[] version = msg.getSchemaVersion();
+            send(new Frames.Builder(Frames.RECORD, payload.length + 256)
+                    .u64(s)
+                    .u32(schemaId)
+                    .str(msg.getTopicName())
+                    .u8(flags)
+                    .str(msg.hasKey() ? msg.getKey() : "")
+                    .strMap(props)
+                    .u64(eventTime)
+                    .u64(msg.getPublishTime())
+                    .u64(id[0]).u64(id[1]).u32(id[2]).u32(id[3])
+                    .u32(msg.getRedeliveryCount())
+                    .bytes(version)
+                    .bytes(payload)
+                    .finish(), false);
+        } catch (IOException e) {
+            // The child is gone; the reader fails every pending record.
+            checkFatal();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (child == null) {
+            return;
+        }
+        if (!child.isAlive()) {
+            // open failed (and ended it), or it died: nothing to flush.
+            closing = true;
+            failPending("kinesis-sink is not running");
+            return;
+        }
+        closing = true;
+        try {
+            send(new Frames.Builder(Frames.CLOSE, 8).u32(CLOSE_TIMEOUT_MS).finish(), true);
+            String err = closed.get(CLOSE_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
+            if (err != null && !err.isEmpty()) {
+                LOG.warn("kinesis-sink closed with an error: {}", err);
+            }
+        } catch (Exception e) {
+            LOG.warn("kinesis-sink did not close cleanly: {}", e.toString());
+        }
+        stopChild();
+        failPending("the sink closed before kinesis-sink resolved the record");
+        for (Producer<byte[]> p : producers.values()) {
+            p.closeAsync();
+        }
+    }
+
+    private void stopChild() throws InterruptedException {
+        child.destroy();
+        if (!child.waitFor(5, TimeUnit.SECONDS)) {
+            child.destroyForcibly();
+            child.waitFor(5, TimeUnit.SECONDS);
+        }
+        try {
+            Files.deleteIfExists(binary);
+        } catch (IOException e) {
+            LOG.debug("deleting {}: {}", binary, e.toString());
+        }
+    }
+
+    private void checkFatal() throws Exception {
+        Throwable t = fatal;
+        if (t != null) {
+            throw t instanceof Exception e ? e : new IllegalStateException(t);
+        }
+    }
+
+    /** Maps a message's schema to the child's schema id, sending SCHEMA the first time; 0: raw bytes. */
+    private int schemaId(Message<GenericObject> msg, Record<GenericObject> record) throws IOException {
+        byte[] version = msg.getSchemaVersion();
+        if (version == null || version.length == 0) {
+            return 0;
+        }
+        SchemaInfo info = msg.getReaderSchema().map(Schema::getSchemaInfo).orElse(null);
+        if (info == null && record.getSchema() != null) {
+            info = record.getSchema().getSchemaInfo();
+        }
+        if (info == null || info.getType() == SchemaType.BYTES || info.getType() == SchemaType.NONE
+                || info.getType() == SchemaType.AUTO_CONSUME) {
+            return 0;
+        }
+        byte[] data = info.getSchema() == null ? new byte[0] : info.getSchema();
+        String key = info.getType().name() + '\0' + info.getName() + '\0' + HexFormat.of().formatHex(version)
+                + '\0' + java.util.Arrays.hashCode(data) + '\0' + info.getProperties();
+        Integer id = schemaIds.get(key);
+        if (id != null) {
+            return id;
+        }
+        id = schemaIds.size() + 1;
+        send(new Frames.Builder(Frames.SCHEMA, data.length + 128)
+                .u32(id)
+                .str(info.getType().name())
+                .str(info.getName())
+                .bytes(data)
+                .strMap(info.getProperties())
+                .bytes(version)
+                .finish(), false);
+        schemaIds.put(key, id);
+        return id;
+    }
+
+    /**
+     * Ledger, entry, partition and batch index of a message id, from its text
+     * ("ledger:entry:partition[:batch]", what MessageIdImpl and
+     * BatchMessageIdImpl print; a topic message id prints its inner one).
+     * The API jar has no accessor for them (MessageIdAdv lives in
+     * pulsar-common, which a connector cannot count on); -1 for what is not
+     * there.
+     */
+    static long[] idParts(MessageId id) {
+        long[] out = {-1, -1, -1, -1};
+        if (id == null) {
+            return out;
+        }
+        String[] parts = id.toString().split(":");
+        for (int i = 0; i < Math.min(parts.length, 4); i++) {
+            try {
+                out[i] = Long.parseLong(parts[i].trim());
+            } catch (NumberFormatException e) {
+                return new long[] {-1, -1, -1, -1};
+            }
+        }
+        return out;
+    }
+
+    private static int windowSize(Map<String, Object> config) {
+        Object v = config == null ? null : config.get("maxBufferedRecords");
+        int n = 10_000;
+        if (v instanceof Number num) {
+            n = (int) Math.min(num.longValue(), 10_000_000L);
+        } else if (v != null) {
+            try {
+                n = (int) Math.min(Long.parseLong(v.toString().trim()), 10_000_000L);
+            } catch (NumberFormatException e) {
+                // the child reports the key
+            }
+        }
+        // What the child buffers, and as much again on the way to it.
+        return Math.max(n, 1) * 2;
+    }
+
+    private void send(byte[] frame, boolean flush) throws IOException {
+        synchronized (outLock) {
+            out.write(frame);
+            if (flush) {
+                out.flush();
+                dirty = false;
+            } else if (!dirty) {
+                dirty = true;
+                LockSupport.unpark(flusher);
+            }
+        }
+    }
+
+    /**
+     * Flushes records to the child shortly after they are written, so that a
+     * burst goes in one write rather than one per record; the child lingers
+     * far longer than this before a request anyway.
+     */
+    private void flushLoop() {
+        while (!Thread.currentThread().isInterrupted()) {
+            boolean d;
+            synchronized (outLock) {
+                d = dirty;
+            }
+            if (!d) {
+                LockSupport.park(this);
+                continue;
+            }
+            LockSupport.parkNanos(200_000);
+            synchronized (outLock) {
+                try {
+                    out.flush();
+                } catch (IOException e) {
+                    return; // the reader reports the child's end
+                }
+                dirty = false;
+            }
+        }
+    }
+
+    private void readResults() {
+        String why = null;
+        try {
+            for (Frames.Frame f; (f = Frames.Frame.read(in)) != null; ) {
+                switch (f.type) {
+                    case Frames.ACK -> {
+                        Record<GenericObject> r = pending.remove(f.u64());
+                        if (r != null) {
+                            window.release();
+                            r.ack();
+                        }
+                    }
+                    case Frames.FAIL -> {
+                        Record<GenericObject> r = pending.remove(f.u64());
+                        if (r != null) {
+                            window.release();
+                            r.fail();
+                        }
+                    }
+                    case Frames.PUBLISH -> publish(f.u64(), f.str(), f.str(), f.strMap(), f.bytes());
+                    case Frames.METRIC -> ctx.recordMetric(f.str(), f.f64());
+                    case Frames.READY -> {
+                        int v = f.u32();
+                        opened.complete(v == Frames.VERSION ? null
+                                : "kinesis-sink speaks sidecar protocol version " + v + "; this NAR speaks "
+                                        + Frames.VERSION);
+                    }
+                    case Frames.OPEN_FAILED -> opened.complete(f.str());
+                    case Frames.FATAL -> fail(new IllegalStateException(f.str()));
+                    case Frames.CLOSED -> closed.complete(f.str());
+                    default -> throw new IOException(String.format("frame type 0x%02x from kinesis-sink: unknown", f.type));
+                }
+            }
+        } catch (IOException e) {
+            why = e.toString();
+        } catch (RuntimeException e) {
+            why = e.toString();
+        }
+        // The child's output ended: it exited, or it broke the protocol.
+        int code;
+        try {
+            child.waitFor(5, TimeUnit.SECONDS);
+            code = child.isAlive() ? -1 : child.exitValue();
+        } catch (InterruptedException e) {
+            code = -1;
+        }
+        String msg = "kinesis-sink (pid " + child.pid() + ") " + (code == -1 ? "stopped answering" : "exited with code " + code)
+                + (why == null ? "" : " (" + why + ")");
+        opened.complete(msg);
+        closed.complete(msg);
+        if (!closing) {
+            fail(new IllegalStateException(msg));
+        }
+    }
+
+    /** Fails the instance: every pending record goes back to Pulsar, and the worker restarts the instance. */
+    private void fail(Throwable t) {
+        if (fatal != null) {
+            return;
+        }
+        fatal = t;
+        LOG.error("kinesis-sink failed: {}", t.getMessage());
+        failPending(t.getMessage());
+        if (child.isAlive()) {
+            child.destroyForcibly();
+        }
+        try {
+            ctx.fatal(t);
+        } catch (LinkageError | UnsupportedOperationException e) {
+            // An older worker without fatal(): the next write throws instead.
+        }
+    }
+
+    private void failPending(String why) {
+        int n = 0;
+        for (Long s : new ArrayList<>(pending.keySet())) {
+            Record<GenericObject> r = pending.remove(s);
+            if (r != null) {
+                n++;
+                window.release();
+                r.fail();
+            }
+        }
+        if (n > 0) {
+            LOG.warn("{} records failed back to Pulsar for redelivery: {}", n, why);
+        }
+    }
+
+    /** The child's dead-letter policy: publish through the instance's client and answer. */
+    private void publish(long id, String topic, String key, Map<String, String> props, byte[] payload) {
+        CompletableFuture<?> f;
+        try {
+            Producer<byte[]> p = producers.computeIfAbsent(topic, t -> {
+                try {
+                    return ctx.getPulsarClient().newProducer(Schema.BYTES).topic(t).blockIfQueueFull(true).create();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            TypedMessageBuilder<byte[]> b = p.newMessage().value(payload).properties(props);
+            if (!key.isEmpty()) {
+                b = b.key(key);
+            }
+            f = b.sendAsync();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((ok, err) -> {
+            try {
+                send(new Frames.Builder(Frames.PUBLISHED, 64).u64(id).str(err == null ? "" : err.toString()).finish(), true);
+            } catch (IOException e) {
+                LOG.debug("answering a publish: {}", e.toString());
+            }
+        });
+    }
+
+    /** Copies the child's log lines into the instance's log. */
+    private void copyLog() {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getErrorStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                if (line.contains("level=ERROR")) {
+                    LOG.error("[kinesis-sink] {}", line);
+                } else if (line.contains("level=WARN")) {
+                    LOG.warn("[kinesis-sink] {}", line);
+                } else if (line.contains("level=DEBUG")) {
+                    LOG.debug("[kinesis-sink] {}", line);
+                } else {
+                    LOG.info("[kinesis-sink] {}", line);
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("kinesis-sink log: {}", e.toString());
+        }
+    }
+
+    private static Thread startDaemon(String name, Runnable r) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** Copies this machine's kinesis-sink out of the NAR (its files lose their mode on extraction). */
+    private static Path extractBinary() throws IOException {
+        String os = System.getProperty("os.name", "");
+        String arch = System.getProperty("os.arch", "");
+        String dir = switch (arch) {
+            case "amd64", "x86_64" -> "linux-amd64";
+            case "aarch64", "arm64" -> "linux-arm64";
+            default -> null;
+        };
+        if (!os.startsWith("Linux") || dir == null) {
+            throw new IllegalStateException("the kinesis-go NAR carries kinesis-sink for linux/amd64 and linux/arm64; this is "
+                    + os + "/" + arch);
+        }
+        String res = "/kinesis-sink/" + dir + "/kinesis-sink";
+        try (InputStream is = KinesisGoSink.class.getResourceAsStream(res)) {
+            if (is == null) {
+                throw new IllegalStateException("the NAR has no " + res);
+            }
+            Path p = Files.createTempFile("kinesis-sink-", "");
+            Files.copy(is, p, StandardCopyOption.REPLACE_EXISTING);
+            if (!p.toFile().setExecutable(true, true)) {
+                throw new IOException("cannot make " + p + " executable");
+            }
+            p.toFile().deleteOnExit();
+            return p;
+        }
+    }
+}
