@@ -65,10 +65,15 @@ func startSink(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 
 // startSinkOrDeploy starts the sink as startSink does, or, with
 // KS_SINK_VIA_WORKER=1 (make test-compat), deploys it through the functions
-// worker with pulsar-admin functions create --go and parallelism 2. The
+// worker with pulsar-admin functions create --go and parallelism 2, or with
+// KS_SINK_VIA_NAR=1 as a Pulsar IO sink from the kinesis-go NAR
+// (pulsar-admin sinks create, parallelism 2). The
 // function it returns says why the sink is not running, or nil.
 func startSinkOrDeploy(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any) func() error {
 	t.Helper()
+	if os.Getenv("KS_SINK_VIA_NAR") == "1" {
+		return deployNAR(t, env, name, topics, userConfig)
+	}
 	if os.Getenv("KS_SINK_VIA_WORKER") != "1" {
 		rs := startSink(t, env, name, topics, userConfig)
 		return func() error {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -308,4 +309,35 @@ func SinkConfigFile(t testing.TB, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// NAR builds the kinesis-go NAR (scripts/build-nar.sh, for this machine's
+// architecture only) once per test process and returns its path. It needs
+// Maven; KINESIS_SINK_NAR names a NAR already built instead.
+func NAR(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("KINESIS_SINK_NAR"); p != "" {
+		return p
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := builds["nar"]; ok {
+		return p
+	}
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "ks-e2e-nar-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "pulsar-io-kinesis-go.nar")
+	cmd := exec.Command(filepath.Join(filepath.Dir(strings.TrimSpace(string(root))), "scripts", "build-nar.sh"), out)
+	cmd.Env = append(os.Environ(), "ARCHES="+goruntime.GOARCH, "VERSION=0.0.0-e2e")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build-nar.sh: %v\n%s", err, b)
+	}
+	builds["nar"] = out
+	return out
 }
