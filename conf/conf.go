@@ -323,6 +323,12 @@ type Config struct {
 	MetricsNamespace string `json:"metricsNamespace"`
 	// Delay between two CloudWatch metrics uploads, in milliseconds.
 	MetricsUploadDelayInMillis int64 `json:"metricsUploadDelayInMillis"`
+	// The kinesis-go NAR only (pulsar-admin sinks create): host:port where its
+	// kinesis-sink child serves the kinesis_sink_* Prometheus families at
+	// /metrics, for example 127.0.0.1:9464 (each instance needs its own
+	// port). Empty: not served. The Go function serves them on the
+	// instance's metrics port instead and ignores this.
+	SidecarMetricsAddress string `json:"sidecarMetricsAddress"`
 
 	// origin names where a key's value came from when it was not the key
 	// itself (an extraKinesisProducerConfig entry), so errors name what the

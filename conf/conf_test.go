@@ -79,7 +79,7 @@ func TestDefaultsMatchJavaSink(t *testing.T) {
 		"failurePolicy": FailurePolicyFail, "deadLetterTopic": "", "failIfThrottled": false,
 		"maxBufferedRecords": 10000, "maxBufferedBytes": int64(64 << 20), "maxInFlightBytes": int64(0), "metricsLevel": MetricsDetailed,
 		"metricsGranularity": GranularityShard, "metricsNamespace": "KinesisProducerLibrary",
-		"metricsUploadDelayInMillis": int64(60000),
+		"metricsUploadDelayInMillis": int64(60000), "sidecarMetricsAddress": "",
 	}
 	if len(want) != len(specs) {
 		t.Fatalf("test lists %d keys, specs has %d", len(want), len(specs))

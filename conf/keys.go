@@ -96,6 +96,7 @@ var specs = []spec{
 		string(GranularityGlobal), string(GranularityStream), string(GranularityShard)}},
 	{name: "metricsNamespace", kind: kString},
 	{name: "metricsUploadDelayInMillis", kind: kInt, min: 1, max: 60000, unit: "milliseconds"},
+	{name: "sidecarMetricsAddress", kind: kString},
 }
 
 var (

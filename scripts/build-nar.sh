@@ -38,7 +38,7 @@ for arch in $ARCHES; do
 done
 
 stamp=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-"$MVN" -q -B -f packaging/nar/pom.xml package \
+"$MVN" -q -B -Dstyle.color=never -f packaging/nar/pom.xml package \
 	-Drevision="$VERSION" -Dkinesis.bin.dir="$work/bin" -Dnar.build.dir="$work/target" \
 	-Dproject.build.outputTimestamp="$stamp"
 nar=$(ls "$work"/target/*.nar)

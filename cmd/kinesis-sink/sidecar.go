@@ -33,7 +33,7 @@ func sidecarCmd(args []string) int {
 	if *metricsAddr != "" {
 		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s sidecar: -metrics-addr: %v\n", prog, err)
+			fmt.Fprintf(os.Stderr, "%s sidecar: sink config \"sidecarMetricsAddress\" (-metrics-addr %s): %v\n", prog, *metricsAddr, err)
 			return 1
 		}
 		go func() { _ = http.Serve(ln, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})) }()

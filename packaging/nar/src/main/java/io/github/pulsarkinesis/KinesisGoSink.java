@@ -89,7 +89,13 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
         window = new Semaphore(windowSize(config));
         binary = extractBinary();
-        ProcessBuilder pb = new ProcessBuilder(binary.toString(), "sidecar");
+        java.util.List<String> cmd = new ArrayList<>(java.util.List.of(binary.toString(), "sidecar"));
+        Object metricsAddr = config == null ? null : config.get("sidecarMetricsAddress");
+        if (metricsAddr != null && !metricsAddr.toString().isBlank()) {
+            cmd.add("-metrics-addr");
+            cmd.add(metricsAddr.toString().trim());
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.PIPE);
         child = pb.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> child.destroyForcibly()));
