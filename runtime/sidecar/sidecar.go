@@ -95,6 +95,9 @@ type session struct {
 
 	fatalOnce sync.Once
 	cancel    context.CancelCauseFunc
+
+	metricMu sync.Mutex
+	metrics  map[string]float64 // user metrics summed since the last METRIC frames
 }
 
 type schemaEntry struct {
@@ -158,6 +161,9 @@ func Run(ctx context.Context, o Options) error {
 	e.u32(Version)
 	s.out.send(e.finish())
 	s.log.Info("sidecar open", "tenant", h.tenant, "namespace", h.namespace, "name", h.name, "instance", h.instanceID)
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	go s.metricsLoop(mctx)
 
 	err = s.loop(ctx, fr)
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
@@ -426,12 +432,47 @@ func (s *session) published(id uint64, msg string) {
 	}
 }
 
+// recordMetric sums a user metric; sendMetrics forwards the sums once a
+// second. The sink records a few per record (the Java sink's
+// _kinesis_total_* counters): a frame each, and a SinkContext.recordMetric
+// call each in the JVM, cost more than the rest of the Java side's work per
+// record, and a reader busy with them delays the acks behind them. What
+// reaches the worker is a sum per second: totals are kept, the number of
+// observations is not.
 func (s *session) recordMetric(name string, value float64) {
-	var e enc
-	e.start(frameMetric)
-	e.str(name)
-	e.f64(value)
-	s.out.send(e.finish())
+	s.metricMu.Lock()
+	if s.metrics == nil {
+		s.metrics = map[string]float64{}
+	}
+	s.metrics[name] += value
+	s.metricMu.Unlock()
+}
+
+func (s *session) sendMetrics() {
+	s.metricMu.Lock()
+	m := s.metrics
+	s.metrics = nil
+	s.metricMu.Unlock()
+	for name, v := range m {
+		var e enc
+		e.start(frameMetric)
+		e.str(name)
+		e.f64(v)
+		s.out.send(e.finish())
+	}
+}
+
+func (s *session) metricsLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.sendMetrics()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // fatal ends the instance: the Java side fails its instance (the worker
@@ -455,6 +496,7 @@ func (s *session) close(ctx context.Context, timeout time.Duration) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err := s.o.Sink.Close(cctx)
+	s.sendMetrics()
 	msg := ""
 	if err != nil {
 		msg = errtext.OneLine(err.Error())
