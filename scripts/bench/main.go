@@ -13,6 +13,8 @@
 //     else (its acceptance time is its receive time);
 //   - go: bin/kinesis-sink localrun (the real runtime and sink);
 //   - java: the pulsar-io-kinesis NAR deployed with pulsar-admin sinks create;
+//   - nar: our kinesis-go NAR deployed the same way (a Java instance whose
+//     child process is our sink);
 //
 // into the do-nothing endpoint ("null", our HTTPS server that answers like
 // Kinesis and stores nothing) and into kinesalite (through the same server
@@ -58,6 +60,7 @@ type bench struct {
 	pulsarHome           string
 	sinkBin              string
 	nar, narErr          string
+	goNAR, goNARErr      string // our kinesis-go NAR (the nar rows)
 	logDir, profileDir   string
 	linger               time.Duration
 	pacedFor             time.Duration
@@ -77,7 +80,7 @@ type bench struct {
 }
 
 type phase struct {
-	sink string // ceiling | go | java
+	sink string // ceiling | go | java | nar
 	// ceiling is the consume-only configuration of a ceiling phase (see
 	// ceilingConfigs).
 	ceiling  string
@@ -181,9 +184,11 @@ func main() {
 		sinkBin          = flag.String("sink", "bin/kinesis-sink", "our sink's executable")
 		nar              = flag.String("nar", "", "pulsar-io-kinesis NAR (make bench fetches it); empty: the Java rows report why they cannot run")
 		narErr           = flag.String("nar-error", "", "internal: why there is no NAR")
+		goNAR            = flag.String("go-nar", "", "our kinesis-go NAR (make bench builds it); empty: the nar rows report why they cannot run")
+		goNARErr         = flag.String("go-nar-error", "", "internal: why there is no kinesis-go NAR")
 		out              = flag.String("out", "bench/results", "directory for the JSON results and the PNG chart")
 		quick            = flag.Bool("quick", false, "a tenth of the records, 2 s paced runs, no 1M drain (a smoke run)")
-		rows             = flag.String("rows", "ceiling,go,java", "which consumers: ceiling, go, java")
+		rows             = flag.String("rows", "ceiling,go,java,nar", "which consumers: ceiling, go, java, nar")
 		endpoints        = flag.String("endpoints", "null,kinesalite", "which Kinesis endpoints: null (do-nothing), kinesalite")
 		aggs             = flag.String("aggregation", "on,off", "aggregation settings to run: on, off")
 		sizesFlag        = flag.String("sizes", "100,1024,10240", "record sizes in bytes")
@@ -214,9 +219,12 @@ func main() {
 	}
 	b := &bench{
 		serviceURL: *serviceURL, adminURL: strings.TrimRight(*adminURL, "/"), kinesaliteURL: *kinesaliteURL,
-		pulsarHome: *pulsarHome, sinkBin: *sinkBin, nar: *nar, narErr: *narErr, profileDir: *profileDir,
+		pulsarHome: *pulsarHome, sinkBin: *sinkBin, nar: *nar, narErr: *narErr, goNAR: *goNAR, goNARErr: *goNARErr, profileDir: *profileDir,
 		linger: 100 * time.Millisecond, pacedFor: *pacedFor, shards: *shards, rateLimit: *rateLimit, atLimitFor: *atLimitFor,
 		runID: strconv.FormatInt(time.Now().Unix()%100000, 10),
+	}
+	if b.goNAR == "" && b.goNARErr == "" {
+		b.goNARErr = "no kinesis-go NAR given (-go-nar); `make bench` builds it with scripts/build-nar.sh"
 	}
 	if b.nar == "" && b.narErr == "" {
 		b.narErr = "no NAR given (-nar); `make bench` fetches org.apache.pulsar:pulsar-io-kinesis:4.0.8 with Maven"
@@ -351,7 +359,7 @@ func run(b *bench, outDir string, scale, kinScale float64, rows, endpoints, aggs
 				phases = append(phases, &phase{sink: "ceiling", ceiling: cc.name, endpoint: "none", size: size, n: countFor(size, "null")})
 			}
 		}
-		for _, sink := range []string{"go", "java"} {
+		for _, sink := range []string{"go", "java", "nar"} {
 			if !slices.Contains(rows, sink) {
 				continue
 			}
@@ -474,9 +482,14 @@ func (b *bench) runPhase(i int, ph *phase) Result {
 	case "go":
 		tgt = &goTarget{b: b}
 	case "java":
-		tgt = &javaTarget{b: b}
+		tgt = &javaTarget{b: b, archive: b.nar}
 		if b.nar == "" {
 			return fail(fmt.Errorf("not run: %s", b.narErr))
+		}
+	case "nar":
+		tgt = &javaTarget{b: b, archive: b.goNAR}
+		if b.goNAR == "" {
+			return fail(fmt.Errorf("not run: %s", b.goNARErr))
 		}
 	}
 	ep := b.nullEP

@@ -187,6 +187,26 @@ func targets(rep *Report) []string {
 			}
 		}
 	}
+	// The NAR path (issue 12's aim): the JVM and our child together against
+	// the Java sink, at 100 B and 1 KiB.
+	for _, ep := range []string{"null", "kinesalite"} {
+		for _, agg := range []bool{true, false} {
+			for _, size := range []int{100, 1024, 10240} {
+				n, j := find(rep, "nar", ep, agg, size), find(rep, "java", ep, agg, size)
+				if n == nil || j == nil || n.CPUPerM <= 0 || j.CPUPerM <= 0 || j.PeakRSSMiB <= 0 {
+					continue
+				}
+				cpu := j.CPUPerM / n.CPUPerM
+				mem := n.PeakRSSMiB / j.PeakRSSMiB
+				line := fmt.Sprintf("target: kinesis-go NAR vs Java (%s, agg %s, %s): %.1fx its records per CPU second, %.2f of its peak RSS",
+					ep, onOff(agg), sizeName(size), cpu, mem)
+				if size <= 1024 {
+					line += fmt.Sprintf(" (>= 3x: %s; <= 0.50: %s)", mark(cpu >= 3), mark(mem <= 0.5))
+				}
+				out = append(out, line)
+			}
+		}
+	}
 	for _, r := range rep.Results {
 		if strings.Contains(r.Row, "drain") && r.Error == "" {
 			out = append(out, fmt.Sprintf("target: peak RSS draining %d records < 100 MiB: %.0f MiB: %s", r.Records, r.PeakRSSMiB, mark(r.PeakRSSMiB < 100)))

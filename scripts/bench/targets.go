@@ -148,12 +148,14 @@ func (t *goTarget) diag() string {
 
 // ---- the Java sink ----
 
-// javaTarget deploys Pulsar's Java Kinesis sink NAR through the functions
-// worker (process runtime: one JVM per instance, plus the KPL's native
-// child process).
+// javaTarget deploys a NAR through the functions worker: Pulsar's Java
+// Kinesis sink (process runtime: one JVM per instance, plus the KPL's
+// native child process), or our kinesis-go NAR (the JVM, plus our sink as
+// its child).
 type javaTarget struct {
-	b    *bench
-	name string
+	b       *bench
+	archive string // the NAR: Apache Pulsar's, or our kinesis-go one
+	name    string
 	pid  int
 	err  string
 }
@@ -166,13 +168,13 @@ func (t *javaTarget) admin(ctx context.Context, args ...string) (string, error) 
 
 func (t *javaTarget) start(ph *phase) (int, error) {
 	t.name, t.pid, t.err = ph.slug, 0, ""
-	if t.b.nar == "" {
-		return 0, errors.New(t.b.narErr)
+	if t.archive == "" {
+		return 0, errors.New("no NAR")
 	}
 	cfg, _ := json.Marshal(sinkConfig(t.b, ph))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := t.admin(ctx, "sinks", "create", "--archive", t.b.nar, "--tenant", "public", "--namespace", "default",
+	out, err := t.admin(ctx, "sinks", "create", "--archive", t.archive, "--tenant", "public", "--namespace", "default",
 		"--name", t.name, "--inputs", "persistent://public/default/"+ph.topic, "--subs-name", "bench",
 		"--sink-config", string(cfg))
 	if err != nil {
