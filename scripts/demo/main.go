@@ -708,6 +708,10 @@ func run() error {
 		}
 	}
 
+	if err := narSection(e, kc, client, eventTime); err != nil {
+		return err
+	}
+
 	admin := e.admin()
 	fn := formats[1].function()
 	fmt.Printf("\n== Metrics (Prometheus, per instance)\n")
@@ -746,6 +750,119 @@ func run() error {
 demo finished in %[5]s
 `, admin, e.webURL, fn, e.kinesisEndpoint, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// narFormat is the NAR deployment: the JSON format again, so that its records can be compared byte for byte with
+// what the function demo-json wrote for the same messages.
+var narFormat = format{"FULL_MESSAGE_IN_JSON", "nar"}
+
+// narSection deploys the kinesis-go NAR (demo.sh builds it into KS_DEMO_NAR) with pulsar-admin sinks create, the
+// same configuration as the demo-json function, publishes the same records and shows that Kinesis got the same bytes.
+func narSection(e *env, kc *kinesis.Client, client pulsar.Client, eventTime time.Time) error {
+	nar := os.Getenv("KS_DEMO_NAR")
+	if nar == "" {
+		fmt.Printf("\n== 4. (skipped: KS_DEMO_NAR is not set; make demo builds the kinesis-go NAR)\n")
+		return nil
+	}
+	f := narFormat
+	fmt.Printf("\n== 4. The same engine as a Pulsar IO sink: pulsar-admin sinks create --archive %s\n", filepath.Base(nar))
+	if out, err := e.pulsarAdmin("sinks", "delete", "--tenant", tenant, "--namespace", namespace, "--name", f.function()); err != nil && !isNotFound(out) {
+		return fmt.Errorf("sinks delete %s: %v: %s", f.function(), err, firstLines(out, 3))
+	}
+	for _, t := range f.topics() {
+		if err := e.removeTopic(t); err != nil {
+			return err
+		}
+	}
+	if err := recreateStream(kc, f.stream()); err != nil {
+		return err
+	}
+	if out, err := e.pulsarAdmin("sinks", "create", "--archive", nar, "--tenant", tenant, "--namespace", namespace,
+		"--name", f.function(), "--inputs", strings.Join(f.topics(), ","), "--sink-config", userConfig(e, f)); err != nil {
+		return fmt.Errorf("sinks create %s: %v: %s", f.function(), err, firstLines(out, 5))
+	}
+	var status string
+	err := waitFor(startTimeout, "sink "+f.function()+" to run", func() (bool, error) {
+		out, err := e.pulsarAdmin("sinks", "status", "--tenant", tenant, "--namespace", namespace, "--name", f.function())
+		status = out
+		// The instance subscribes before it opens the sink; its child runs once it is open.
+		return err == nil && strings.Contains(out, `"running" : true`) && childRunning(f.function()), nil
+	})
+	if err != nil {
+		return fmt.Errorf("%v; sinks status: %s", err, firstLines(status, 20))
+	}
+	fmt.Printf("  sink %s running: a Java instance with kinesis-sink as its child process; stream %s\n", f.function(), f.stream())
+	if err := publish(client, f, eventTime); err != nil {
+		return err
+	}
+	var recs []record
+	if err := waitFor(recordTimeout, "4 records in stream "+f.stream(), func() (bool, error) {
+		var err error
+		recs, err = readAll(kc, f.stream())
+		return len(recs) >= 4, err
+	}); err != nil {
+		return err
+	}
+	viaFunction, err := readAll(kc, formats[1].stream())
+	if err != nil {
+		return err
+	}
+	same := map[string]bool{}
+	for _, r := range viaFunction {
+		same[string(r.data)] = true
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].partitionKey < recs[j].partitionKey })
+	equal := 0
+	for _, r := range recs {
+		printRecord(f, r)
+		if same[string(r.data)] {
+			equal++
+		}
+	}
+	fmt.Printf("  %d of %d records byte-equal to what the function demo-json wrote for the same messages\n", equal, len(recs))
+	if equal != len(recs) {
+		return fmt.Errorf("the NAR path wrote %d records unlike the function path's", len(recs)-equal)
+	}
+	_ = waitFor(15*time.Second, "counters", func() (bool, error) {
+		out, err := e.pulsarAdmin("sinks", "status", "--tenant", tenant, "--namespace", namespace, "--name", f.function())
+		status = out
+		return err == nil && strings.Contains(out, `"numWrittenToSink" : 4`), nil
+	})
+	for _, l := range strings.Split(status, "\n") {
+		if strings.Contains(l, "numReadFromPulsar") || strings.Contains(l, "numWrittenToSink") || strings.Contains(l, "numSinkExceptions") {
+			fmt.Printf("  sinks status: %s\n", strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), ",")))
+		}
+	}
+	fmt.Printf("  teardown: %s --admin-url %s sinks delete --tenant public --namespace default --name %s\n", e.admin(), e.webURL, f.function())
+	return nil
+}
+
+// childRunning says whether a `kinesis-sink sidecar` process runs under an instance of sink name.
+func childRunning(name string) bool {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+		if len(args) < 2 || args[1] != "sidecar" || !strings.HasPrefix(filepath.Base(args[0]), "kinesis-sink") {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(st), "\n") {
+			if ppid, ok := strings.CutPrefix(l, "PPid:"); ok {
+				parent, _ := os.ReadFile("/proc/" + strings.TrimSpace(ppid) + "/cmdline")
+				if bytes.Contains(parent, []byte("/"+name+"\x00")) || bytes.Contains(parent, []byte("/"+name+"/")) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func main() {
