@@ -156,8 +156,8 @@ type javaTarget struct {
 	b       *bench
 	archive string // the NAR: Apache Pulsar's, or our kinesis-go one
 	name    string
-	pid  int
-	err  string
+	pid     int
+	err     string
 }
 
 func (t *javaTarget) admin(ctx context.Context, args ...string) (string, error) {
