@@ -67,12 +67,17 @@ func startSink(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 // KS_SINK_VIA_WORKER=1 (make test-compat), deploys it through the functions
 // worker with pulsar-admin functions create --go and parallelism 2, or with
 // KS_SINK_VIA_NAR=1 as a Pulsar IO sink from the kinesis-go NAR
-// (pulsar-admin sinks create, parallelism 2). The
+// (pulsar-admin sinks create --archive, parallelism 2), or with
+// KS_SINK_VIA_NAR=sink-type from the worker's connectors directory
+// (--sink-type kinesis-go). The
 // function it returns says why the sink is not running, or nil.
 func startSinkOrDeploy(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any) func() error {
 	t.Helper()
-	if os.Getenv("KS_SINK_VIA_NAR") == "1" {
-		return deployNAR(t, env, name, topics, userConfig)
+	switch os.Getenv("KS_SINK_VIA_NAR") {
+	case "1", "archive":
+		return deployNAR(t, env, name, topics, userConfig, false)
+	case "sink-type":
+		return deployNAR(t, env, name, topics, userConfig, true)
 	}
 	if os.Getenv("KS_SINK_VIA_WORKER") != "1" {
 		rs := startSink(t, env, name, topics, userConfig)

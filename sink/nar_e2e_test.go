@@ -26,16 +26,24 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 )
 
-// deployNAR deploys the NAR as sink name with parallelism 2 and waits for
-// both instances' children; the function it returns says why they do not
-// run, or nil.
-func deployNAR(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any) func() error {
+// deployNAR deploys the NAR as sink name with parallelism 2, from the
+// archive or (sinkType) as --sink-type kinesis-go from the worker's
+// connectors directory, and waits for both instances' children; the
+// function it returns says why they do not run, or nil.
+func deployNAR(t *testing.T, env *testenv.PulsarEnv, name string, topics []string, userConfig map[string]any, sinkType bool) func() error {
 	t.Helper()
 	nar := e2e.NAR(t)
+	from := []string{"--archive", nar}
+	if sinkType {
+		installConnector(t, env, nar)
+		from = []string{"--sink-type", "kinesis-go"}
+	}
 	uc, _ := json.Marshal(userConfig)
-	if out, err := env.Admin(t, "sinks", "create", "--archive", nar, "--tenant", "public", "--namespace", "default",
+	args := append([]string{"sinks", "create"}, from...)
+	args = append(args, "--tenant", "public", "--namespace", "default",
 		"--name", name, "--inputs", strings.Join(topics, ","), "--parallelism", "2",
-		"--sink-config", string(uc)); err != nil {
+		"--sink-config", string(uc))
+	if out, err := env.Admin(t, args...); err != nil {
 		t.Fatalf("sinks create: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { deleteSink(t, env, name) })
@@ -221,6 +229,39 @@ func checkStored(t *testing.T, recs []testenv.KinesisRecord, sent map[string][]s
 	}
 	t.Logf("stored %d, missing %d, duplicates %d, out of order %d", len(recs), missing, dupes, outOfOrder)
 	return dupes
+}
+
+// installConnector puts the NAR in the worker's connectors directory
+// ($PULSAR_HOME/connectors, what scripts/local-env.sh configures) and
+// reloads, until t ends.
+func installConnector(t *testing.T, env *testenv.PulsarEnv, nar string) {
+	t.Helper()
+	if os.Getenv("PULSAR_HOME") == "" {
+		t.Fatal("PULSAR_HOME is not set: the worker's connectors directory is $PULSAR_HOME/connectors")
+	}
+	dir := filepath.Join(os.Getenv("PULSAR_HOME"), "connectors")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "pulsar-io-kinesis-go-e2e.nar")
+	b, err := os.ReadFile(nar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(dst)
+		env.Admin(t, "sinks", "reload")
+	})
+	if out, err := env.Admin(t, "sinks", "reload"); err != nil {
+		t.Fatalf("sinks reload: %v\n%s", err, out)
+	}
+	env.WaitFor(t, time.Minute, func() bool {
+		out, _ := env.Admin(t, "sinks", "available-sinks")
+		return strings.Contains(out, "kinesis-go")
+	}, "kinesis-go in sinks available-sinks")
 }
 
 // waitAllStored reads the stream until every sent value is in it, or
@@ -409,32 +450,7 @@ func TestNARSink(t *testing.T) {
 	})
 
 	t.Run("connectors-directory", func(t *testing.T) {
-		dir := filepath.Join(os.Getenv("PULSAR_HOME"), "connectors")
-		if os.Getenv("PULSAR_HOME") == "" {
-			t.Fatal("PULSAR_HOME is not set: the worker's connectors directory is $PULSAR_HOME/connectors")
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(dir, "pulsar-io-kinesis-go-e2e.nar")
-		b, err := os.ReadFile(nar)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			os.Remove(dst)
-			env.Admin(t, "sinks", "reload")
-		})
-		if out, err := env.Admin(t, "sinks", "reload"); err != nil {
-			t.Fatalf("sinks reload: %v\n%s", err, out)
-		}
-		env.WaitFor(t, time.Minute, func() bool {
-			out, _ := env.Admin(t, "sinks", "available-sinks")
-			return strings.Contains(out, "kinesis-go")
-		}, "kinesis-go in sinks available-sinks")
+		installConnector(t, env, nar)
 
 		stream := ks.UniqueStream(t, "nar-type")
 		ks.CreateStream(t, stream, 1)
