@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -55,13 +56,16 @@ const (
 type format struct {
 	name  string // messageFormat value
 	short string // suffix of the stream, function and topic names
+	// text names the format in the STRING record's text; empty: short. The NAR section sends the text the demo-json
+	// function got, so that the two can be compared byte for byte.
+	text string
 }
 
 var formats = []format{
-	{"ONLY_RAW_PAYLOAD", "raw"},
-	{"FULL_MESSAGE_IN_JSON", "json"},
-	{"FULL_MESSAGE_IN_FB", "fb"},
-	{"FULL_MESSAGE_IN_JSON_EXPAND_VALUE", "expand"},
+	{"ONLY_RAW_PAYLOAD", "raw", ""},
+	{"FULL_MESSAGE_IN_JSON", "json", ""},
+	{"FULL_MESSAGE_IN_FB", "fb", ""},
+	{"FULL_MESSAGE_IN_JSON_EXPAND_VALUE", "expand", ""},
 }
 
 func (f format) stream() string   { return "demo-" + f.short }
@@ -196,15 +200,16 @@ func (e *env) removeFunction(name string) error {
 			return err
 		}
 	}
-	return e.removePackage(name)
+	return e.removePackage("function", name)
 }
 
 // removePackage deletes the function package pulsar-admin uploaded for an earlier run. When the worker has package
 // management enabled (the standalone does), pulsar-admin uploads the binary as function://tenant/namespace/name@0,
 // `functions delete` leaves that package behind, and the next `functions create` of the name fails with "metadata
 // already exists".
-func (e *env) removePackage(name string) error {
-	base := fmt.Sprintf("/admin/v3/packages/function/%s/%s/%s", tenant, namespace, name)
+// The same holds for a sink's NAR (kind "sink").
+func (e *env) removePackage(kind, name string) error {
+	base := fmt.Sprintf("/admin/v3/packages/%s/%s/%s/%s", kind, tenant, namespace, name)
 	code, body, err := e.rest(http.MethodGet, base)
 	if err != nil || code == http.StatusNotFound {
 		return err
@@ -223,9 +228,9 @@ func (e *env) removePackage(name string) error {
 			return err
 		}
 		if code/100 != 2 && code != http.StatusNotFound {
-			return fmt.Errorf("delete package function://%s/%s/%s@%s: HTTP %d: %s", tenant, namespace, name, v, code, bytes.TrimSpace(body))
+			return fmt.Errorf("delete package %s://%s/%s/%s@%s: HTTP %d: %s", kind, tenant, namespace, name, v, code, bytes.TrimSpace(body))
 		}
-		fmt.Printf("  deleted package function://%s/%s/%s@%s of an earlier run\n", tenant, namespace, name, v)
+		fmt.Printf("  deleted package %s://%s/%s/%s@%s of an earlier run\n", kind, tenant, namespace, name, v)
 	}
 	return nil
 }
@@ -323,7 +328,7 @@ func publish(client pulsar.Client, f format, eventTime time.Time) error {
 		schema pulsar.Schema
 		msg    *pulsar.ProducerMessage
 	}{
-		{tp[0], pulsar.NewStringSchema(nil), &pulsar.ProducerMessage{Value: "hello from pulsar (" + f.short + ")",
+		{tp[0], pulsar.NewStringSchema(nil), &pulsar.ProducerMessage{Value: "hello from pulsar (" + cmp.Or(f.text, f.short) + ")",
 			Key: "order-1001"}},
 		{tp[1], pulsar.NewJSONSchema(orderSchema, nil), &pulsar.ProducerMessage{
 			Value: order{ID: 1002, Item: "json-widget", Qty: 2, Price: 2.25}, Key: "order-1002"}},
@@ -754,7 +759,7 @@ demo finished in %[5]s
 
 // narFormat is the NAR deployment: the JSON format again, so that its records can be compared byte for byte with
 // what the function demo-json wrote for the same messages.
-var narFormat = format{"FULL_MESSAGE_IN_JSON", "nar"}
+var narFormat = format{"FULL_MESSAGE_IN_JSON", "nar", "json"}
 
 // narSection deploys the kinesis-go NAR (demo.sh builds it into KS_DEMO_NAR) with pulsar-admin sinks create, the
 // same configuration as the demo-json function, publishes the same records and shows that Kinesis got the same bytes.
@@ -768,6 +773,10 @@ func narSection(e *env, kc *kinesis.Client, client pulsar.Client, eventTime time
 	fmt.Printf("\n== 4. The same engine as a Pulsar IO sink: pulsar-admin sinks create --archive %s\n", filepath.Base(nar))
 	if out, err := e.pulsarAdmin("sinks", "delete", "--tenant", tenant, "--namespace", namespace, "--name", f.function()); err != nil && !isNotFound(out) {
 		return fmt.Errorf("sinks delete %s: %v: %s", f.function(), err, firstLines(out, 3))
+	}
+	// sinks delete leaves the uploaded NAR behind, as functions delete does the binary.
+	if err := e.removePackage("sink", f.function()); err != nil {
+		return err
 	}
 	for _, t := range f.topics() {
 		if err := e.removeTopic(t); err != nil {
@@ -833,7 +842,8 @@ func narSection(e *env, kc *kinesis.Client, client pulsar.Client, eventTime time
 			fmt.Printf("  sinks status: %s\n", strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), ",")))
 		}
 	}
-	fmt.Printf("  teardown: %s --admin-url %s sinks delete --tenant public --namespace default --name %s\n", e.admin(), e.webURL, f.function())
+	fmt.Printf("  teardown: %[1]s --admin-url %[2]s sinks delete --tenant public --namespace default --name %[3]s\n"+
+		"            %[1]s --admin-url %[2]s packages delete sink://public/default/%[3]s@0\n", e.admin(), e.webURL, f.function())
 	return nil
 }
 
