@@ -58,10 +58,12 @@ const (
 	shardBytesPerSecond   = 1 * MiB
 )
 
-// The adaptive limit's steps: see the file comment. A cut to 0.8 brings a
-// rate that outran the shard's burst back under the limit in one or two
-// round trips; climbing at 3% of RateLimit a second returns in a few
-// seconds without overrunning Kinesis's one-second burst by much.
+// The adaptive limit's steps: see the file comment. A cut to the share that
+// got through, 0.7 to 0.9, brings a rate that outran the shard's burst back
+// under the limit in one or two round trips; climbing at 3% of RateLimit a
+// second returns in a few seconds, and at 0.3% near where the limit was
+// found it does not overrun Kinesis's one-second burst by much. Measured
+// with make bench's at-the-limit rows (docs/benchmarks.md).
 const (
 	adaptMinCut   = 0.7  // the deepest single cut: one response with little accepted says little (a request may carry few of the shard's entries)
 	adaptMaxCut   = 0.9  // the shallowest, so that a cut always brings the rate under the limit soon
