@@ -90,13 +90,14 @@ final class Frames {
             return this;
         }
 
-        byte[] finish() {
+        /** Sets the frame's length; then write it with {@link #writeTo}. */
+        Builder finish() {
             int n = count - 4;
             buf[0] = (byte) (n >>> 24);
             buf[1] = (byte) (n >>> 16);
             buf[2] = (byte) (n >>> 8);
             buf[3] = (byte) n;
-            return buf.length == count ? buf : java.util.Arrays.copyOf(buf, count);
+            return this;
         }
     }
 

@@ -297,9 +297,10 @@ public class KinesisGoSink implements Sink<GenericObject> {
         return Math.max(n, 1) * 2;
     }
 
-    private void send(byte[] frame, boolean flush) throws IOException {
+    /** Writes a finished frame (its buffer as it is: a record's payload is copied once, into the frame). */
+    private void send(Frames.Builder frame, boolean flush) throws IOException {
         synchronized (outLock) {
-            out.write(frame);
+            frame.writeTo(out);
             if (flush) {
                 out.flush();
                 dirty = false;
