@@ -24,6 +24,7 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
+	"github.com/pulsar-kinesis/kinesis-sink/sink"
 )
 
 // deployNAR deploys the NAR as sink name with parallelism 2, from the
@@ -586,4 +587,119 @@ func instanceLog(t *testing.T, env *testenv.PulsarEnv, name string) string {
 	}
 	t.Fatalf("no log of sink %s under %v", name, roots)
 	return ""
+}
+
+// TestNARSinkFailurePolicies: the failure policies on the NAR path.
+// deadLetter: bad records go to the dead-letter topic through the Java
+// instance's client, with the reason and their own message ids, and are
+// acked with the good ones; failOnError: a bad record fails the instance
+// (the worker restarts it, with a new child) and is not acked.
+func TestNARSinkFailurePolicies(t *testing.T) {
+	env := testenv.Pulsar(t)
+	ks := testenv.Kinesis(t)
+	client := e2e.NewClient(t, env)
+	nar := e2e.NAR(t)
+	create := func(t *testing.T, name, topic string, extra map[string]any) {
+		t.Helper()
+		stream := ks.UniqueStream(t, "nar-policy")
+		ks.CreateStream(t, stream, 1)
+		c := map[string]any{
+			"awsEndpoint": ks.Endpoint, "awsRegion": "us-east-1", "awsKinesisStreamName": stream,
+			"awsCredentialPluginParam": `{"accessKey":"AKIDNAR","secretKey":"nar-policy"}`,
+			"messageFormat":            "ONLY_RAW_PAYLOAD", "aggregationEnabled": false, "metricsLevel": "none",
+			"explicitHashKeyProperty": "ehk",
+		}
+		for k, v := range extra {
+			c[k] = v
+		}
+		file := writeJavaSinkConfigFile(t, name, []string{topic}, c)
+		if out, err := env.Admin(t, "sinks", "create", "--archive", nar, "--sink-config-file", file, "--subs-name", name); err != nil {
+			t.Fatalf("sinks create: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { deleteSink(t, env, name) })
+		env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 1 }, "the kinesis-sink child of %s", name)
+	}
+	send := func(t *testing.T, topic string, bad, good int) {
+		t.Helper()
+		p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		for i := range bad + good {
+			m := &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("good-%d", i))}
+			if i < bad {
+				// A malformed explicit hash key: not a record any retry can write.
+				m = &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("bad-%d", i)), Properties: map[string]string{"ehk": "x"}}
+			}
+			p.SendAsync(context.Background(), m, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+				if err != nil {
+					t.Errorf("send: %v", err)
+				}
+			})
+		}
+		if err := p.FlushWithCtx(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("deadLetter", func(t *testing.T) {
+		topic := env.UniqueTopic(t, "nar-dl-in")
+		dlt := env.UniqueTopic(t, "nar-dl-out")
+		name := uniqueName(t, "nar-dl")
+		dlc, err := client.Subscribe(pulsar.ConsumerOptions{Topic: dlt, SubscriptionName: "check",
+			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dlc.Close()
+		create(t, name, topic, map[string]any{"failurePolicy": "deadLetter", "deadLetterTopic": dlt})
+		send(t, topic, 3, 3)
+		ids := map[string]bool{}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for len(ids) < 3 {
+			m, err := dlc.Receive(ctx)
+			if err != nil {
+				t.Fatalf("%d of 3 dead letters: %v", len(ids), err)
+			}
+			dlc.Ack(m)
+			if !strings.HasPrefix(string(m.Payload()), "bad-") {
+				t.Errorf("dead letter %q: not one of the bad records", m.Payload())
+			}
+			if r := m.Properties()[sink.PropDeadLetterReason]; !strings.Contains(r, "ehk") && !strings.Contains(r, "explicit hash key") {
+				t.Errorf("dead letter %q: reason %q does not say what was wrong", m.Payload(), r)
+			}
+			ids[m.Properties()[sink.PropOriginMessageID]] = true
+		}
+		if len(ids) != 3 {
+			t.Errorf("the 3 dead letters name %d origin messages: %v", len(ids), ids)
+		}
+		env.WaitFor(t, time.Minute, func() bool { return env.Backlog(t, topic, name) == 0 }, "the input's backlog to drain (dead letters acked)")
+		st, raw := statusOf(t, env, name)
+		if len(st.Instances) != 1 || st.Instances[0].Status.NumRestarts != 0 {
+			t.Errorf("the instance restarted under deadLetter: %s", strings.Join(strings.Fields(raw), " "))
+		}
+	})
+
+	t.Run("failOnError", func(t *testing.T) {
+		topic := env.UniqueTopic(t, "nar-foe")
+		name := uniqueName(t, "nar-foe")
+		create(t, name, topic, map[string]any{"failurePolicy": "failOnError"})
+		before := sidecarProcs(name)
+		send(t, topic, 1, 0)
+		env.WaitFor(t, 2*time.Minute, func() bool {
+			now := sidecarProcs(name)
+			for pid := range now {
+				if _, old := before[pid]; !old {
+					return true
+				}
+			}
+			return false
+		}, "the worker to restart the failed instance (a new child)")
+		time.Sleep(3 * time.Second)
+		if b := env.Backlog(t, topic, name); b < 1 {
+			t.Errorf("backlog %d after failOnError: the bad record was acked", b)
+		}
+	})
 }
