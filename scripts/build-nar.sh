@@ -18,13 +18,8 @@ GO=${GO:-go}
 MVN=${MVN:-mvn}
 MODULE=github.com/pulsar-kinesis/kinesis-sink
 ARCHES=${ARCHES:-amd64 arm64}
-git_or_empty() { git "$@" 2>/dev/null || true; }
-VERSION=${VERSION:-$(git_or_empty describe --tags --always --dirty)}
-VERSION=${VERSION:-0.0.0-dev}
-COMMIT=${COMMIT:-$(git_or_empty rev-parse HEAD)}
-COMMIT=${COMMIT:-unknown}
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git_or_empty log -1 --format=%ct)}
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800}
+# shellcheck source=lib/release-stamp.sh
+source scripts/lib/release-stamp.sh build-nar.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,7 +35,7 @@ done
 stamp=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 "$MVN" -q -B -Dstyle.color=never -f packaging/nar/pom.xml package \
 	-Drevision="$VERSION" -Dkinesis.bin.dir="$work/bin" -Dnar.build.dir="$work/target" \
-	-Dproject.build.outputTimestamp="$stamp"
+	-Dproject.build.outputTimestamp="$stamp" >&2
 nar=$(ls "$work"/target/*.nar)
 
 # Re-pack: fixed times, order and modes (mkzip), the manifest's build time made the commit's.

@@ -34,27 +34,8 @@ MODULE=github.com/pulsar-kinesis/kinesis-sink
 DIST=${DIST:-dist}
 ARCHES=${ARCHES:-amd64 arm64}
 
-# git output, or nothing outside a repository (a source tarball) or without git.
-git_or_empty() { git "$@" 2>/dev/null || true; }
-VERSION=${VERSION:-$(git_or_empty describe --tags --always --dirty)}
-VERSION=${VERSION:-0.0.0-dev}
-COMMIT=${COMMIT:-$(git_or_empty rev-parse HEAD)}
-COMMIT=${COMMIT:-unknown}
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git_or_empty log -1 --format=%ct)}
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800}
-# The version becomes part of file names and of -ldflags, which splits on spaces.
-if [[ ! $VERSION =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]]; then
-	echo "package.sh: VERSION=$VERSION: only letters, digits and . _ + - are allowed" >&2
-	exit 2
-fi
-if [[ ! $COMMIT =~ ^[A-Za-z0-9._-]+$ ]]; then
-	echo "package.sh: COMMIT=$COMMIT: only letters, digits and . _ - are allowed" >&2
-	exit 2
-fi
-if [[ ! $SOURCE_DATE_EPOCH =~ ^[0-9]+$ ]]; then
-	echo "package.sh: SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH: want seconds since 1970" >&2
-	exit 2
-fi
+# shellcheck source=lib/release-stamp.sh
+source scripts/lib/release-stamp.sh package.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -66,11 +66,10 @@ func sinkStatus(t *testing.T, env *testenv.PulsarEnv, name string) string {
 	return out
 }
 
-// sidecarProcs maps the pid of every `kinesis-sink sidecar` child of an
-// instance of sink name to its parent, the Java instance (whose command
-// line names the sink in its log directory).
-func sidecarProcs(name string) map[int]int {
-	out := map[int]int{}
+// sidecars lists the pids of every `kinesis-sink sidecar` process (the
+// NAR copies the binary to a temporary kinesis-sink-<n> and runs it).
+func sidecars() []int {
+	var out []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(d + "/cmdline")
@@ -82,6 +81,17 @@ func sidecarProcs(name string) map[int]int {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(d))
+		out = append(out, pid)
+	}
+	return out
+}
+
+// sidecarProcs maps the pid of every `kinesis-sink sidecar` child of an
+// instance of sink name to its parent, the Java instance (whose command
+// line names the sink in its log directory).
+func sidecarProcs(name string) map[int]int {
+	out := map[int]int{}
+	for _, pid := range sidecars() {
 		ppid := parentOf(pid)
 		pb, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid))
 		if err != nil || !strings.Contains(string(pb), "/"+name+"\x00") && !strings.Contains(string(pb), "/"+name+"/") {
@@ -96,17 +106,7 @@ func sidecarProcs(name string) map[int]int {
 // not a Java instance any more (reparented to init or a subreaper).
 func orphanSidecars() []int {
 	var out []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d + "/cmdline")
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) < 2 || args[1] != "sidecar" || !strings.HasPrefix(filepath.Base(args[0]), "kinesis-sink") {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
+	for _, pid := range sidecars() {
 		pb, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", parentOf(pid)))
 		if !strings.Contains(string(pb), "JavaInstanceMain") {
 			out = append(out, pid)

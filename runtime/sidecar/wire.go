@@ -122,8 +122,8 @@ func (d *dec) u64(what string) uint64 {
 	return v
 }
 
-// bytes is [u32 length][bytes], copied out of the frame buffer.
-func (d *dec) bytes(what string) []byte {
+// field is [u32 length][bytes], still in the frame buffer.
+func (d *dec) field(what string) []byte {
 	n := d.u32(what + " length")
 	if d.err != nil {
 		return nil
@@ -132,25 +132,22 @@ func (d *dec) bytes(what string) []byte {
 		d.fail(what, int(n))
 		return nil
 	}
-	v := make([]byte, n)
-	copy(v, d.b)
+	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
 }
 
-func (d *dec) str(what string) string {
-	n := d.u32(what + " length")
-	if d.err != nil {
-		return ""
+// bytes is a field copied out of the frame buffer, which the next frame
+// reuses.
+func (d *dec) bytes(what string) []byte {
+	f := d.field(what)
+	if f == nil {
+		return nil
 	}
-	if uint64(n) > uint64(len(d.b)) {
-		d.fail(what, int(n))
-		return ""
-	}
-	v := string(d.b[:n])
-	d.b = d.b[n:]
-	return v
+	return append(make([]byte, 0, len(f)), f...)
 }
+
+func (d *dec) str(what string) string { return string(d.field(what)) }
 
 // strMap is [u32 count] then count pairs of strings; nil when empty.
 func (d *dec) strMap(what string) map[string]string {
