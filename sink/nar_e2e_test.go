@@ -49,6 +49,7 @@ func deployNAR(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 	}
 	t.Cleanup(func() { deleteSink(t, env, name) })
 	env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 2 }, "2 kinesis-sink children of %s", name)
+	waitSubscribed(t, env, "public/default/"+name, topics, 2)
 	return func() error {
 		if n := len(sidecarProcs(name)); n != 2 {
 			return fmt.Errorf("%d of 2 kinesis-sink children of %s run; sinks status:\n%s", n, name, sinkStatus(t, env, name))
@@ -64,6 +65,23 @@ func deleteSink(t *testing.T, env *testenv.PulsarEnv, name string) {
 func sinkStatus(t *testing.T, env *testenv.PulsarEnv, name string) string {
 	out, _ := env.Admin(t, "sinks", "status", "--tenant", "public", "--namespace", "default", "--name", name)
 	return out
+}
+
+// waitSubscribed waits until n consumers of subscription sub (a sink's
+// default is public/default/<name>) read every topic. The Java
+// instance may open the sink before its multi-topic consumer has subscribed
+// to every topic, and a sink's subscription starts at the latest message:
+// what is published before would never reach it.
+func waitSubscribed(t *testing.T, env *testenv.PulsarEnv, sub string, topics []string, n int) {
+	t.Helper()
+	for _, topic := range topics {
+		env.WaitFor(t, 2*time.Minute, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := env.ConsumersOf(ctx, topic, sub)
+			return err == nil && c >= n
+		}, "%d consumers of %s on %s", n, sub, topic)
+	}
 }
 
 // sidecars lists the pids of every `kinesis-sink sidecar` process (the
@@ -322,6 +340,7 @@ func TestNARSink(t *testing.T) {
 		}
 		t.Cleanup(func() { deleteSink(t, env, name) })
 		env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 1 }, "the kinesis-sink child of %s", name)
+		waitSubscribed(t, env, "public/default/"+name, []string{topic}, 1)
 
 		sent := publishN(t, client, topic, 0, 500, 10)
 		recs := ks.WaitForRecords(t, streamA, 500, 2*time.Minute)
@@ -465,6 +484,7 @@ func TestNARSink(t *testing.T) {
 		// The instance subscribes before it opens the sink: once the child
 		// runs, nothing published is missed.
 		env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 1 }, "the kinesis-sink child of %s", name)
+		waitSubscribed(t, env, "public/default/"+name, []string{topic}, 1)
 		sent := publishN(t, client, topic, 0, 100, 5)
 		checkStored(t, ks.WaitForRecords(t, stream, 100, 2*time.Minute), sent, true)
 	})
@@ -501,6 +521,7 @@ func TestNARSinkFaults(t *testing.T) {
 	}
 	t.Cleanup(func() { deleteSink(t, env, name) })
 	env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 1 }, "the kinesis-sink child of %s", name)
+	waitSubscribed(t, env, "public/default/"+name, []string{topic}, 1)
 
 	const n = 6000
 	done := make(chan map[string][]string)
@@ -618,6 +639,7 @@ func TestNARSinkFailurePolicies(t *testing.T) {
 		}
 		t.Cleanup(func() { deleteSink(t, env, name) })
 		env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 1 }, "the kinesis-sink child of %s", name)
+		waitSubscribed(t, env, name, []string{topic}, 1)
 	}
 	send := func(t *testing.T, topic string, bad, good int) {
 		t.Helper()
