@@ -97,8 +97,10 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.PIPE);
+        // No shutdown hook ends the child: the instance's own hook closes the
+        // sink (CLOSE, a clean flush), and a JVM that dies closes the child's
+        // stdin, on which it exits.
         child = pb.start();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> child.destroyForcibly()));
         out = new BufferedOutputStream(child.getOutputStream(), 1 << 16);
         in = new DataInputStream(new BufferedInputStream(child.getInputStream(), 1 << 16));
         startDaemon("kinesis-sink-log", this::copyLog);
