@@ -800,6 +800,25 @@ func narSection(e *env, kc *kinesis.Client, client pulsar.Client, eventTime time
 	if err != nil {
 		return fmt.Errorf("%v; sinks status: %s", err, firstLines(status, 20))
 	}
+	// The instance may open the sink before its consumer has subscribed to all four topics, and a sink's
+	// subscription starts at the latest message: wait for it on each.
+	for _, t := range f.topics() {
+		if err := waitFor(startTimeout, "sink "+f.function()+" to subscribe to "+t, func() (bool, error) {
+			code, body, err := e.rest(http.MethodGet, "/admin/v2/"+strings.Replace(t, "://", "/", 1)+"/stats")
+			if err != nil || code != http.StatusOK {
+				return false, err
+			}
+			var st struct {
+				Subscriptions map[string]struct{ Consumers []json.RawMessage }
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				return false, nil
+			}
+			return len(st.Subscriptions[tenant+"/"+namespace+"/"+f.function()].Consumers) > 0, nil
+		}); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("  sink %s running: a Java instance with kinesis-sink as its child process; stream %s\n", f.function(), f.stream())
 	if err := publish(client, f, eventTime); err != nil {
 		return err
