@@ -66,6 +66,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
     private boolean dirty; // guarded by outLock: written and not flushed
     private Thread flusher;
     private Thread reader;
+    private Thread logCopier;
 
     private final ConcurrentHashMap<Long, Record<GenericObject>> pending = new ConcurrentHashMap<>();
     private final AtomicLong seq = new AtomicLong();
@@ -103,7 +104,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
         child = pb.start();
         out = new BufferedOutputStream(child.getOutputStream(), 1 << 16);
         in = new DataInputStream(new BufferedInputStream(child.getInputStream(), 1 << 16));
-        startDaemon("kinesis-sink-log", this::copyLog);
+        logCopier = startDaemon("kinesis-sink-log", this::copyLog);
         reader = startDaemon("kinesis-sink-results", this::readResults);
         flusher = startDaemon("kinesis-sink-flush", this::flushLoop);
 
@@ -129,6 +130,10 @@ public class KinesisGoSink implements Sink<GenericObject> {
         if (failure != null) {
             closing = true;
             stopChild();
+            // The child's last lines say what was wrong: let them reach the
+            // instance's log before the instance ends.
+            logCopier.join(2_000);
+            LOG.error("kinesis-sink did not open: {}", failure);
             throw new IllegalArgumentException(failure);
         }
         LOG.info("kinesis-sink {} open (pid {})", binary, child.pid());
