@@ -38,6 +38,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,20 @@ type Rules struct {
 	// AccessDeniedException without forwarding it, as Kinesis does for a
 	// role without kinesis:ListShards: the producer then has no shard map.
 	FailListShards bool
+
+	// Scripted faults hit PutRecords requests named by number, 1 being the
+	// first the proxy received (as Counters.PutRecords counts them, retries
+	// included), whatever the fractions draw, and draw nothing themselves:
+	// the fractions' faults stay where the seed puts them. A test that
+	// asserts on a fault names requests that meet it, so that the fault
+	// happens on every run; a fraction can miss a short run altogether.
+	// A client that retries what failed sends request k+1 after a fault on
+	// request k, so faults named on requests 1 to k all happen.
+	ResetRequests             []int64 // reset before forwarding, as ResetFraction
+	ResetAfterForwardRequests []int64 // forwarded, then reset, as ResetAfterForwardFraction
+	ErrorRequests             []int64 // answered with ErrorStatus and ErrorCode, as ErrorFraction
+	DelayRequests             []int64 // response held back by Delay, as DelayFraction
+	DropRequests              []int64 // every entry answered as failed with DropCode, as DropFraction
 
 	// ShardLimit, when set, gives every shard Kinesis's write limits: an
 	// entry its shard cannot take now is answered
@@ -532,6 +547,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.mu.Lock()
 	p.counters.PutRecords++
+	num := p.counters.PutRecords
 	gate := p.gate
 	if gate != nil {
 		p.counters.Held++
@@ -544,7 +560,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.putRecords(w, r, body)
+	p.putRecords(w, r, body, num)
 }
 
 type putRecordsEntry struct {
@@ -587,7 +603,8 @@ func (p *Proxy) overLimitLocked(l *ShardLimit, stream, shard string, size int, n
 	return false
 }
 
-func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) {
+// putRecords serves PutRecords request number num.
+func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, num int64) {
 	var req map[string]json.RawMessage
 	var entries []json.RawMessage
 	var stream string
@@ -600,12 +617,14 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 	p.mu.Lock()
 	d := decision{rules: p.rules, drop: make([]bool, len(entries))}
 	rl := &d.rules
-	d.reset = p.draw(rl.ResetFraction)
-	d.httpErr = p.draw(rl.ErrorFraction)
-	d.resetAfter = p.draw(rl.ResetAfterForwardFraction)
-	d.delay = rl.Delay > 0 && p.draw(rl.DelayFraction)
+	// Draw first: a scripted fault must not change what is drawn.
+	d.reset = p.draw(rl.ResetFraction) || slices.Contains(rl.ResetRequests, num)
+	d.httpErr = p.draw(rl.ErrorFraction) || slices.Contains(rl.ErrorRequests, num)
+	d.resetAfter = p.draw(rl.ResetAfterForwardFraction) || slices.Contains(rl.ResetAfterForwardRequests, num)
+	d.delay = rl.Delay > 0 && (p.draw(rl.DelayFraction) || slices.Contains(rl.DelayRequests, num))
+	dropAll := slices.Contains(rl.DropRequests, num)
 	for i := range d.drop {
-		d.drop[i] = p.draw(rl.DropFraction)
+		d.drop[i] = p.draw(rl.DropFraction) || dropAll
 	}
 	switch {
 	case d.reset:

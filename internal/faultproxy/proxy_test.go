@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +366,90 @@ func TestDeterministic(t *testing.T) {
 	}
 	if a == c {
 		t.Fatal("different seeds, same faults")
+	}
+}
+
+// Scripted faults hit exactly the requests named, by number, and leave the
+// fractions' draws where they were: the same seed drops the same entries
+// of the other requests as without them.
+func TestScriptedFaults(t *testing.T) {
+	pattern := func(rules faultproxy.Rules) (string, faultproxy.Counters) {
+		e := newEnv(t, 1, 5)
+		e.proxy.SetRules(rules)
+		var b strings.Builder
+		for i := range 7 {
+			d := 10 * time.Second
+			if i+1 == 5 {
+				d = 300 * time.Millisecond // the delayed one: shorter than Delay
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			out, err := e.viaProxy.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(e.stream), Records: entries(20, fmt.Sprintf("s%d", i+1))})
+			cancel()
+			switch {
+			case err != nil:
+				b.WriteString(" E")
+			default:
+				b.WriteByte(' ')
+				for _, r := range out.Records {
+					if r.ErrorCode != nil {
+						b.WriteByte('x')
+					} else {
+						b.WriteByte('.')
+					}
+				}
+			}
+		}
+		stored := e.stored(t)
+		for i := range 7 {
+			if _, ok := stored[fmt.Sprintf("s%d-data-0", i+1)]; ok {
+				b.WriteString(fmt.Sprintf(" w%d", i+1))
+			}
+		}
+		return b.String(), e.proxy.Counters()
+	}
+	drawn := faultproxy.Rules{DropFraction: 0.3, Delay: 3 * time.Second}
+	scripted := drawn
+	scripted.ResetAfterForwardRequests = []int64{2}
+	scripted.ErrorRequests = []int64{3}
+	scripted.ErrorStatus = 503
+	scripted.ResetRequests = []int64{4}
+	scripted.DelayRequests = []int64{5}
+	scripted.DropRequests = []int64{6}
+	base, _ := pattern(drawn)
+	got, c := pattern(scripted)
+	t.Logf("drawn only:%s\nscripted:  %s", base, got)
+
+	b, g := strings.Fields(base), strings.Fields(got)
+	if len(b) < 7 || len(g) < 7 {
+		t.Fatalf("patterns: %q, %q", base, got)
+	}
+	// Requests 1 and 7 meet only the draws; 2-5 fail whole (5 by the
+	// client's deadline), 6 has every entry dropped.
+	for _, i := range []int{0, 6} {
+		if g[i] != b[i] {
+			t.Errorf("request %d: %s with scripted faults elsewhere, %s without", i+1, g[i], b[i])
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		if g[i] != "E" {
+			t.Errorf("request %d: %s, want an error", i+1, g[i])
+		}
+	}
+	if g[5] != strings.Repeat("x", 20) {
+		t.Errorf("request 6: %s, want every entry dropped", g[5])
+	}
+	// 2 and 5 were forwarded before their fault, so written.
+	for _, w := range []string{"w2", "w5"} {
+		if !slices.Contains(g[7:], w) {
+			t.Errorf("%s missing from %v: forwarded requests are written", w, g[7:])
+		}
+	}
+	for _, w := range []string{"w3", "w4", "w6"} {
+		if slices.Contains(g[7:], w) {
+			t.Errorf("%s in %v: a request answered without forwarding was written", w, g[7:])
+		}
+	}
+	if c.PutRecords != 7 || c.ResetsAfterWrite != 1 || c.HTTPErrors != 1 || c.Resets != 1 || c.Delayed != 1 {
+		t.Fatalf("counters %+v", c)
 	}
 }
