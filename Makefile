@@ -48,7 +48,7 @@ SOAK_RATE ?= 200
 # Integration packages share one Pulsar and one kinesalite; -p 2 keeps at most two packages on them at a time. The
 # short fault suite runs afterwards, alone (go test ./... skips it without KS_FAULTS=1).
 test: build test-tools ## build, start the local services, run every test against them, a short fault suite and the Pulsar-line tests, stop the services
-	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && KS_SINK_VIA_NAR=archive $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_SINK_VIA_NAR=sink-type $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite && scripts/compat.sh'
+	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && (cd packaging/grafana && $(GO) test -count=1 ./...) && KS_SINK_VIA_NAR=archive $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_SINK_VIA_NAR=sink-type $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite && scripts/compat.sh'
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 # Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.
@@ -66,6 +66,7 @@ soak: build test-tools ## soak (not in CI): SOAK_DURATION at SOAK_RATE/s with ro
 
 unit: ## run the tests that need no service (go test -short)
 	env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
+	cd packaging/grafana && env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
 
 lint: $(STATICCHECK) ## go vet and staticcheck
 	$(GO) vet ./...
