@@ -33,6 +33,7 @@ import (
 func TestDeployCLIErrors(t *testing.T) {
 	good := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin}\n")
 	badCfg := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nconfigs: {awsKinesisStreamName: s, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin, collectionMaxCount: -5}\n")
+	archive := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\narchive: ./kinesis-sink\nconfigs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginName: org.apache.pulsar.io.aws.AwsDefaultProviderChainPlugin}\n")
 	dlq := e2e.SinkConfigFile(t, "name: n\ninputs: [t]\nmaxMessageRetries: 2\ndeadLetterTopic: persistent://public/default/dlq\n"+
 		"secrets: {other: hush-secret-1}\n"+
 		"configs: {awsKinesisStreamName: s, awsRegion: us-east-1, awsCredentialPluginParam: '{\"accessKey\":\"AK\",\"secretKey\":\"hush-secret-2\"}'}\n")
@@ -48,6 +49,8 @@ func TestDeployCLIErrors(t *testing.T) {
 		{[]string{"create", "--sink-config-file", badCfg, "--binary", "/bin/true"}, 1, `"configs.collectionMaxCount"`},
 		{[]string{"create", "--sink-config-file", good, "--binary", "/etc/hostname"}, 1, "not a Linux executable"},
 		{[]string{"create", "--sink-config-file", good, "--binary", "/nonexistent/x"}, 1, "no such file"},
+		{[]string{"create", "--sink-config-file", archive}, 1, `"archive" "./kinesis-sink": not found at ./kinesis-sink (from the working directory) or ` +
+			filepath.Join(filepath.Dir(archive), "kinesis-sink") + ` (next to the file); remove archive: from the file to upload this executable, or give --binary PATH`},
 		{[]string{"status", "--sink-config-file", good, "--admin-url", "ftp://x"}, 1, "--admin-url"},
 		{[]string{"status", "--sink-config-file", good, "--auth-plugin", "kerberos"}, 1, `--auth-plugin: "kerberos" is not supported`},
 		{[]string{"status", "--sink-config-file", good, "--auth-plugin", "token", "--auth-params", "file:/nonexistent/tok"}, 1, "cannot read the token file"},
@@ -72,6 +75,19 @@ func TestDeployCLIErrors(t *testing.T) {
 	if !strings.Contains(out.String(), `"failurePolicy": "deadLetter"`) || !strings.Contains(out.String(), `"go": "true"`) ||
 		!strings.Contains(errb.String(), "note: deadLetterTopic") || strings.Contains(out.String()+errb.String(), "hush-secret") {
 		t.Fatalf("dry run output:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
+}
+
+// TestReadmeDeployCommand: the README's first deploy command, as written,
+// gets as far as the upload with the example file: no archive to find, the
+// running executable goes.
+func TestReadmeDeployCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runDeploy(context.Background(), []string{"create", "--admin-url", "http://127.0.0.1:1", "--sink-config-file",
+		"../../conf/examples/kinesis-sink.yaml", "--wait", "2m", "--dry-run"}, &out, &errb)
+	exe, _ := os.Executable()
+	if code != 0 || !strings.Contains(out.String(), "package: "+exe+"\n") {
+		t.Fatalf("exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
 

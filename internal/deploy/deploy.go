@@ -237,17 +237,14 @@ func (d *deployer) choosePackage(f *conf.SinkConfigFile, binarySet bool) (deploy
 				d.note("archive %q is a Java connector; deploying the Go executable instead", a)
 			}
 		default:
-			field := fmt.Sprintf("sink config file %q: \"archive\"", o.File)
-			p := a
-			if !filepath.IsAbs(p) {
-				// pulsar-admin resolves it against the working directory;
-				// a path relative to the file is also accepted, because
-				// the file usually sits next to the executable.
-				if _, err := os.Stat(p); err != nil {
-					p = filepath.Join(filepath.Dir(o.File), a)
-				}
+			p, err := archivePath(o.File, a)
+			if err == nil {
+				err = checkLinuxExecutable(fmt.Sprintf("sink config file %q: \"archive\" %q ->", o.File, a), p)
 			}
-			return deployPackage{path: p}, checkLinuxExecutable(field, p)
+			if err != nil {
+				return deployPackage{}, fmt.Errorf("%w; remove archive: from the file to upload this executable, or give --binary PATH", err)
+			}
+			return deployPackage{path: p}, nil
 		}
 	}
 	if o.Action == "update" {
@@ -261,6 +258,30 @@ func (d *deployer) choosePackage(f *conf.SinkConfigFile, binarySet bool) (deploy
 		return deployPackage{}, fmt.Errorf("--binary: this executable is built for %s/%s and the worker runs Linux; give --binary with the linux build (kinesis-sink-<version>-linux-<arch>.zip)", goruntime.GOOS, goruntime.GOARCH)
 	}
 	return deployPackage{path: exe}, checkLinuxExecutable("--binary (default: this executable)", exe)
+}
+
+// archivePath finds a relative archive where pulsar-admin looks, the
+// working directory, and then next to the file, where a release zip puts
+// the executable beside its example file. Not found, the error names every
+// path it tried.
+func archivePath(file, archive string) (string, error) {
+	tried := []string{archive}
+	if next := filepath.Join(filepath.Dir(file), archive); !filepath.IsAbs(archive) && next != filepath.Clean(archive) {
+		tried = append(tried, next)
+	}
+	for _, p := range tried {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	where := tried[0]
+	if !filepath.IsAbs(archive) {
+		where += " (from the working directory)"
+		if len(tried) > 1 {
+			where += " or " + tried[1] + " (next to the file)"
+		}
+	}
+	return "", fmt.Errorf("sink config file %q: \"archive\" %q: not found at %s", file, archive, where)
 }
 
 // checkLinuxExecutable rejects what the worker could not exec: a missing
