@@ -120,10 +120,37 @@ func LoadSinkConfigFile(path string) (*SinkConfigFile, error) {
 	return sinkConfigFromNode(path, doc)
 }
 
-// FromFile loads the sink configuration from a JSON or YAML file that has
-// either the keys at the top level, or is a pulsar-admin sink config file
-// (recognized by its configs: block), in which case the configs block is
-// used. secret is as for FromMap; for a sink config file,
+// LoadSinkOrKeysFile reads either a pulsar-admin sink config file
+// (recognized by its configs: block) or a plain file of sink keys, which is
+// returned as the configs: block of an otherwise empty SinkConfigFile: a
+// file of keys says nothing about inputs or subscriptions, so Pulsar's
+// defaults hold for them.
+func LoadSinkOrKeysFile(path string) (*SinkConfigFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fileErrorf(path, 0, "%s", errtext.OneLine(err.Error()))
+	}
+	return sinkOrKeys(path, data)
+}
+
+func sinkOrKeys(path string, data []byte) (*SinkConfigFile, error) {
+	doc, err := parseDocument(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if mappingValue(doc, "configs") != nil {
+		return sinkConfigFromNode(path, doc)
+	}
+	v, err := nodeValue(path, doc)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := v.(map[string]any)
+	return &SinkConfigFile{Configs: m}, nil
+}
+
+// FromFile loads the sink configuration from a file LoadSinkOrKeysFile
+// reads. secret is as for FromMap; for a sink config file,
 // f.ClearTextSecrets() gives the secrets written in its secrets: block.
 func FromFile(path string, secret func(string) (string, bool)) (*Config, []string, error) {
 	data, err := os.ReadFile(path)
@@ -135,23 +162,11 @@ func FromFile(path string, secret func(string) (string, bool)) (*Config, []strin
 
 // fromBytes is FromFile on the file's content; name is for messages.
 func fromBytes(path string, data []byte, secret func(string) (string, bool)) (*Config, []string, error) {
-	doc, err := parseDocument(path, data)
+	f, err := sinkOrKeys(path, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	if mappingValue(doc, "configs") != nil {
-		f, err := sinkConfigFromNode(path, doc)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f.Sink(secret)
-	}
-	v, err := nodeValue(path, doc)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, _ := v.(map[string]any)
-	return FromMap(m, secret)
+	return f.Sink(secret)
 }
 
 // Sink loads and validates the configs block, as FromMap.
