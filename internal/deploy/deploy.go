@@ -106,21 +106,12 @@ func (d *deployer) run(ctx context.Context, binarySet bool) error {
 		return err
 	}
 	if o.Action == "create" || o.Action == "update" {
-		fc, notes, err := buildFunctionConfig(o.File, f)
-		if err != nil {
-			return err
-		}
+		fc, notes, err := translate(o.File, f, !o.SkipConfigCheck, f.ClearTextSecrets())
 		for _, n := range notes {
 			d.note("%s", n)
 		}
-		if !o.SkipConfigCheck {
-			warns, err := checkSinkConfigs(o.File, f, fc.UserConfig)
-			for _, w := range warns {
-				d.note("%s", w)
-			}
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 		pkg, err := d.choosePackage(f, binarySet)
 		if err != nil {

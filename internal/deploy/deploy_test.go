@@ -139,6 +139,8 @@ func TestBuildFunctionConfigRefusals(t *testing.T) {
 		{"name: n\ninputs: [t]\nmaxMessageRetries: 3\ndeadLetterTopic: d\nconfigs: {failurePolicy: failOnError}\n", `"configs.failurePolicy"`, "conflicts"},
 		{"name: n\ninputs: [t]\ndeadLetterTopic: d\nconfigs: {deadLetterTopic: e}\n", `"configs.deadLetterTopic"`, "differs"},
 		{"name: a/b\ninputs: [t]\n", `"name"`, "must not contain"},
+		{"name: n\ninputs: [t]\ninputSpecs: {t: {cryptoConfig: {consumerCryptoFailureAction: drop}}}\n", `"inputSpecs.t.cryptoConfig.consumerCryptoFailureAction"`, "FAIL, DISCARD, CONSUME"},
+		{"name: n\ninputs: [t]\ninputSpecs: {t: {receiverQueueSize: -1}}\n", `"inputSpecs.t.receiverQueueSize"`, "at least 0"},
 	}
 	for _, c := range cases {
 		_, _, err := deployFC(t, c.yaml)

@@ -4,27 +4,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 )
 
 // redactedConfig is fc with the sink's secret config values and every
-// secrets: value masked, for printing. conf knows which keys are secret;
-// SinkConfigFile's String applies that knowledge.
+// secrets: value masked, for printing.
 func redactedConfig(fc *functionConfig) *functionConfig {
 	shown := *fc
+	shown.UserConfig, shown.Secrets = redacted(fc.UserConfig, fc.Secrets)
+	return &shown
+}
+
+// redacted masks the sink's secret config values and every secrets: value.
+// conf knows which keys are secret; SinkConfigFile's String applies that
+// knowledge. Both are nil if that fails.
+func redacted(configs, secrets map[string]any) (map[string]any, map[string]any) {
 	var r struct {
 		Configs map[string]any `json:"configs"`
 		Secrets map[string]any `json:"secrets"`
 	}
-	if json.Unmarshal([]byte(conf.SinkConfigFile{Configs: fc.UserConfig, Secrets: fc.Secrets}.String()), &r) != nil {
-		shown.UserConfig, shown.Secrets = nil, nil
-		return &shown
+	if json.Unmarshal([]byte(conf.SinkConfigFile{Configs: configs, Secrets: secrets}.String()), &r) != nil {
+		return nil, nil
 	}
-	shown.UserConfig, shown.Secrets = r.Configs, r.Secrets
-	return &shown
+	return r.Configs, r.Secrets
 }
 
 // functionID names a function.
@@ -153,9 +160,17 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 	if len(f.TopicToSchemaProperties) > 0 {
 		notes = append(notes, "topicToSchemaProperties: ignored, as pulsar-admin does for sinks (inputSpecs.<topic>.schemaProperties is passed on)")
 	}
-	for topic, c := range f.InputSpecs {
+	for _, topic := range slices.Sorted(maps.Keys(f.InputSpecs)) {
+		c := f.InputSpecs[topic]
 		if c.SerdeClassName != "" {
 			notes = append(notes, fmt.Sprintf("inputSpecs.%s.serdeClassName: Java serde classes do not apply to a Go function; ignored", topic))
+		}
+		if q := c.ReceiverQueueSize; q != nil && *q < 0 {
+			return nil, nil, deployFieldError(path, "inputSpecs."+topic+".receiverQueueSize", "must be at least 0 (0: the client's default), got %d", *q)
+		}
+		if cc := c.CryptoConfig; cc != nil && cc.ConsumerCryptoFailureAction != "" && !slices.Contains(cryptoFailureActions, cc.ConsumerCryptoFailureAction) {
+			return nil, nil, deployFieldError(path, "inputSpecs."+topic+".cryptoConfig.consumerCryptoFailureAction",
+				"must be one of %s, got %q", strings.Join(cryptoFailureActions, ", "), cc.ConsumerCryptoFailureAction)
 		}
 		specs[topic] = consumerSpec{SchemaType: c.SchemaType, RegexPattern: c.Regex(), SchemaProperties: c.SchemaProperties,
 			ConsumerProperties: c.ConsumerProperties, ReceiverQueueSize: c.ReceiverQueueSize, CryptoConfig: c.CryptoConfig,
@@ -233,9 +248,27 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 		notes = append(notes, fmt.Sprintf("className %q: not used by a Go function; ignored", f.ClassName))
 	}
 	if f.SinkType != "" {
-		notes = append(notes, fmt.Sprintf("sinkType %q: not used; the uploaded executable is the sink", f.SinkType))
+		notes = append(notes, fmt.Sprintf("sinkType %q: not used; this executable is the sink", f.SinkType))
 	}
 	return fc, notes, nil
+}
+
+// cryptoFailureActions are the values of Pulsar's ConsumerCryptoFailureAction
+// (the worker refuses others; unset means FAIL).
+var cryptoFailureActions = []string{"FAIL", "DISCARD", "CONSUME"}
+
+// translate is the one reading of a sink config file as a Go function, for
+// deploy and localrun alike: the FunctionConfig, then (unless check is
+// false) the configs: block validated as the sink will at start-up. notes
+// are every note and warning on the way, in the order to print them; they
+// come with an error too. secret resolves the secrets the check needs.
+func translate(path string, f *conf.SinkConfigFile, check bool, secret func(string) (string, bool)) (*functionConfig, []string, error) {
+	fc, notes, err := buildFunctionConfig(path, f)
+	if err != nil || !check {
+		return fc, notes, err
+	}
+	warns, err := checkSinkConfigs(path, f, fc.UserConfig, secret)
+	return fc, append(notes, warns...), err
 }
 
 // translateDeadLetter maps Pulsar's dead-letter policy, which the worker
@@ -284,9 +317,8 @@ func translateDeadLetter(path string, f *conf.SinkConfigFile, uc map[string]any)
 // so a bad key fails here and not in a restart loop on the worker. Secrets
 // the worker resolves (non-scalar secrets: values, e.g. Kubernetes
 // references) cannot be checked here; an error about such a key is skipped.
-func checkSinkConfigs(path string, f *conf.SinkConfigFile, uc map[string]any) ([]string, error) {
-	clear := f.ClearTextSecrets()
-	_, warns, err := conf.FromMap(uc, clear)
+func checkSinkConfigs(path string, f *conf.SinkConfigFile, uc map[string]any, secret func(string) (string, bool)) ([]string, error) {
+	_, warns, err := conf.FromMap(uc, secret)
 	var notes []string
 	for _, w := range warns {
 		notes = append(notes, "configs: "+strings.TrimPrefix(w, "sink config: "))
@@ -297,7 +329,7 @@ func checkSinkConfigs(path string, f *conf.SinkConfigFile, uc map[string]any) ([
 	var ce *conf.Error
 	if errors.As(err, &ce) {
 		if v, ok := f.Secrets[ce.Key]; ok {
-			if _, scalar := clear(ce.Key); !scalar && v != nil {
+			if _, scalar := f.ClearTextSecrets()(ce.Key); !scalar && v != nil {
 				return append(notes, fmt.Sprintf("configs.%s: not checked here, the worker's secrets provider supplies it (secrets.%s)", ce.Key, ce.Key)), nil
 			}
 		}

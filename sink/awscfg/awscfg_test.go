@@ -407,3 +407,30 @@ func TestRenewerTiming(t *testing.T) {
 		t.Errorf("window %s for a 10-minute session, want a third of it", w)
 	}
 }
+
+// TestNoCredentialsOneLine: with nothing for the default chain to find, open
+// fails with one line that says what was tried and what to set, and nothing
+// else is logged about it (the SDK's cache wrappers and a second ERROR line
+// made three messages of one cause).
+func TestNoCredentialsOneLine(t *testing.T) {
+	isolateAWSEnv(t)
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := javaConfig(t, "http://127.0.0.1:1", "us-east-1", conf.DefaultChainPlugin, "")
+	_, err := New(context.Background(), cfg, Options{Logger: log})
+	if err == nil {
+		t.Fatal("New succeeded with no credentials anywhere")
+	}
+	msg := err.Error()
+	for _, want := range []string{"default chain", "environment variables", "AWS_ACCESS_KEY_ID", "awsCredentialPluginParam", "EC2 IMDS"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not say %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "failed to refresh cached credentials") || strings.ContainsAny(msg, "\n\r") {
+		t.Errorf("error keeps the SDK's wrappers or spans lines: %s", msg)
+	}
+	if logged.Len() > 0 {
+		t.Errorf("logged besides the error:\n%s", logged.String())
+	}
+}

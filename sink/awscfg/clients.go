@@ -3,7 +3,6 @@ package awscfg
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/certerr"
-	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
 const (
@@ -144,7 +142,7 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Clients, error) {
 	got, err := creds.Retrieve(checkCtx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("awscfg: cannot get AWS credentials (%s): %s", plugin.Source, errtext.OneLine(err.Error()))
+		return nil, credentialsFailure(plugin, cfg.AWSCredentialPluginParam.Reveal(), err)
 	}
 
 	c := &Clients{Credentials: creds, Region: region, renewer: ren}

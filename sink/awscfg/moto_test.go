@@ -392,7 +392,8 @@ func TestAssumeRoleFailsAtOpen(t *testing.T) {
 		t.Fatal("New succeeded although AssumeRole is denied")
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "AccessDenied") || !strings.Contains(msg, "assume role") || strings.ContainsAny(msg, "\n\r") || strings.Contains(msg, secretSK) {
+	if !strings.Contains(msg, "AccessDenied") || !strings.Contains(msg, "assume role") || !strings.Contains(msg, roleARN) ||
+		!strings.Contains(msg, "sts:AssumeRole") || strings.ContainsAny(msg, "\n\r") || strings.Contains(msg, secretSK) {
 		t.Errorf("error %q", msg)
 	}
 }

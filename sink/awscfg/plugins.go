@@ -100,3 +100,36 @@ func assumeRoleProvider(ctx context.Context, param string, env Env) (aws.Credent
 		o.Policy = p.Policy
 	}), nil
 }
+
+// credentialsFailure is open's one line when a plugin could get no
+// credentials: what it tried, the SDK's reason (without the wrappers each of
+// its caches adds), and what to set. The SDK's default chain reports only
+// its last provider, the EC2 instance role, which misleads a user who meant
+// to set environment variables.
+func credentialsFailure(plugin *Plugin, param string, err error) error {
+	why := errtext.OneLine(err.Error())
+	for {
+		w := strings.TrimPrefix(why, "failed to refresh cached credentials, ")
+		if w == why {
+			break
+		}
+		why = w
+	}
+	switch plugin.Source {
+	case conf.DefaultChain:
+		return fmt.Errorf("awscfg: no AWS credentials from the default chain (%s): tried environment variables, "+
+			"shared config and credentials files, web identity, container and EC2 instance roles; the last said: %s; "+
+			"set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the instance's environment, run it "+
+			"with a role, or give static keys in awsCredentialPluginParam with an empty awsCredentialPluginName",
+			plugin.Name, why)
+	case conf.AssumeRole:
+		role := "the role"
+		if p, _, perr := conf.ParseAssumeRoleParam(param); perr == nil && p.RoleARN != "" {
+			role = p.RoleARN
+		}
+		return fmt.Errorf("awscfg: cannot assume role %s (%s): %s; the base credentials (accessKey and secretKey "+
+			"in awsCredentialPluginParam, else the default chain) need sts:AssumeRole on it, and its trust policy "+
+			"must name their principal", role, plugin.Name, why)
+	}
+	return fmt.Errorf("awscfg: cannot get AWS credentials (%s): %s", plugin.Source, why)
+}

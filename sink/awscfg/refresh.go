@@ -194,7 +194,9 @@ func (r *renewer) run(f *flight) {
 	case err != nil && !wasFailing && usable(prev, now):
 		r.log.Warn("aws credentials: renewal failed; the current credentials stay in use while renewal is retried",
 			"usableUntil", usableUntil(prev).UTC().Format(time.RFC3339), "retryEvery", r.poll.String(), "error", errtext.OneLine(err.Error()))
-	case err != nil && !wasFailing:
+	case err != nil && !wasFailing && prev.HasKeys():
+		// Without earlier credentials this is the first fetch, open's
+		// check, whose error says it in one line.
 		r.log.Error("aws credentials: cannot get credentials", "error", errtext.OneLine(err.Error()))
 	case err == nil && wasFailing:
 		r.log.Info("aws credentials: renewed after failures")
