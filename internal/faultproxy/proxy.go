@@ -104,12 +104,15 @@ type Rules struct {
 
 	// Scripted faults hit PutRecords requests named by number, 1 being the
 	// first the proxy received (as Counters.PutRecords counts them, retries
-	// included), whatever the fractions draw, and draw nothing themselves:
-	// the fractions' faults stay where the seed puts them. A test that
-	// asserts on a fault names requests that meet it, so that the fault
-	// happens on every run; a fraction can miss a short run altogether.
-	// A client that retries what failed sends request k+1 after a fault on
-	// request k, so faults named on requests 1 to k all happen.
+	// included). A named request meets its scripted faults and none the
+	// fractions draw for it, which could pre-empt them (a reset before
+	// forwarding leaves nothing to reset after); its draws are still made,
+	// so the other requests meet what the seed gives them without names.
+	// A test that asserts on a fault names requests that meet it, so that
+	// the fault happens on every run; a fraction can miss a short run
+	// altogether. A client that retries what failed sends request k+1
+	// after a fault on request k, so faults named on requests 1 to k all
+	// happen.
 	ResetRequests             []int64 // reset before forwarding, as ResetFraction
 	ResetAfterForwardRequests []int64 // forwarded, then reset, as ResetAfterForwardFraction
 	ErrorRequests             []int64 // answered with ErrorStatus and ErrorCode, as ErrorFraction
@@ -617,14 +620,22 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 	p.mu.Lock()
 	d := decision{rules: p.rules, drop: make([]bool, len(entries))}
 	rl := &d.rules
-	// Draw first: a scripted fault must not change what is drawn.
-	d.reset = p.draw(rl.ResetFraction) || slices.Contains(rl.ResetRequests, num)
-	d.httpErr = p.draw(rl.ErrorFraction) || slices.Contains(rl.ErrorRequests, num)
-	d.resetAfter = p.draw(rl.ResetAfterForwardFraction) || slices.Contains(rl.ResetAfterForwardRequests, num)
-	d.delay = rl.Delay > 0 && (p.draw(rl.DelayFraction) || slices.Contains(rl.DelayRequests, num))
-	dropAll := slices.Contains(rl.DropRequests, num)
+	d.reset = p.draw(rl.ResetFraction)
+	d.httpErr = p.draw(rl.ErrorFraction)
+	d.resetAfter = p.draw(rl.ResetAfterForwardFraction)
+	d.delay = rl.Delay > 0 && p.draw(rl.DelayFraction)
 	for i := range d.drop {
-		d.drop[i] = p.draw(rl.DropFraction) || dropAll
+		d.drop[i] = p.draw(rl.DropFraction)
+	}
+	if rl.names(num) {
+		d.reset = slices.Contains(rl.ResetRequests, num)
+		d.httpErr = slices.Contains(rl.ErrorRequests, num)
+		d.resetAfter = slices.Contains(rl.ResetAfterForwardRequests, num)
+		d.delay = rl.Delay > 0 && slices.Contains(rl.DelayRequests, num)
+		dropAll := slices.Contains(rl.DropRequests, num)
+		for i := range d.drop {
+			d.drop[i] = dropAll
+		}
 	}
 	switch {
 	case d.reset:
@@ -720,6 +731,16 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 }
 
 func (p *Proxy) draw(f float64) bool { return f > 0 && p.rng.Float64() < f }
+
+// names reports whether a scripted fault names PutRecords request num.
+func (r *Rules) names(num int64) bool {
+	for _, l := range [][]int64{r.ResetRequests, r.ResetAfterForwardRequests, r.ErrorRequests, r.DelayRequests, r.DropRequests} {
+		if slices.Contains(l, num) {
+			return true
+		}
+	}
+	return false
+}
 
 // entryFault decides whether one entry fails, and how, without forwarding.
 func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw json.RawMessage, drop bool, now time.Time) (code, msg string, why faultKind) {

@@ -300,16 +300,30 @@ func TestUnreachableAndPassThrough(t *testing.T) {
 	if err != nil || *sum.StreamDescriptionSummary.StreamName != e.stream {
 		t.Fatalf("pass-through: %v", err)
 	}
-	e.proxy.SetRules(faultproxy.Rules{UnreachableUntil: time.Now().Add(500 * time.Millisecond)})
+	// A window that outlasts any slow machine: a short one could end
+	// before the calls below were made.
+	e.proxy.SetRules(faultproxy.Rules{UnreachableUntil: time.Now().Add(time.Hour)})
 	if _, err := e.viaProxy.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(e.stream)}); err == nil {
 		t.Fatal("call succeeded while unreachable")
 	}
 	if _, err := e.put(t, entries(2, "down")); err == nil {
 		t.Fatal("put succeeded while unreachable")
 	}
-	time.Sleep(600 * time.Millisecond) // the window is wall-clock by design
-	if _, err := e.put(t, entries(2, "up")); err != nil {
-		t.Fatalf("after the window: %v", err)
+	// The window ends by the clock: calls pass again once it is over.
+	until := time.Now().Add(100 * time.Millisecond)
+	e.proxy.SetRules(faultproxy.Rules{UnreachableUntil: until})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, err := e.put(t, entries(2, "up"))
+		if err == nil {
+			if time.Now().Before(until) {
+				t.Fatal("put succeeded before the window ended")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after a 100 ms window: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if c := e.proxy.Counters(); c.Refused < 2 {
 		t.Fatalf("counters %+v", c)
@@ -371,7 +385,8 @@ func TestDeterministic(t *testing.T) {
 
 // Scripted faults hit exactly the requests named, by number, and leave the
 // fractions' draws where they were: the same seed drops the same entries
-// of the other requests as without them.
+// of the other requests as without them. A named request meets no drawn
+// fault, which could pre-empt its own.
 func TestScriptedFaults(t *testing.T) {
 	pattern := func(rules faultproxy.Rules) (string, faultproxy.Counters) {
 		e := newEnv(t, 1, 5)
@@ -451,5 +466,20 @@ func TestScriptedFaults(t *testing.T) {
 	}
 	if c.PutRecords != 7 || c.ResetsAfterWrite != 1 || c.HTTPErrors != 1 || c.Resets != 1 || c.Delayed != 1 {
 		t.Fatalf("counters %+v", c)
+	}
+
+	// A drawn reset before forwarding would leave no write to reset after.
+	e := newEnv(t, 1, 5)
+	e.proxy.SetRules(faultproxy.Rules{ResetFraction: 1, ResetAfterForwardRequests: []int64{1}})
+	for i := range 2 {
+		if _, err := e.put(t, entries(3, fmt.Sprintf("pre%d", i+1))); err == nil {
+			t.Fatalf("request %d: no error", i+1)
+		}
+	}
+	stored := e.stored(t)
+	_, first := stored["pre1-data-0"]
+	_, second := stored["pre2-data-0"]
+	if c := e.proxy.Counters(); !first || second || c.ResetsAfterWrite != 1 || c.Resets != 1 {
+		t.Fatalf("named request written: %v, drawn reset written: %v; counters %+v", first, second, c)
 	}
 }
