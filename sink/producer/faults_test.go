@@ -78,6 +78,17 @@ func (e *faultEnv) flush(t *testing.T, col *collector, d time.Duration) {
 	}
 }
 
+// flushAll waits until every record put so far is released (its callback
+// has returned and its buffer space is free), whatever its outcome.
+func (e *faultEnv) flushAll(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.p.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v (stats %+v)", err, e.p.Stats())
+	}
+}
+
 // 30% of entries fail with throttling: only those are retried, and every
 // record arrives; retried records reached Kinesis once (dropped entries
 // were never forwarded), so there are no duplicates either.
@@ -362,6 +373,9 @@ func TestTTLExpiry(t *testing.T) {
 		}
 	}
 	t.Logf("e.g. %v", col.results[0].Err)
+	// A record's buffer space is released after its callback has returned;
+	// Flush waits for that.
+	e.flushAll(t)
 	if st := e.p.Stats(); st.BufferedRecords != 0 || st.Failed != n {
 		t.Fatalf("stats: %+v", st)
 	}
