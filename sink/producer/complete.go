@@ -24,6 +24,9 @@ func (p *Producer) expire(r *record) {
 // first, outside the lock, then their buffer space and keys are released.
 // Releasing after the callback keeps a key's callbacks in Put order.
 func (p *Producer) finish(recs []*record) {
+	if len(recs) == 0 {
+		return
+	}
 	deliver(recs)
 	p.mu.Lock()
 	for _, r := range recs {
@@ -185,9 +188,15 @@ func (p *Producer) entryError(st *streamState, shard, code string, retried bool)
 	}
 }
 
-// complete resolves a sent batch: callbacks for records that are done, then
-// under the lock the shard backoffs are updated and the rest scheduled for
-// a retry, or expired when the retry would start after their TTL.
+// complete resolves a sent batch. Under the lock first, everything the
+// answer decides: the request's slot is freed, shard backoffs and the
+// stream's pause are updated, and the records to retry are scheduled (or
+// expired when the retry would start after their TTL). Then the callbacks
+// of the records that are done run, outside the lock. A callback may block
+// (the sink's ack waits on the Pulsar client); had the retries been
+// scheduled after the callbacks, a blocked callback would keep the
+// batch's throttled records from ever being tried again while other keys
+// went on.
 func (p *Producer) complete(b *batch) {
 	recs := b.recs
 	// Done records first; the order within a batch carries no meaning
@@ -199,12 +208,11 @@ func (p *Producer) complete(b *batch) {
 			k++
 		}
 	}
-	done, retry := recs[:k], recs[k:]
-	deliver(done)
-
-	now := time.Now()
-	var expired []*record
 	p.mu.Lock()
+	// Read under the lock: read before it, now could be earlier than what
+	// a completion that took the lock first recorded (a shard backoff's
+	// last change, a stream's pause).
+	now := time.Now()
 	p.inFlight--
 	p.inFlightBytes -= b.bytes
 	p.updateShardsLocked(b, now)
@@ -215,27 +223,26 @@ func (p *Producer) complete(b *batch) {
 		// The stream may have been deleted and re-created with other shards.
 		p.invalidateShardMapLocked(b.st, b.shardMap, "error", now)
 	}
-	for _, r := range retry {
+	// Expired records join the done ones at the front of recs, to be
+	// resolved with them.
+	for i := k; i < len(recs); i++ {
+		r := recs[i]
 		next := now.Add(p.backoffLocked(r))
 		if next.Before(b.st.pausedUntil) {
 			next = b.st.pausedUntil
 		}
 		if !r.deadline.IsZero() && !next.Before(r.deadline) {
 			p.expire(r)
-			expired = append(expired, r)
+			recs[i], recs[k] = recs[k], recs[i]
+			k++
 			continue
 		}
 		r.notBefore = next
 		heap.Push(&p.waiting, r)
 	}
-	for _, r := range done {
-		p.releaseLocked(r)
-	}
 	p.mu.Unlock()
 	p.wake()
-	if len(expired) > 0 {
-		p.finish(expired)
-	}
+	p.finish(recs[:k])
 }
 
 // backoffLocked is the delay before r's next attempt: exponential in its
