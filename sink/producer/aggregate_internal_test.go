@@ -73,7 +73,7 @@ func TestCutAtAggregateLimit(t *testing.T) {
 		for _, r := range b.recs {
 			p.expire(r)
 		}
-		p.finish(b.recs)
+		p.finish(p.newCallbackWatch("test"), b.recs)
 		if err := p.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}

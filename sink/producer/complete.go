@@ -22,11 +22,13 @@ func (p *Producer) expire(r *record) {
 
 // finish resolves records that failed or succeeded for good: callbacks
 // first, outside the lock, then their buffer space and keys are released.
-// Releasing after the callback keeps a key's callbacks in Put order.
-func (p *Producer) finish(recs []*record) {
+// Releasing after the callback keeps a key's callbacks in Put order. w
+// times the callbacks of the goroutine that runs them.
+func (p *Producer) finish(w *callbackWatch, recs []*record) {
 	if len(recs) == 0 {
 		return
 	}
+	w.begin(recs[0].st.name)
 	deliver(recs)
 	p.mu.Lock()
 	for _, r := range recs {
@@ -34,6 +36,7 @@ func (p *Producer) finish(recs []*record) {
 	}
 	p.mu.Unlock()
 	p.wake()
+	w.end()
 }
 
 func deliver(recs []*record) {
@@ -197,7 +200,7 @@ func (p *Producer) entryError(st *streamState, shard, code string, retried bool)
 // scheduled after the callbacks, a blocked callback would keep the
 // batch's throttled records from ever being tried again while other keys
 // went on.
-func (p *Producer) complete(b *batch) {
+func (p *Producer) complete(b *batch, w *callbackWatch) {
 	recs := b.recs
 	// Done records first; the order within a batch carries no meaning
 	// (a batch holds at most one record per key under RetainOrdering).
@@ -242,7 +245,7 @@ func (p *Producer) complete(b *batch) {
 	}
 	p.mu.Unlock()
 	p.wake()
-	p.finish(recs[:k])
+	p.finish(w, recs[:k])
 }
 
 // backoffLocked is the delay before r's next attempt: exponential in its

@@ -27,6 +27,7 @@ func (p *Producer) dispatch() {
 	timer.Stop()
 	var expired []*record
 	var batches []*batch
+	w := p.newCallbackWatch("dispatcher")
 	for {
 		p.mu.Lock()
 		now := time.Now()
@@ -40,7 +41,7 @@ func (p *Producer) dispatch() {
 		}
 		clear(batches)
 		if len(expired) > 0 {
-			p.finish(expired)
+			p.finish(w, expired)
 			clear(expired)
 			continue // releasing records may have made others sendable
 		}

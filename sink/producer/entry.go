@@ -32,7 +32,8 @@ type Entry struct {
 	// nil. It runs on a producer goroutine (or on Put's goroutine for
 	// records rejected before buffering), must be quick, and must not call
 	// Put, Flush or Close: the record's buffer space is freed only after it
-	// returns. Required.
+	// returns. While it blocks, its goroutine sends nothing else; callbacks
+	// that take seconds are logged (Options.Logger). Required.
 	Callback func(Result)
 }
 

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -219,6 +220,10 @@ type Options struct {
 
 	// Hooks receive metrics events; every hook is optional.
 	Hooks Hooks
+
+	// Logger receives the producer's own warnings (callbacks that keep a
+	// goroutine for seconds); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Hooks are callbacks for metrics. They run on the producer's goroutines,
@@ -327,6 +332,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AggregationMaxCount == 0 {
 		o.AggregationMaxCount = DefaultAggregationMaxCount
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	return o
 }

@@ -45,6 +45,7 @@ func getArena(n int) *[]byte {
 func (p *Producer) sender() {
 	defer p.senders.Done()
 	var agg kpl.Aggregator // this sender's encoder, reused for every aggregate
+	w := p.newCallbackWatch("sender")
 	for b := range p.reqs {
 		p.encode(b, &agg)
 		p.attempt(b, b.ents)
@@ -57,7 +58,7 @@ func (p *Producer) sender() {
 			arenas.Put(b.arena)
 			b.arena = nil
 		}
-		p.complete(b)
+		p.complete(b, w)
 	}
 }
 

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -13,7 +14,8 @@ import (
 // docs/reliability.md.
 func TestRetriesQueuedBeforeCallbacks(t *testing.T) {
 	p := &Producer{
-		opts:   Options{RetryInitialDelay: time.Millisecond, RetryMaxDelay: time.Second, MaxInFlight: 2, MaxInFlightBytes: 1 << 20},
+		opts: Options{RetryInitialDelay: time.Millisecond, RetryMaxDelay: time.Second, MaxInFlight: 2, MaxInFlightBytes: 1 << 20,
+			Logger: slog.New(slog.DiscardHandler)},
 		wakeCh: make(chan struct{}, 1),
 		keys:   map[keyID]*keyState{},
 		shards: map[shardKey]*shardState{},
@@ -39,7 +41,7 @@ func TestRetriesQueuedBeforeCallbacks(t *testing.T) {
 	completed := make(chan struct{})
 	go func() {
 		defer close(completed)
-		p.complete(&batch{st: st, recs: []*record{throttled, ok}, bytes: 20, answered: true})
+		p.complete(&batch{st: st, recs: []*record{throttled, ok}, bytes: 20, answered: true}, p.newCallbackWatch("sender"))
 	}()
 	<-inCallback
 

@@ -50,6 +50,10 @@ type Producer struct {
 	mismatch atomic.Uint64 // entries that landed on another shard than predicted
 	lim      limiter       // per-shard rate limit (RateLimit); fixed after New
 
+	// Slow callbacks (callbacks.go).
+	inCallbacks atomic.Int32 // goroutines running callbacks now
+	slowWarnAt  atomic.Int64 // unix nanoseconds of the last warning about them
+
 	mu            sync.Mutex
 	streams       map[string]*streamState
 	streamList    []*streamState // round-robin order
