@@ -46,6 +46,11 @@
 #                          for 127.0.0.1 made by openssl under the state dir; `env` prints its path as
 #                          PULSAR_TLS_CERT and the URL as PULSAR_TLS_SERVICE_URL. For the TLS tests.
 #   KS_MAVEN_ARGS          extra arguments for the Maven call that fetches Pulsar (e.g. -Dmaven.repo.local=...)
+#   KS_TOPOLOGY            standalone (default) or cluster: instead of the standalone, a multi-node cluster (ZooKeeper,
+#                          two bookies, two brokers with embedded functions workers; scripts/lib/cluster.sh, docs/cluster.md)
+#                          with its own defaults so that it runs beside a standalone: state dir <repo>/.local-cluster,
+#                          brokers 26650/26651, web 28080/28081, bookies 23181/23182, kinesalite 24567, moto 25000.
+#                          `env` then also prints PULSAR_CLUSTER_WEB_URLS and PULSAR_CLUSTER_SERVICE_URLS.
 set -euo pipefail
 
 # The distribution whose bin/ and conf/ an assembled line (5.x) borrows.
@@ -73,7 +78,12 @@ abspath() {
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=$(abspath "${KS_CACHE_DIR:-$REPO_ROOT/.cache}")
-STATE_DIR=$(abspath "${KS_STATE_DIR:-$REPO_ROOT/.local-env}")
+TOPOLOGY=${KS_TOPOLOGY:-standalone}
+case $TOPOLOGY in
+standalone) STATE_DIR=$(abspath "${KS_STATE_DIR:-$REPO_ROOT/.local-env}") ;;
+cluster) STATE_DIR=$(abspath "${KS_STATE_DIR:-$REPO_ROOT/.local-cluster}") ;;
+*) die "KS_TOPOLOGY=$TOPOLOGY; allowed: standalone or cluster" ;;
+esac
 CONFIG_FILE="$STATE_DIR/config.env"
 # Every process `up` starts carries this in its environment, and so does everything those processes spawn (function
 # instances launched by the Pulsar worker). `down` relies on it to find its own processes and nothing else, and it
@@ -104,11 +114,20 @@ setting() {
 }
 
 load_recorded
-BROKER_PORT=$(setting KS_PULSAR_BROKER_PORT 6650)
-WEB_PORT=$(setting KS_PULSAR_WEB_PORT 8080)
-BOOKIE_PORT=$(setting KS_PULSAR_BOOKIE_PORT 3181)
-KINESALITE_PORT=$(setting KS_KINESALITE_PORT 4567)
-MOTO_PORT=$(setting KS_MOTO_PORT 5000)
+if [[ -n ${rec_KS_TOPOLOGY:-} && $rec_KS_TOPOLOGY != "$TOPOLOGY" ]] || [[ -z ${rec_KS_TOPOLOGY:-} && -f $CONFIG_FILE && $TOPOLOGY == cluster ]]; then
+	die "$STATE_DIR holds a ${rec_KS_TOPOLOGY:-standalone}, not a $TOPOLOGY: use another KS_STATE_DIR"
+fi
+if [[ $TOPOLOGY == cluster ]]; then
+	# Clear of the standalone's default ports and of CI's (16650, 18080, 13181, 14567, 15000).
+	def_ports=(26650 28080 23181 24567 25000)
+else
+	def_ports=(6650 8080 3181 4567 5000)
+fi
+BROKER_PORT=$(setting KS_PULSAR_BROKER_PORT "${def_ports[0]}")
+WEB_PORT=$(setting KS_PULSAR_WEB_PORT "${def_ports[1]}")
+BOOKIE_PORT=$(setting KS_PULSAR_BOOKIE_PORT "${def_ports[2]}")
+KINESALITE_PORT=$(setting KS_KINESALITE_PORT "${def_ports[3]}")
+MOTO_PORT=$(setting KS_MOTO_PORT "${def_ports[4]}")
 EXTERNAL_PULSAR=$(setting KS_EXTERNAL_PULSAR 0)
 MOTO_VERSION=$(setting KS_MOTO_VERSION 5.2.5)
 PULSAR_VERSION=$(setting KS_PULSAR_VERSION "$PULSAR_BASE_VERSION")
@@ -914,5 +933,10 @@ main() {
 		;;
 	esac
 }
+
+if [[ $TOPOLOGY == cluster ]]; then
+	# shellcheck source=lib/cluster.sh
+	. "$REPO_ROOT/scripts/lib/cluster.sh"
+fi
 
 main "$@"
