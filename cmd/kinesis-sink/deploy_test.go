@@ -46,7 +46,7 @@ func TestDeployCLIErrors(t *testing.T) {
 		{[]string{"launch"}, 2, `unknown action "launch"`},
 		{[]string{"create"}, 1, "--sink-config-file is required"},
 		{[]string{"create", "--sink-config-file", good, "extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"create", "--sink-config-file", badCfg, "--binary", "/bin/true"}, 1, `"configs.collectionMaxCount"`},
+		{[]string{"create", "--sink-config-file", badCfg, "--binary", "/bin/true"}, 1, `configs: "collectionMaxCount"`},
 		{[]string{"create", "--sink-config-file", good, "--binary", "/etc/hostname"}, 1, "not a Linux executable"},
 		{[]string{"create", "--sink-config-file", good, "--binary", "/nonexistent/x"}, 1, "no such file"},
 		{[]string{"create", "--sink-config-file", archive}, 1, `"archive" "./kinesis-sink": not found at ./kinesis-sink (from the working directory) or ` +

@@ -2,9 +2,10 @@
 // inspects the sink as a Go function through the Pulsar admin REST API, from
 // the same sink config file a Java sink user gives to `pulsar-admin sinks
 // create`. Its rooms: translate.go turns the sink config file into the
-// worker's FunctionConfig (pure, with notes); admin.go is the admin REST
-// client; status.go prints what the worker reports; deploy.go runs an
-// action with them.
+// worker's FunctionConfig (pure, with notes); local.go turns that into the
+// instance config of `kinesis-sink localrun`, so a file means one thing
+// either way; admin.go is the admin REST client; status.go prints what the
+// worker reports; deploy.go runs an action with them.
 //
 // Why a function and not a sink: the worker's sink path only runs Java
 // connectors (it looks for a Sink class in a NAR), while the function path

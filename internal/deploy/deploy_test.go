@@ -129,7 +129,7 @@ configs:
 func TestBuildFunctionConfigRefusals(t *testing.T) {
 	cases := []struct{ yaml, field, also string }{
 		{"inputs: [t]\nconfigs: {}\n", `"name"`, "required"},
-		{"name: n\nconfigs: {}\n", `"inputs"`, "at least one input"},
+		{"name: n\nconfigs: {}\n", `"inputs"`, "no input topics: give inputs, topicsPattern or inputSpecs"},
 		{"name: n\ninputs: [t]\nprocessingGuarantees: EFFECTIVELY_ONCE\n", `"processingGuarantees"`, "use ATLEAST_ONCE"},
 		{"name: n\ninputs: [t]\nretainKeyOrdering: true\n", `"retainKeyOrdering"`, "retainOrdering: true"},
 		{"name: n\ninputs: [t]\nmaxMessageRetries: 3\n", `"maxMessageRetries"`, "set deadLetterTopic"},

@@ -180,7 +180,7 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 		fc.InputSpecs = specs
 	}
 	if len(fc.Inputs) == 0 && fc.TopicsPattern == "" && len(fc.InputSpecs) == 0 {
-		return nil, nil, deployFieldError(path, "inputs", "at least one input topic is required (inputs, topicsPattern or inputSpecs)")
+		return nil, nil, fmt.Errorf("sink config file %q: %q: %w: give inputs, topicsPattern or inputSpecs", path, "inputs", errNoInputs)
 	}
 	for i, t := range fc.Inputs {
 		if strings.TrimSpace(t) == "" {
@@ -252,6 +252,10 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 	}
 	return fc, notes, nil
 }
+
+// errNoInputs is a file without an input topic, which localrun's flags can
+// make up for.
+var errNoInputs = errors.New("no input topics")
 
 // cryptoFailureActions are the values of Pulsar's ConsumerCryptoFailureAction
 // (the worker refuses others; unset means FAIL).
@@ -330,13 +334,15 @@ func checkSinkConfigs(path string, f *conf.SinkConfigFile, uc map[string]any, se
 	if errors.As(err, &ce) {
 		if v, ok := f.Secrets[ce.Key]; ok {
 			if _, scalar := f.ClearTextSecrets()(ce.Key); !scalar && v != nil {
-				return append(notes, fmt.Sprintf("configs.%s: not checked here, the worker's secrets provider supplies it (secrets.%s)", ce.Key, ce.Key)), nil
+				return append(notes, fmt.Sprintf("configs: %q: not checked here, the worker's secrets provider supplies it (secrets.%s)", ce.Key, ce.Key)), nil
 			}
 		}
 		if ce.Key == "" {
 			return notes, fmt.Errorf("sink config file %q: configs: %s", path, ce.Msg)
 		}
-		return notes, fmt.Errorf("sink config file %q: \"configs.%s\": %s", path, ce.Key, ce.Msg)
+		// The sink's own wording ("key": ...), as the notes above and
+		// an instance's log give it.
+		return notes, fmt.Errorf("sink config file %q: configs: %q: %s", path, ce.Key, ce.Msg)
 	}
 	return notes, fmt.Errorf("sink config file %q: configs: %s", path, strings.TrimPrefix(err.Error(), "sink config: "))
 }
