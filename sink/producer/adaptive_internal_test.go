@@ -2,6 +2,7 @@ package producer
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -116,5 +117,94 @@ func TestAdaptiveRateLimitSteps(t *testing.T) {
 	near("records/s of a fixed limit after a throttled answer", r, 1500)
 	if b4.recs != 1500 {
 		t.Fatalf("a fixed limit spent its tokens on a throttled answer: %g left", b4.recs)
+	}
+}
+
+// simulateBacklog drives one shard's bucket with an endless backlog for
+// dur of simulated time: every time the bucket can pay, a request takes
+// what it affords (up to 500 records of 100 bytes) and is answered rtt
+// later with each entry throttled with probability drop, at random. It
+// returns the records sent.
+func simulateBacklog(l limiter, drop float64, rtt, dur time.Duration, seed uint64) int {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t0 := time.Unix(1_700_000_000, 0)
+	now := t0
+	b := l.freshBucket("shardId-000000000000", now)
+	b.held.push(&record{size: 100})
+	type answer struct {
+		cutAt, at time.Time
+		n         int
+	}
+	var answers []answer
+	sent := 0
+	for now.Before(t0.Add(dur)) {
+		next := l.readyAt(b, now)
+		for len(answers) > 0 && !answers[0].at.After(next) {
+			a := answers[0]
+			answers = answers[1:]
+			throttled := 0
+			for range a.n {
+				if rng.Float64() < drop {
+					throttled++
+				}
+			}
+			if throttled > 0 {
+				l.throttled(b, float64(a.n-throttled)/float64(a.n), a.cutAt, a.at)
+			}
+			next = l.readyAt(b, a.at)
+		}
+		now = next
+		n := 0
+		for n < 500 && l.affords(b, 1, 100, now) {
+			b.recs--
+			b.bytes -= 100
+			b.decaySent(now)
+			b.sentRecs++
+			b.sentBytes += 100
+			n++
+		}
+		if n > 0 {
+			b.released = now
+			sent += n
+			answers = append(answers, answer{now, now.Add(rtt), n})
+		}
+	}
+	return sent
+}
+
+// Throttling that has nothing to do with the producer's own rate (another
+// writer, an injected fault) does not pin a low limit at the floor: a
+// producer sending a small share of what a shard takes is not what fills
+// it. At RateLimit 0.3 the limit is reached by a few records a second,
+// so with a backlog it always binds; 30% of entries throttled at random
+// used to cut it to 0.06 records/s.
+func TestAdaptiveRateLimitLowRateNotPinned(t *testing.T) {
+	l := newLimiter(0.3, true)
+	t0 := time.Unix(1_700_000_000, 0)
+	b := l.freshBucket("shardId-000000000000", t0)
+	// A second at the limit: 3 records, 300 bytes.
+	b.sentRecs, b.sentBytes, b.sentAt = l.recRate, 100*l.recRate, t0
+	l.throttled(b, 0, t0, t0.Add(50*time.Millisecond))
+	if r, _ := l.rates(b, t0.Add(50*time.Millisecond)); r != l.recRate {
+		t.Fatalf("records/s after throttling of a shard sent 0.3%% of its limit: %g, want %g", r, l.recRate)
+	}
+
+	const minutes = 10
+	for _, rate := range []float64{0.3, 1} {
+		l := newLimiter(rate, true)
+		got := float64(simulateBacklog(l, 0.3, 50*time.Millisecond, minutes*time.Minute, 1)) / (minutes * 60)
+		t.Logf("RateLimit %g, 30%% throttled at random: %.3f records/s sent, the limit is %g", rate, got, l.recRate)
+		if got < 0.95*l.recRate {
+			t.Errorf("RateLimit %g, 30%% throttled at random: %.3f records/s sent, want about the limit's %g", rate, got, l.recRate)
+		}
+	}
+	// Where the producer's share of the shard is large enough to matter,
+	// random throttling still cuts (the limit cannot tell it from the
+	// shard's), but not below adaptMinShare of the shard.
+	l = newLimiter(20, true)
+	got := float64(simulateBacklog(l, 0.3, 50*time.Millisecond, minutes*time.Minute, 1)) / (minutes * 60)
+	t.Logf("RateLimit 20, 30%% throttled at random: %.3f records/s sent", got)
+	if got >= 0.5*l.recRate || got < 0.9*adaptMinShare*shardRecordsPerSecond {
+		t.Errorf("RateLimit 20, 30%% throttled at random: %.3f records/s sent; want cut, to no less than about %g", got, adaptMinShare*shardRecordsPerSecond)
 	}
 }

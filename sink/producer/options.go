@@ -210,12 +210,15 @@ type Options struct {
 	RateLimit float64
 
 	// AdaptiveRateLimit lets Kinesis's answers lower a shard's RateLimit:
-	// a throttled response cuts the shard's rates to 0.8 of what they were
-	// (once per round trip), and they climb back by 3% of RateLimit a
-	// second, so that a saturated shard runs just under what Kinesis grants
-	// instead of having a share of every request refused and retried (at
-	// RateLimit 150, about a third), and writers sharing a shard settle on
-	// shares of it. Without it RateLimit is fixed, as in the KPL.
+	// a throttled response cuts the shard's rates to the share of its
+	// records that got through, 0.7 to 0.9 of what they were (once per
+	// round trip, and only while the producer sends the shard at least
+	// half its limit and at least 1% of the shard's own limits), and they
+	// climb back by 3% of RateLimit a second, so that a saturated shard
+	// runs just under what Kinesis grants instead of having a share of
+	// every request refused and retried (at RateLimit 150, about a third),
+	// and writers sharing a shard settle on shares of it. Without it
+	// RateLimit is fixed, as in the KPL.
 	AdaptiveRateLimit bool
 
 	// Hooks receive metrics events; every hook is optional.

@@ -25,7 +25,8 @@ package producer
 // AdaptiveRateLimit the shard's answers correct the guess, as a TCP
 // congestion window does:
 //   - while the limit binds (what was sent to the shard over the last
-//     second or so is at least adaptBinding of its rate), a response with
+//     second or so is at least adaptBinding of its rate, and at least
+//     adaptMinShare of the shard's own limits), a response with
 //     throttled entries for the shard cuts its rates to the
 //     share of its records that got through (between adaptMinCut and
 //     adaptMaxCut of what they were): that share is what Kinesis granted.
@@ -43,7 +44,14 @@ package producer
 // its limit is not what fills the shard: lowering a limit it does not reach
 // would change nothing until the load rose, and throttling that does not
 // follow the rate (a shard shared with a heavy writer, an injected fault)
-// would otherwise cut it again every round trip down to the floor.
+// would otherwise cut it again every round trip down to the floor. Nor is
+// a producer that sends a small share of what the shard takes: with a low
+// RateLimit (a function's limit shared among many instances) the limit is
+// reached by a record or two a second, so it binds whenever there is a
+// backlog, and throttling of any cause (another writer, an injected
+// fault) would keep cutting it towards the floor (0.06 records/s at
+// RateLimit 0.3). It would take a hundred writers at adaptMinShare to
+// fill a shard.
 
 import (
 	"math"
@@ -72,6 +80,7 @@ const (
 	adaptBand     = 0.05 // the slow band: within this share of the rate last throttled
 	adaptMinScale = 0.02 // a floor, so that a shard shared with many writers still sends
 	adaptBinding  = 0.5  // share of the limit's rate sent lately above which the limit binds
+	adaptMinShare = 0.01 // share of the shard's own limits sent lately below which it does not
 	adaptWindow   = time.Second
 )
 
@@ -218,7 +227,9 @@ func (l *limiter) throttled(b *bucket, accepted float64, cutAt, now time.Time) {
 	recRate, byteRate := l.rates(b, now)
 	b.decaySent(now)
 	w := adaptWindow.Seconds()
-	if b.sentRecs < adaptBinding*recRate*w && b.sentBytes < adaptBinding*byteRate*w {
+	bindsRecs := b.sentRecs >= max(adaptBinding*recRate, adaptMinShare*shardRecordsPerSecond)*w
+	bindsBytes := b.sentBytes >= max(adaptBinding*byteRate, adaptMinShare*shardBytesPerSecond)*w
+	if !bindsRecs && !bindsBytes {
 		return
 	}
 	s := b.scale(now)
