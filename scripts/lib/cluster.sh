@@ -369,6 +369,9 @@ cmd_env() {
 	printf -v q '%q' "$(service_urls)"
 	echo "export PULSAR_CLUSTER_SERVICE_URLS=$q"
 	echo "export PULSAR_CLUSTER_NAME=$CLUSTER_NAME"
+	# The cluster tests find the brokers' pid files here (to SIGKILL one).
+	printf -v q '%q' "$STATE_DIR"
+	echo "export KS_CLUSTER_STATE_DIR=$q"
 	echo "export KS_TOPOLOGY=cluster"
 }
 
