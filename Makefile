@@ -111,6 +111,19 @@ env: ## print the export lines for the services: eval "$(make -s env)"
 status: ## show what runs
 	@$(LOCAL_ENV) status
 
+# A multi-node Pulsar cluster (docs/cluster.md) with its own state dir (.local-cluster) and ports, so that it runs
+# beside the standalone of `make up`.
+.PHONY: cluster-up cluster-down test-cluster
+cluster-up: ## start a local Pulsar cluster (ZooKeeper, 2 bookies, 2 brokers with functions workers) and kinesalite
+	KS_TOPOLOGY=cluster $(LOCAL_ENV) up pulsar kinesalite
+
+cluster-down: ## stop what cluster-up (or test-cluster) started, function instances included
+	KS_TOPOLOGY=cluster $(LOCAL_ENV) down
+
+# A cluster already up (make cluster-up) is used and left running; otherwise one is started and stopped again.
+test-cluster: ## the tests on a multi-node cluster (sink/cluster_e2e_test.go), started for them unless already up
+	KS_TOPOLOGY=cluster scripts/lib/with-services.sh env KS_REQUIRE_CLUSTER=1 $(GO) test -count=1 -timeout 40m -run '^TestCluster' -v ./sink/
+
 clean: ## remove build output
 	rm -rf bin dist
 
