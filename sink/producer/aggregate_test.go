@@ -399,7 +399,8 @@ func TestAggregationSizeLimits(t *testing.T) {
 
 // TestAggregationUnderThrottling: 30% of entries (aggregates) throttled by
 // the fault proxy (kinesalite never throttles): their user records are
-// retried, re-aggregated, and none is missing.
+// retried, re-aggregated, and none is missing. The first request is
+// throttled whole: a run takes few aggregates, and 30% of few can be none.
 func TestAggregationUnderThrottling(t *testing.T) {
 	opts := producer.Options{Aggregation: producer.AggregateByShard, RetainOrdering: true, Linger: 10 * time.Millisecond,
 		RetryInitialDelay: 20 * time.Millisecond, RetryMaxDelay: 200 * time.Millisecond}
@@ -408,7 +409,7 @@ func TestAggregationUnderThrottling(t *testing.T) {
 	if _, err := env.p.Prepare(context.Background(), env.stream); err != nil {
 		t.Fatal(err)
 	}
-	env.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3})
+	env.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3, DropRequests: []int64{1}})
 	const n = 5000
 	col := newCollector(n)
 	want := putMany(t, env.p, env.stream, col, n, 300, 0)
