@@ -4,13 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/deploy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
 
@@ -158,5 +166,84 @@ func TestLocalrunCLI(t *testing.T) {
 	}
 	if code, _, errs, _ := localrunCLI(t, false, "--sink-config-file", keys); code != 1 || !strings.Contains(errs, `"inputs": no input topics: give inputs, topicsPattern or inputSpecs, or --inputs or --topics-pattern`) {
 		t.Errorf("keys file without inputs: exit %d: %s", code, errs)
+	}
+}
+
+// TestLocalrunMatchesTheWorker deploys a file through the standalone's
+// worker and reads the -instance-conf the worker started the instance with,
+// as the instance does; localrun's reading of the same file must give the
+// same instance config, apart from what only a worker assigns (ids, ports,
+// URLs). It checks the worker model of internal/deploy's table test against
+// the real worker.
+func TestLocalrunMatchesTheWorker(t *testing.T) {
+	env := testenv.Pulsar(t)
+	bin := e2e.TestsinkBinary(t)
+	topic := env.UniqueTopic(t, "lr-worker")
+	env.CreateTopic(t, topic)
+	name := "lr-worker-" + topic[strings.LastIndex(topic, "-")+1:]
+	file := e2e.SinkConfigFile(t, fmt.Sprintf(`name: %[1]s
+inputs: [%[2]s]
+topicsPattern: %[2]s-p-.*
+inputSpecs:
+  %[2]s-q: {receiverQueueSize: 70, consumerProperties: {k: v}, cryptoConfig: {cryptoKeyReaderClassName: org.example.Keys, consumerCryptoFailureAction: CONSUME}}
+sourceSubscriptionName: %[1]s-sub
+sourceSubscriptionPosition: Earliest
+retainOrdering: true
+timeoutMs: 45000
+cleanupSubscription: false
+deadLetterTopic: %[2]s-dlq
+resources: {ram: 268435456}
+secrets: {awsCredentialPluginParam: '{"accessKey":"AK","secretKey":"SK"}'}
+configs:
+  path: %[3]s
+  awsRegion: us-east-1
+  awsKinesisStreamName: s
+  recordTtl: 30000
+`, name, topic, filepath.Join(t.TempDir(), "out.jsonl")))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		env.AdminREST(ctx, http.MethodDelete, "/admin/v3/functions/public/default/"+url.PathEscape(name), nil)
+	})
+	var out, errb bytes.Buffer
+	if code := runDeploy(context.Background(), []string{"create", "--admin-url", env.WebURL, "--sink-config-file", file,
+		"--binary", bin, "--wait", "90s"}, &out, &errb); code != 0 {
+		t.Fatalf("deploy create: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	var pids []string
+	env.WaitFor(t, 30*time.Second, func() bool { pids = deployInstancePIDs(bin, name); return len(pids) == 1 }, "one instance process")
+	cmdline, err := os.ReadFile("/proc/" + pids[0] + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	i := slices.Index(args, "-instance-conf")
+	if i < 0 || i+1 >= len(args) {
+		t.Fatalf("no -instance-conf in %q", args)
+	}
+	worker, err := runtime.LoadInstanceConfig(args[i+1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errs, l := localrunCLI(t, true, "--sink-config-file", file, "--service-url", worker.ServiceURL,
+		"--port", strconv.Itoa(worker.Port), "--metrics-port", strconv.Itoa(worker.MetricsPort))
+	if code != 0 {
+		t.Fatalf("localrun: exit %d: %s", code, errs)
+	}
+	if !slices.Equal(notesOf(errs), notesOf(errb.String())) {
+		t.Errorf("notes differ:\ndeploy   %q\nlocalrun %q", notesOf(errb.String()), notesOf(errs))
+	}
+	local := *l.Config
+	local.FuncID, local.FuncVersion, local.ClusterName, local.MaxBufTuples = worker.FuncID, worker.FuncVersion, worker.ClusterName, worker.MaxBufTuples
+	local.WebServiceURL, local.StateStorageURL = worker.WebServiceURL, worker.StateStorageURL
+	local.KillAfterIdle, local.ExpectedHealthCheckInterval = worker.KillAfterIdle, worker.ExpectedHealthCheckInterval
+	if !reflect.DeepEqual(worker, &local) {
+		wj, _ := json.Marshal(worker)
+		lj, _ := json.Marshal(&local)
+		t.Fatalf("instance configs differ:\nworker   %s\nlocalrun %s", wj, lj)
+	}
+	if local.UserConfig["failurePolicy"] != "deadLetter" || len(local.Inputs) != 3 {
+		t.Errorf("localrun: %+v", local)
 	}
 }
