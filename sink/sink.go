@@ -342,6 +342,13 @@ func (s *Sink) handleFailure(r *runtime.Record, kind string, err error) {
 	}
 }
 
+// HandleFailure applies the failure policy to a record the sink was never
+// given because the runtime could not read it (the NAR's Java side, for
+// one); kind names why, as the kind label of the policy's metric.
+func (s *Sink) HandleFailure(r *runtime.Record, kind string, err error) {
+	s.handleFailure(r, kind, err)
+}
+
 // deadLetter publishes the original message, with the reason, to the
 // dead-letter topic, and acks it only once the broker has it; if that fails
 // too, the record is negatively acknowledged and comes back later.

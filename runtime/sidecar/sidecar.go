@@ -204,6 +204,7 @@ type recordFrame struct {
 	seq      uint64
 	schemaID uint32
 	data     runtime.RecordData
+	reason   string // UNREADABLE: what the Java sink could not read
 }
 
 // read decodes frames as fast as they come and queues them for the loop,
@@ -244,8 +245,8 @@ func (s *session) decode(fr *frameReader) item {
 		it.schema = schemaFrame{id: d.u32("schema id"), typ: d.str("type"), name: d.str("name"),
 			data: d.bytes("data"), props: d.strMap("properties"), version: d.bytes("version")}
 		it.err = d.end("SCHEMA")
-	case frameRecord:
-		it.rec, it.err = decodeRecord(&d)
+	case frameRecord, frameUnreadable:
+		it.rec, it.err = decodeRecord(&d, typ)
 	case framePublished:
 		id := d.u64("request id")
 		msg := d.str("error")
@@ -267,9 +268,15 @@ func (s *session) decode(fr *frameReader) item {
 const (
 	flagHasKey       = 1 << 0
 	flagHasEventTime = 1 << 1
+	// flagChunked: the message came in chunks, and the ids are its last
+	// chunk's, which is what the Go client's id of a chunked message
+	// answers (LedgerID, EntryID) with batch index -1.
+	flagChunked = 1 << 2
 )
 
-func decodeRecord(d *dec) (recordFrame, error) {
+// decodeRecord reads a RECORD body, or an UNREADABLE one: the same fields
+// and the reason.
+func decodeRecord(d *dec, typ byte) (recordFrame, error) {
 	f := recordFrame{seq: d.u64("sequence"), schemaID: d.u32("schema id")}
 	topic := d.str("topic")
 	flags := d.u8("flags")
@@ -282,10 +289,18 @@ func decodeRecord(d *dec) (recordFrame, error) {
 	// both ways into the sink print one id for one message, the same here.
 	id := messageID{ledger: int64(d.u64("ledger id")), entry: int64(d.u64("entry id")),
 		partition: max(int32(d.u32("partition index")), 0), batch: max(int32(d.u32("batch index")), 0)}
+	if flags&flagChunked != 0 {
+		id.batch = -1
+	}
 	redeliveries := d.u32("redelivery count")
 	version := d.bytes("schema version")
 	payload := d.bytes("payload")
-	if err := d.end("RECORD"); err != nil {
+	name := "RECORD"
+	if typ == frameUnreadable {
+		f.reason = d.str("reason")
+		name = "UNREADABLE"
+	}
+	if err := d.end(name); err != nil {
 		return f, err
 	}
 	f.data = runtime.RecordData{
@@ -319,6 +334,8 @@ func (s *session) loop(ctx context.Context, fr *frameReader) error {
 			if err := s.record(ctx, it.rec); err != nil {
 				return err
 			}
+		case frameUnreadable:
+			s.unreadable(it.rec)
 		case frameClose:
 			return s.close(ctx, it.timeout)
 		}
@@ -343,13 +360,25 @@ func (m messageID) String() string {
 	return fmt.Sprintf("%d:%d:%d", m.ledger, m.entry, m.partition)
 }
 
+// newRecord is the sink's record for a RECORD or UNREADABLE frame; its
+// result goes back to the Java side as ACK or FAIL.
+func (s *session) newRecord(f recordFrame) *runtime.Record {
+	seq := f.seq
+	s.pending.Add(1)
+	return runtime.NewRecord(f.data, runtime.ResolveFuncs{
+		OnAck: func(*runtime.Record) { s.resolved(frameAck, seq, "") },
+		OnFail: func(r *runtime.Record, err error) {
+			// The Java side nacks with no word of why; the function path's
+			// runtime logs this line for every failed record.
+			s.log.Warn("record failed", "topic", r.Topic, "id", r.MessageIDText(), "error", err.Error())
+			s.resolved(frameFail, seq, errtext.OneLine(err.Error()))
+		},
+	})
+}
+
 func (s *session) record(ctx context.Context, f recordFrame) error {
 	seq := f.seq
-	r := runtime.NewRecord(f.data, runtime.ResolveFuncs{
-		OnAck:  func(*runtime.Record) { s.resolved(frameAck, seq, "") },
-		OnFail: func(_ *runtime.Record, err error) { s.resolved(frameFail, seq, errtext.OneLine(err.Error())) },
-	})
-	s.pending.Add(1)
+	r := s.newRecord(f)
 	if f.schemaID != 0 {
 		e, ok := s.schemas[f.schemaID]
 		switch {
@@ -374,6 +403,28 @@ func (s *session) record(ctx context.Context, f recordFrame) error {
 		r.Fail(r.Errorf("%w", err))
 	}
 	return nil
+}
+
+// failurePolicy is a sink that applies its configured failure policy
+// (deadLetter, failOnError, or a negative ack) to a record it was never
+// given: sink.Sink.
+type failurePolicy interface {
+	HandleFailure(r *runtime.Record, kind string, err error)
+}
+
+// unreadable hands a record the Java sink could not read to the failure
+// policy, the code the function path runs for a record that cannot be
+// encoded or written. A restart would meet the same message again, so
+// failing the instance (what an exception out of the Java sink's write
+// did) only loops; the policy is the user's choice of what to do instead.
+func (s *session) unreadable(f recordFrame) {
+	r := s.newRecord(f)
+	err := r.Errorf("the Java sink could not read it: %s", f.reason)
+	if p, ok := s.o.Sink.(failurePolicy); ok {
+		p.HandleFailure(r, "unreadable", err)
+		return
+	}
+	r.Fail(err)
 }
 
 // resolved sends a record's result; the Java side acks or fails the

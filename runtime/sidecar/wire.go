@@ -21,6 +21,9 @@ const (
 	frameRecord    byte = 0x03
 	framePublished byte = 0x04
 	frameClose     byte = 0x05
+	// frameUnreadable is a RECORD the Java sink could not read whole: the
+	// failure policy takes it, as it takes a record Kinesis refuses.
+	frameUnreadable byte = 0x06
 
 	frameReady      byte = 0x81
 	frameOpenFailed byte = 0x82
