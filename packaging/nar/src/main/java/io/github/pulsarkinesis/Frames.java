@@ -22,6 +22,7 @@ final class Frames {
     static final byte RECORD = 0x03;
     static final byte PUBLISHED = 0x04;
     static final byte CLOSE = 0x05;
+    static final byte UNREADABLE = 0x06;
 
     static final byte READY = (byte) 0x81;
     static final byte OPEN_FAILED = (byte) 0x82;
@@ -34,6 +35,7 @@ final class Frames {
 
     static final int FLAG_HAS_KEY = 1;
     static final int FLAG_HAS_EVENT_TIME = 2;
+    static final int FLAG_CHUNKED = 4;
 
     private static final int MAX_FRAME = 256 << 20;
 

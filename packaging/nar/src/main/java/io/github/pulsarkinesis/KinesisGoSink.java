@@ -22,8 +22,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 import org.apache.pulsar.client.api.Message;
 import org.apache.pulsar.client.api.MessageId;
 import org.apache.pulsar.client.api.Producer;
@@ -77,6 +79,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
     private final Map<String, Producer<byte[]>> producers = new ConcurrentHashMap<>();
     private volatile Throwable fatal;
     private volatile boolean closing;
+    private final AtomicBoolean unreadableLogged = new AtomicBoolean();
 
     @Override
     public void open(Map<String, Object> config, SinkContext sinkContext) throws Exception {
@@ -154,27 +157,24 @@ public class KinesisGoSink implements Sink<GenericObject> {
         long s = seq.incrementAndGet();
         pending.put(s, record);
         try {
-            int schemaId = schemaId(msg, record);
-            byte[] payload = msg.getData();
-            Map<String, String> props = msg.getProperties();
-            long eventTime = msg.getEventTime();
-            int flags = (msg.hasKey() ? Frames.FLAG_HAS_KEY : 0) | (eventTime > 0 ? Frames.FLAG_HAS_EVENT_TIME : 0);
-            long[] id = idParts(msg.getMessageId());
-            byte[] version = msg.getSchemaVersion();
-            send(new Frames.Builder(Frames.RECORD, payload.length + 256)
-                    .u64(s)
-                    .u32(schemaId)
-                    .str(msg.getTopicName())
-                    .u8(flags)
-                    .str(msg.hasKey() ? msg.getKey() : "")
-                    .strMap(props)
-                    .u64(eventTime)
-                    .u64(msg.getPublishTime())
-                    .u64(id[0]).u64(id[1]).u32(id[2]).u32(id[3])
-                    .u32(msg.getRedeliveryCount())
-                    .bytes(version)
-                    .bytes(payload)
-                    .finish(), false);
+            Frames.Builder frame;
+            try {
+                frame = recordFrame(Frames.RECORD, s, schemaId(msg, record), msg, false).finish();
+            } catch (RuntimeException e) {
+                // Thrown from here, the exception would fail the instance and
+                // the worker would restart it into the same message, for ever:
+                // what cannot be read now cannot be read after a restart. The
+                // record goes to the child's failure policy instead, as one
+                // Kinesis refuses does, and comes back as ACK or FAIL.
+                String why = oneLine(e);
+                if (unreadableLogged.compareAndSet(false, true)) {
+                    LOG.warn("a record could not be read; it goes to the failure policy (the child logs each one): {}", why, e);
+                } else {
+                    LOG.debug("a record could not be read", e);
+                }
+                frame = recordFrame(Frames.UNREADABLE, s, 0, msg, true).str(why).finish();
+            }
+            send(frame, false);
         } catch (IOException e) {
             // The child is gone; the reader fails every pending record.
             checkFatal();
@@ -230,6 +230,58 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
     }
 
+    /**
+     * A RECORD (or UNREADABLE) frame's fields for a message, unfinished. With
+     * lenient, a field whose getter throws goes empty rather than failing the
+     * frame: the failure policy gets what could be read (a dead letter keeps
+     * the payload when only the schema could not be read).
+     */
+    private static Frames.Builder recordFrame(byte type, long s, int schemaId, Message<GenericObject> msg, boolean lenient) {
+        // A null value (a tombstone, or KEY_VALUE's null value) has no data:
+        // sent empty, which is what the Go client gives the function path
+        // for it, so both write the same record.
+        byte[] payload = read(msg::getData, null, lenient);
+        String topic = read(msg::getTopicName, "", lenient);
+        boolean hasKey = read(msg::hasKey, false, lenient);
+        String key = hasKey ? read(msg::getKey, "", lenient) : "";
+        Map<String, String> props = read(msg::getProperties, null, lenient);
+        long eventTime = read(msg::getEventTime, 0L, lenient);
+        long publishTime = read(msg::getPublishTime, 0L, lenient);
+        IdParts id = read(() -> IdParts.of(msg.getMessageId()), IdParts.NONE, lenient);
+        int redeliveries = read(msg::getRedeliveryCount, 0, lenient);
+        byte[] version = read(msg::getSchemaVersion, null, lenient);
+        int flags = (hasKey ? Frames.FLAG_HAS_KEY : 0) | (eventTime > 0 ? Frames.FLAG_HAS_EVENT_TIME : 0)
+                | (id.chunked() ? Frames.FLAG_CHUNKED : 0);
+        return new Frames.Builder(type, (payload == null ? 0 : payload.length) + 256)
+                .u64(s)
+                .u32(schemaId)
+                .str(topic)
+                .u8(flags)
+                .str(key)
+                .strMap(props)
+                .u64(eventTime)
+                .u64(publishTime)
+                .u64(id.ledger()).u64(id.entry()).u32(id.partition()).u32(id.batch())
+                .u32(redeliveries)
+                .bytes(version)
+                .bytes(payload);
+    }
+
+    private static <T> T read(Supplier<T> getter, T empty, boolean lenient) {
+        if (!lenient) {
+            return getter.get();
+        }
+        try {
+            return getter.get();
+        } catch (RuntimeException e) {
+            return empty;
+        }
+    }
+
+    private static String oneLine(Throwable t) {
+        return t.toString().replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
+    }
+
     /** Maps a message's schema to the child's schema id, sending SCHEMA the first time; 0: raw bytes. */
     private int schemaId(Message<GenericObject> msg, Record<GenericObject> record) throws IOException {
         byte[] version = msg.getSchemaVersion();
@@ -265,27 +317,39 @@ public class KinesisGoSink implements Sink<GenericObject> {
     }
 
     /**
-     * Ledger, entry, partition and batch index of a message id, from its text
-     * ("ledger:entry:partition[:batch]", what MessageIdImpl and
-     * BatchMessageIdImpl print; a topic message id prints its inner one).
-     * The API jar has no accessor for them (MessageIdAdv lives in
-     * pulsar-common, which a connector cannot count on); -1 for what is not
-     * there.
+     * Ledger, entry, partition and batch index of a message id, from its text:
+     * "ledger:entry:partition[:batch]" (what MessageIdImpl and
+     * BatchMessageIdImpl print; a topic message id prints its inner one), or
+     * for a chunked message its first and its last chunk's, "first;last". The
+     * API jar has no accessor for them (MessageIdAdv lives in pulsar-common,
+     * which a connector cannot count on); -1 for what is not there.
+     *
+     * A chunked message is named by its last chunk, the position it is acked
+     * at: the Go client's id of a chunked message answers LedgerID and
+     * EntryID with the last chunk's (and -1 for the batch index, which the
+     * child prints for FLAG_CHUNKED), and both ways into the sink must name
+     * a message alike.
      */
-    static long[] idParts(MessageId id) {
-        long[] out = {-1, -1, -1, -1};
-        if (id == null) {
-            return out;
-        }
-        String[] parts = id.toString().split(":");
-        for (int i = 0; i < Math.min(parts.length, 4); i++) {
-            try {
-                out[i] = Long.parseLong(parts[i].trim());
-            } catch (NumberFormatException e) {
-                return new long[] {-1, -1, -1, -1};
+    record IdParts(long ledger, long entry, long partition, long batch, boolean chunked) {
+        static final IdParts NONE = new IdParts(-1, -1, -1, -1, false);
+
+        static IdParts of(MessageId id) {
+            if (id == null) {
+                return NONE;
             }
+            String text = id.toString();
+            int last = text.lastIndexOf(';');
+            String[] parts = text.substring(last + 1).split(":");
+            long[] v = {-1, -1, -1, -1};
+            for (int i = 0; i < Math.min(parts.length, 4); i++) {
+                try {
+                    v[i] = Long.parseLong(parts[i].trim());
+                } catch (NumberFormatException e) {
+                    return NONE;
+                }
+            }
+            return new IdParts(v[0], v[1], v[2], v[3], last >= 0);
         }
-        return out;
     }
 
     private static int windowSize(Map<String, Object> config) {
