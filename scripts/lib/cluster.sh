@@ -59,13 +59,20 @@ eval "standalone_$(declare -f stop_svc)"
 eval "standalone_$(declare -f write_config)"
 eval "standalone_$(declare -f cmd_env)"
 
+# The ports `up` will bind: those of the components not running (a broker lost by a test is started again alone).
 svc_ports() {
-	if [[ $1 == pulsar ]]; then
-		echo "$ZK_PORT $((ZK_PORT + 1)) $(bookie_port 1) $(bookie_port 2) $(bookie_http_port 1) $(bookie_http_port 2)" \
-			"$(broker_port 1) $(broker_port 2) $(web_port 1) $(web_port 2)"
-	else
+	if [[ $1 != pulsar ]]; then
 		standalone_svc_ports "$1"
+		return
 	fi
+	standalone_running_pid zookeeper >/dev/null || echo "$ZK_PORT $((ZK_PORT + 1))"
+	local n
+	for n in 1 2; do
+		standalone_running_pid "bookie-$n" >/dev/null || echo "$(bookie_port "$n") $(bookie_http_port "$n")"
+	done
+	for n in 1 2; do
+		standalone_running_pid "broker-$n" >/dev/null || echo "$(broker_port "$n") $(web_port "$n")"
+	done
 }
 
 svc_port_settings() {
@@ -330,7 +337,20 @@ start_broker() {
 }
 
 start_pulsar() {
-	local c
+	local c n
+	# A cluster that lost brokers (a test SIGKILLed one) gets them back alone: its metadata and bookies stay.
+	if standalone_running_pid zookeeper >/dev/null && standalone_running_pid bookie-1 >/dev/null &&
+		standalone_running_pid bookie-2 >/dev/null; then
+		for n in 1 2; do
+			standalone_running_pid "broker-$n" >/dev/null && continue
+			# What the lost broker's worker had spawned is orphaned; it must not hold a port or a consumer on.
+			[[ -z $(standalone_marked_pids "broker-$n") ]] || standalone_stop_svc "broker-$n"
+			log "restarting broker-$n of the running cluster"
+			start_broker "$n"
+			cluster_wait "broker-$n's functions worker" 300 worker_serves "$n"
+		done
+		return 0
+	fi
 	for c in "${CLUSTER_COMPONENTS[@]}"; do
 		if [[ -n $(standalone_marked_pids "$c") ]]; then
 			die "$c of the cluster in $STATE_DIR still runs while others do not; run 'KS_TOPOLOGY=cluster $0 down' first"
