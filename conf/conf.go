@@ -203,9 +203,11 @@ type Config struct {
 	// "function" needs the parallelism the worker passes; Function Mesh
 	// passes 1 unless its showPreciseParallelism is set.
 	RateLimitScope RateLimitScope `json:"rateLimitScope"`
-	// Whether Kinesis's answers may lower rateLimit for a shard: a throttled
-	// response cuts the shard's rate to 0.8 of what it was (once per round
-	// trip) and it climbs back by 3% of rateLimit a second, so a saturated
+	// Whether Kinesis's answers may lower rateLimit for a shard: while the
+	// limit binds, a throttled response cuts the shard's rate to the share
+	// of its records that got through, to between 0.7 and 0.9 of what it
+	// was (once per round trip), and it climbs back by 3% of rateLimit a
+	// second, more slowly near where it was throttled, so a saturated
 	// shard runs just under what Kinesis grants rather than having a share
 	// of every request refused and retried (about a third at rateLimit 150),
 	// and writers sharing a shard settle on shares of it. false: rateLimit
