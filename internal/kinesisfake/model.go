@@ -55,7 +55,7 @@ type Model struct {
 	faults  FaultFunc
 	calls   map[string]int64
 
-	requestID                                                 atomic.Uint64
+	requestID                                                atomic.Uint64
 	entriesStored, entriesThrottled, entriesFaulted, refused atomic.Int64
 }
 

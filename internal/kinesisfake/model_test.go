@@ -263,3 +263,10 @@ func TestDiscardAndOnStored(t *testing.T) {
 		t.Errorf("OnStored saw %v", seen)
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -115,8 +115,8 @@ func (s *Stream) sdkShardsLocked() []types.Shard {
 	out := make([]types.Shard, len(s.shards))
 	for i, sh := range s.shards {
 		t := types.Shard{
-			ShardId:      aws.String(sh.id),
-			HashKeyRange: &types.HashKeyRange{StartingHashKey: aws.String(sh.start.String()), EndingHashKey: aws.String(sh.end.String())},
+			ShardId:             aws.String(sh.id),
+			HashKeyRange:        &types.HashKeyRange{StartingHashKey: aws.String(sh.start.String()), EndingHashKey: aws.String(sh.end.String())},
 			SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String(sh.startSeq)},
 		}
 		if sh.endSeq != "" {
