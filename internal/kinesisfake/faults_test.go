@@ -66,7 +66,10 @@ func TestRequestFaults(t *testing.T) {
 		{"reset", kinesisfake.Fault{Reset: true}, false, isTransport},
 		{"timeout", kinesisfake.Fault{Timeout: true}, false, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
 		{"error 503", kinesisfake.Fault{Error: &kinesisfake.APIError{Code: "ServiceUnavailable", Message: "busy", Status: 503}}, false,
-			func(err error) bool { code, status := codeOf(err); return code == "ServiceUnavailable" && status == 503 }},
+			func(err error) bool {
+				code, status := codeOf(err)
+				return code == "ServiceUnavailable" && status == 503
+			}},
 		{"error throttled", kinesisfake.Fault{Error: &kinesisfake.APIError{Code: kinesisfake.CodeThrottled, Message: "Rate exceeded"}}, false,
 			func(err error) bool {
 				var pt *types.ProvisionedThroughputExceededException
