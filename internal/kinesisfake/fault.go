@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
 // Request is what a fault hook sees of a call, before the model acts on it.
@@ -43,7 +45,8 @@ type Fault struct {
 	// Reset resets the connection before the request is processed.
 	Reset bool
 	// Timeout: the request is not processed and never answered; the call
-	// returns when its context ends (the client's timeout).
+	// returns when its context ends (the client's timeout), so a context
+	// without a deadline waits for ever (and synctest reports a deadlock).
 	Timeout bool
 	// Error answers the call with this whole-request error; nothing is
 	// written.
@@ -123,7 +126,7 @@ type Rules struct {
 
 // ShardOutage fails the entries of one shard until Until.
 type ShardOutage struct {
-	Stream  string // as requests name it; "" for any
+	Stream  string // by name or ARN, whichever requests use; "" for any
 	ShardID string
 	Until   time.Time
 	// Code is the per-entry code; "" means CodeThrottled.
@@ -200,7 +203,7 @@ func (r Rules) Func() FaultFunc {
 			f.EntryErrors = entryDraws
 		}
 		for _, o := range r.ShardOutages {
-			if !q.Now.Before(o.Until) || (o.Stream != "" && o.Stream != q.Stream) {
+			if !q.Now.Before(o.Until) || (o.Stream != "" && kinesisrules.StreamName(o.Stream) != kinesisrules.StreamName(q.Stream)) {
 				continue
 			}
 			code := o.Code

@@ -19,9 +19,14 @@ import (
 // the SDK's retries off so that each call is one request.
 func serve(t testing.TB, m *kinesisfake.Model) *kinesis.Client {
 	t.Helper()
+	return sdkClient(serveURL(t, m))
+}
+
+func serveURL(t testing.TB, m *kinesisfake.Model) string {
+	t.Helper()
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
-	return sdkClient(srv.URL)
+	return srv.URL
 }
 
 func sdkClient(endpoint string) *kinesis.Client {
