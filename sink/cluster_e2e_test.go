@@ -7,8 +7,13 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
@@ -69,15 +74,23 @@ func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEn
 		t.Fatalf("functions create: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		// Through whichever broker still answers (a scenario may have killed one).
-		for _, b := range cl.Brokers {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			code, body, err := b.AdminREST(ctx, http.MethodDelete, "/admin/v3/functions/"+d.fqfn, nil)
-			cancel()
-			if err == nil && (code < 300 || code == http.StatusNotFound) {
-				return
+		// Through whichever broker answers (a scenario may have killed one), and again while the worker
+		// cluster has no leader yet (503 after a broker came back).
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			for _, b := range cl.Brokers {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				code, body, err := b.AdminREST(ctx, http.MethodDelete, "/admin/v3/functions/"+d.fqfn, nil)
+				cancel()
+				if err == nil && (code < 300 || code == http.StatusNotFound) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("cleanup: delete %s via %s: HTTP %d %v %s", d.fqfn, b.WebURL, code, err, body)
+					return
+				}
 			}
-			t.Logf("cleanup: delete %s via %s: HTTP %d %v %s", d.fqfn, b.WebURL, code, err, body)
+			time.Sleep(2 * time.Second)
 		}
 	})
 	return d
@@ -197,4 +210,198 @@ func TestClusterSpreadOverWorkers(t *testing.T) {
 			t.Errorf("instance %d (worker %s) received nothing: its partitions were not its own", in.InstanceID, in.Status.WorkerID)
 		}
 	}
+}
+
+// publishCluster is publishScale with a send timeout long enough for a
+// partition whose broker was lost to move to another broker (the metadata
+// session timeout, 30 s, and the lookup): a send that fails is an error,
+// not a record the sink lost.
+func publishCluster(t *testing.T, client pulsar.Client, topic string, n int, span time.Duration) {
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, MaxPendingMessages: 5000,
+		BatcherBuilderType: pulsar.KeyBasedBatchBuilder, SendTimeout: 5 * time.Minute})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer p.Close()
+	var failed sync.Once
+	start := time.Now()
+	for i := range n {
+		if i%100 == 0 {
+			time.Sleep(time.Until(start.Add(span * time.Duration(i) / time.Duration(n))))
+		}
+		p.SendAsync(context.Background(), &pulsar.ProducerMessage{Key: scaleKey(i), Payload: []byte(scalePayload(i))},
+			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+				if err != nil {
+					failed.Do(func() { t.Errorf("send: %v", err) })
+				}
+			})
+	}
+	if err := p.FlushWithCtx(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+// longestStall is, over the keys, the longest time after since during
+// which a key's records stopped reaching Kinesis (first copies, by their
+// arrival time): how long delivery of the partitions hit was interrupted.
+func longestStall(t *testing.T, ks *testenv.KinesisEnv, stream string, since time.Time) (time.Duration, string) {
+	recs, _ := userRecords(t, ks.ReadAll(t, stream))
+	seen := map[string]bool{}
+	last := map[string]time.Time{}
+	var worst time.Duration
+	var worstKey string
+	for _, r := range recs {
+		s := string(r.Data)
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		k, _, _ := strings.Cut(s, "/")
+		prev, ok := last[k]
+		last[k] = r.ArrivalTime
+		if !ok || r.ArrivalTime.Before(since) {
+			continue
+		}
+		if prev.Before(since) {
+			prev = since
+		}
+		if gap := r.ArrivalTime.Sub(prev); gap > worst {
+			worst, worstKey = gap, k
+		}
+	}
+	return worst, worstKey
+}
+
+// TestClusterWorkerLost SIGKILLs, mid-run, the broker (and so the
+// functions worker embedded in it) that hosts half the sink's instances
+// and owns part of the input partitions: the worker cluster must
+// reschedule those instances onto the surviving worker, the partitions
+// move to the surviving broker, and every record still reaches Kinesis
+// with first copies in publish order per key. It states how long delivery
+// stalled and how long the rescheduling took, and restarts the broker
+// afterwards.
+func TestClusterWorkerLost(t *testing.T) {
+	cl := testenv.Cluster(t)
+	ks := testenv.Kinesis(t)
+	n := clusterN(t)
+	// broker-2 is lost; broker-1 (PULSAR_WEB_URL) answers the admin calls.
+	const survivor, lost = 0, 1
+	d := deployOnCluster(t, cl, ks, survivor)
+	survivorWorker, lostWorker := cl.WorkerID(t, survivor), cl.WorkerID(t, lost)
+
+	var assigned map[int]string
+	cl.WaitFor(t, 3*time.Minute, func() bool { assigned = d.placement(t, survivor); return assigned != nil },
+		"%d instances of %s in the worker assignments", clusterParallelism, d.fqfn)
+	byWorker := perWorker(assigned)
+	if len(byWorker[lostWorker]) == 0 || len(byWorker[survivorWorker]) == 0 {
+		t.Fatalf("instances not on both workers: %v", byWorker)
+	}
+	cl.WaitFor(t, 3*time.Minute, func() bool { _, ok := d.runningOn(t, survivor, assigned); return ok },
+		"every instance running on its assigned worker")
+	lostPID := cl.BrokerPID(t, lost+1)
+	var orphans []int
+	for _, p := range cl.ProcessesOf(fmt.Sprintf("broker-%d", lost+1)) {
+		if p != lostPID {
+			orphans = append(orphans, p)
+		}
+	}
+	leader := workerLeader(t, cl, survivor)
+	t.Logf("placement %v; leader %s; broker-%d (pid %d, instance processes %v) will be lost",
+		byWorker, leader, lost+1, lostPID, orphans)
+
+	client := cl.Brokers[survivor].Client(t)
+	start := time.Now()
+	published := make(chan struct{})
+	go func() { defer close(published); publishCluster(t, client, d.topic, n, 60*time.Second) }()
+	cl.WaitFor(t, 3*time.Minute, func() bool { return d.stored(t) >= n/5 }, "a fifth of the records in Kinesis")
+
+	owned := d.partitionsOwnedBy(t, survivor, cl.Brokers[lost])
+	// The whole process group: the broker's JVM and the instances its
+	// worker spawned, as when the machine is lost. The JVM alone would leave
+	// its Go instances running (see the end of the test).
+	if err := syscall.Kill(-lostPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	t.Logf("SIGKILLed broker-%d's process group (pid %d and its instances) with %d records stored, %s into the run; "+
+		"it owned input partitions %v", lost+1, lostPID, d.stored(t), time.Since(start).Round(100*time.Millisecond), owned)
+	t.Cleanup(func() { cl.Repair(t) })
+
+	// Rescheduled: the assignments put every instance on the survivor, and
+	// each runs there.
+	var rescheduled, running time.Duration
+	cl.WaitFor(t, 6*time.Minute, func() bool {
+		if rescheduled == 0 {
+			if a := d.placement(t, survivor); a != nil && len(perWorker(a)[survivorWorker]) == clusterParallelism {
+				rescheduled = time.Since(killed)
+			}
+		}
+		if rescheduled != 0 && running == 0 {
+			if _, ok := d.runningOn(t, survivor, map[int]string{0: survivorWorker, 1: survivorWorker,
+				2: survivorWorker, 3: survivorWorker}); ok {
+				running = time.Since(killed)
+			}
+		}
+		return running != 0
+	}, "the instances of the lost worker rescheduled and running on %s", survivorWorker)
+	t.Logf("rescheduled onto the survivor %s after the kill, all %d running there after %s",
+		rescheduled.Round(100*time.Millisecond), clusterParallelism, running.Round(100*time.Millisecond))
+
+	<-published
+	waitBacklogDrained(t, cl.Brokers[survivor], d.topic, d.sub)
+	took := time.Since(start)
+
+	res, distinctN := readScale(t, ks, d.stream, n)
+	stall, key := longestStall(t, ks, d.stream, killed)
+	t.Logf("worker-lost: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s; "+
+		"longest stall of a key after the kill %s (%s); rescheduled after %s",
+		n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond),
+		stall.Round(100*time.Millisecond), key, rescheduled.Round(100*time.Millisecond))
+	if res.missing != 0 {
+		t.Errorf("%d records missing", res.missing)
+	}
+	if res.outOfOrder != 0 {
+		t.Errorf("%d first copies out of publish order per key with FAILOVER and retainOrdering", res.outOfOrder)
+	}
+
+	for _, p := range orphans {
+		if syscall.Kill(p, 0) == nil {
+			t.Errorf("the lost worker's instance process %d survived the SIGKILL of its process group", p)
+		}
+	}
+}
+
+// partitionsOwnedBy lists the input partitions whose owner (a lookup
+// asked of broker via) is broker b.
+func (d *clusterDeployment) partitionsOwnedBy(t *testing.T, via int, b *testenv.PulsarEnv) []int {
+	host := b.WebURL[strings.LastIndex(b.WebURL, "/")+1:]
+	var out []int
+	for i := 0; i < clusterPartitions; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_, body, err := d.cl.Brokers[via].AdminREST(ctx, http.MethodGet,
+			"/lookup/v2/topic/"+strings.Replace(d.topic, "://", "/", 1)+"-partition-"+strconv.Itoa(i), nil)
+		cancel()
+		var l struct {
+			HTTPURL string `json:"httpUrl"`
+		}
+		if err == nil && json.Unmarshal(body, &l) == nil && strings.HasSuffix(strings.TrimRight(l.HTTPURL, "/"), host) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func workerLeader(t *testing.T, cl *testenv.ClusterEnv, via int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, body, err := cl.Brokers[via].AdminREST(ctx, http.MethodGet, "/admin/v2/worker/cluster/leader", nil)
+	if err != nil {
+		return "?"
+	}
+	var l struct {
+		WorkerID string `json:"workerId"`
+	}
+	_ = json.Unmarshal(body, &l)
+	return l.WorkerID
 }

@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -183,4 +185,53 @@ func (c *ClusterEnv) BrokerPID(t testing.TB, i int) int {
 func (c *ClusterEnv) WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msgf string, args ...any) {
 	t.Helper()
 	WaitFor(t, timeout, cond, msgf, args...)
+}
+
+// Repair starts again the brokers of the cluster that are not running (a scenario SIGKILLed one), with
+// `KS_TOPOLOGY=cluster scripts/local-env.sh up pulsar` on the cluster's state directory, and waits until both
+// workers are members again. Its metadata store and bookies are left as they are.
+func (c *ClusterEnv) Repair(t testing.TB) {
+	t.Helper()
+	script, err := findScript("scripts/local-env.sh")
+	if err != nil {
+		t.Fatalf("scripts/local-env.sh: %v", err)
+	}
+	if c.StateDir == "" {
+		t.Fatalf("%s is not set: cannot restart the cluster's brokers", EnvClusterStateDir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "up", "pulsar")
+	cmd.Env = append(withoutVars(os.Environ(), "KS_STATE_DIR", "KS_TOPOLOGY"), "KS_TOPOLOGY=cluster", "KS_STATE_DIR="+c.StateDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restarting the cluster's lost brokers: %v\n%s", err, out)
+	}
+}
+
+// ProcessesOf returns the pids of the live processes local-env.sh started for component (zookeeper, bookie-N,
+// broker-N) of this cluster, and of those they spawned (function instances inherit their broker's mark).
+func (c *ClusterEnv) ProcessesOf(component string) []int {
+	if c.StateDir == "" {
+		return nil
+	}
+	id := []byte("KS_LOCAL_ENV_ID=" + c.StateDir + "\x00")
+	svc := []byte("KS_LOCAL_ENV_SVC=" + component + "\x00")
+	dirs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var pids []int
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// Whole entries only: each is NUL-terminated, and a leading NUL makes the first one match too.
+		b = append([]byte{0}, b...)
+		if !bytes.Contains(b, append([]byte{0}, id...)) || !bytes.Contains(b, append([]byte{0}, svc...)) {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, "/proc/"), "/environ")); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
 }
