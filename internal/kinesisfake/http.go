@@ -189,8 +189,7 @@ func shape(v reflect.Value) any {
 	case reflect.Struct:
 		if v.Type() == timeType {
 			t := v.Interface().(time.Time)
-			return json.Number(strings.TrimRight(strings.TrimRight(
-				strconvFloat(float64(t.UnixMicro())/1e6), "0"), "."))
+			return json.Number(strconv.FormatFloat(float64(t.UnixMilli())/1e3, 'f', -1, 64))
 		}
 		out := map[string]any{}
 		for i := 0; i < v.NumField(); i++ {
@@ -228,5 +227,3 @@ func shape(v reflect.Value) any {
 	}
 	return v.Interface()
 }
-
-func strconvFloat(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }

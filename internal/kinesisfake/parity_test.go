@@ -296,7 +296,7 @@ type transcript struct {
 	stored  string
 }
 
-func runParity(t *testing.T, c kinesisAPI, stream, arn string) transcript {
+func runParity(t *testing.T, c kinesisAPI, stream, arn string, retryTransport bool) transcript {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(parityShards)}); err != nil {
@@ -310,7 +310,16 @@ func runParity(t *testing.T, c kinesisAPI, stream, arn string) transcript {
 	}
 	var tr transcript
 	for _, s := range parityScript() {
-		tr.answers = append(tr.answers, s.run(ctx, c, stream, arn))
+		a := s.run(ctx, c, stream, arn)
+		if retryTransport && strings.HasPrefix(a, "other: ") {
+			// kinesalite, under the load of other tests, now and then
+			// drops a connection mid-answer. A step is sent again once; a
+			// write that had been stored shows as a duplicate in the
+			// read-back, so a retry cannot make the test pass wrongly.
+			t.Logf("%s: %s; sending it again", s.name, a)
+			a = s.run(ctx, c, stream, arn)
+		}
+		tr.answers = append(tr.answers, a)
 	}
 	tr.stored = readBack(ctx, t, c, stream)
 	return tr
@@ -333,12 +342,12 @@ func TestParity(t *testing.T) {
 	results := map[string]transcript{}
 
 	m := kinesisfake.New(kinesisfake.Config{NoShardLimit: true})
-	t.Run("model", func(t *testing.T) { results["model"] = runParity(t, m.Client(), stream, arn) })
+	t.Run("model", func(t *testing.T) { results["model"] = runParity(t, m.Client(), stream, arn, false) })
 	mh := kinesisfake.New(kinesisfake.Config{NoShardLimit: true})
-	t.Run("model over HTTP", func(t *testing.T) { results["http"] = runParity(t, serve(t, mh), stream, arn) })
+	t.Run("model over HTTP", func(t *testing.T) { results["http"] = runParity(t, serve(t, mh), stream, arn, false) })
 	t.Run("kinesalite", func(t *testing.T) {
 		k := testenv.Kinesis(t)
-		results["kinesalite"] = runParity(t, sdkClient(k.Endpoint), stream, arn)
+		results["kinesalite"] = runParity(t, sdkClient(k.Endpoint), stream, arn, true)
 	})
 	if t.Failed() {
 		return
