@@ -223,10 +223,9 @@ func (m *Model) Counters() Counters {
 		EntriesFaulted: m.entriesFaulted.Load(), Refused: m.refused.Load()}
 }
 
-// call is one call in progress: its number, the fault it meets.
+// call is one call in progress: its request id and the fault it meets.
 type call struct {
-	op    string
-	id    string // request id
+	id    string
 	fault Fault
 }
 
@@ -238,7 +237,7 @@ func (m *Model) begin(ctx context.Context, op, stream string, entries func() []E
 	n := m.calls[op]
 	hook := m.faults
 	m.mu.Unlock()
-	c := &call{op: op, id: fmt.Sprintf("kinesisfake-%d", m.requestID.Add(1))}
+	c := &call{id: fmt.Sprintf("kinesisfake-%d", m.requestID.Add(1))}
 	if hook == nil {
 		return c, nil
 	}

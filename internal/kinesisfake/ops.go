@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -361,24 +362,20 @@ func (m *Model) getShardIterator(ctx context.Context, in *kinesis.GetShardIterat
 	if e != nil {
 		return nil, c, e
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	sh := st.shardLocked(aws.ToString(in.ShardId))
-	if sh == nil {
-		return nil, c, st.shardNotFound(aws.ToString(in.ShardId))
+	it, e := st.iterator(in)
+	if e != nil {
+		return nil, c, e
 	}
-	seqPos := func(after bool) (int, *APIError) {
-		want := aws.ToString(in.StartingSequenceNumber)
-		for i, r := range sh.records {
-			if r.SequenceNumber == want {
-				if after {
-					return i + 1, nil
-				}
-				return i, nil
-			}
-		}
-		return 0, apiErr(CodeInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.",
-			want, sh.id, st.name, st.account)
+	return &kinesis.GetShardIteratorOutput{ShardIterator: aws.String(it)}, c, c.finish(ctx)
+}
+
+// iterator is GetShardIterator's answer for the stream.
+func (s *Stream) iterator(in *kinesis.GetShardIteratorInput) (string, *APIError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.shardLocked(aws.ToString(in.ShardId))
+	if sh == nil {
+		return "", s.shardNotFound(aws.ToString(in.ShardId))
 	}
 	pos := 0
 	switch in.ShardIteratorType {
@@ -386,21 +383,25 @@ func (m *Model) getShardIterator(ctx context.Context, in *kinesis.GetShardIterat
 	case types.ShardIteratorTypeLatest:
 		pos = len(sh.records)
 	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
-		p, e := seqPos(in.ShardIteratorType == types.ShardIteratorTypeAfterSequenceNumber)
-		if e != nil {
-			return nil, c, e
+		want := aws.ToString(in.StartingSequenceNumber)
+		i := slices.IndexFunc(sh.records, func(r Record) bool { return r.SequenceNumber == want })
+		if i < 0 {
+			return "", apiErr(CodeInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.",
+				want, sh.id, s.name, s.account)
 		}
-		pos = p
+		pos = i
+		if in.ShardIteratorType == types.ShardIteratorTypeAfterSequenceNumber {
+			pos++
+		}
 	case types.ShardIteratorTypeAtTimestamp:
 		ts := aws.ToTime(in.Timestamp)
 		for pos < len(sh.records) && sh.records[pos].ArrivalTime.Before(ts) {
 			pos++
 		}
 	default:
-		return nil, c, apiErr(CodeValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]", in.ShardIteratorType)
+		return "", apiErr(CodeValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]", in.ShardIteratorType)
 	}
-	out := &kinesis.GetShardIteratorOutput{ShardIterator: aws.String(iterator(st.gen, sh.index, pos))}
-	return out, c, c.finish(ctx)
+	return iterator(s.gen, sh.index, pos), nil
 }
 
 func (m *Model) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*kinesis.GetRecordsOutput, *call, error) {
@@ -419,12 +420,22 @@ func (m *Model) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*k
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.deleted || idx >= len(st.shards) {
-		return nil, c, st.notFound()
+	out, e := st.read(idx, pos, limit, m.now())
+	if e != nil {
+		return nil, c, e
 	}
-	sh := st.shards[idx]
+	return out, c, c.finish(ctx)
+}
+
+// read is GetRecords' answer: up to limit records of shard idx from pos.
+func (s *Stream) read(idx, pos, limit int, now time.Time) (*kinesis.GetRecordsOutput, *APIError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleted || idx >= len(s.shards) {
+		return nil, s.notFound()
+	}
+	sh := s.shards[idx]
+	pos = max(0, min(pos, len(sh.records)))
 	end := min(len(sh.records), pos+limit)
 	out := &kinesis.GetRecordsOutput{Records: []types.Record{}, MillisBehindLatest: aws.Int64(0)}
 	for _, r := range sh.records[pos:end] {
@@ -433,14 +444,14 @@ func (m *Model) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*k
 			EncryptionType: types.EncryptionTypeNone})
 	}
 	if end < len(sh.records) {
-		out.MillisBehindLatest = aws.Int64(max(0, m.now().Sub(sh.records[end].ArrivalTime).Milliseconds()))
+		out.MillisBehindLatest = aws.Int64(max(0, now.Sub(sh.records[end].ArrivalTime).Milliseconds()))
 	}
 	if sh.open() || end < len(sh.records) {
-		out.NextShardIterator = aws.String(iterator(gen, idx, end))
+		out.NextShardIterator = aws.String(iterator(s.gen, idx, end))
 	} else {
 		// A closed shard read to its end has no next iterator; the reader
 		// goes on with its children.
-		for _, ch := range st.shards {
+		for _, ch := range s.shards {
 			if ch.parent == sh.id || ch.adjacent == sh.id {
 				parents := []string{ch.parent}
 				if ch.adjacent != "" {
@@ -451,5 +462,5 @@ func (m *Model) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*k
 			}
 		}
 	}
-	return out, c, c.finish(ctx)
+	return out, nil
 }

@@ -106,6 +106,17 @@ func TestSplitShard(t *testing.T) {
 	if n := len(st.ShardRecords("shardId-000000000000")); n != 20 {
 		t.Errorf("parent holds %d records, want 20", n)
 	}
+	// A reader of the closed parent is sent on to its children.
+	it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000000"),
+		ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: before.Records[9].SequenceNumber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil || len(gr.Records) != 10 || gr.NextShardIterator != nil || len(gr.ChildShards) != 2 ||
+		*gr.ChildShards[0].ShardId != *a.ShardId || len(gr.ChildShards[1].ParentShards) != 1 {
+		t.Errorf("reading the closed parent: %d records, next %v, children %v, %v", len(gr.Records), gr.NextShardIterator, gr.ChildShards, err)
+	}
 
 	// A closed shard cannot be split again; a key outside the range fails.
 	for _, tc := range []struct{ shard, key, code string }{
