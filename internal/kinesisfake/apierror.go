@@ -43,6 +43,17 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
+// ErrorCode, ErrorMessage and ErrorFault make an APIError a smithy.APIError,
+// so that the model's own methods' errors read as the SDK's do.
+func (e *APIError) ErrorCode() string    { return e.Code }
+func (e *APIError) ErrorMessage() string { return e.Message }
+func (e *APIError) ErrorFault() smithy.ErrorFault {
+	if e.HTTPStatus() >= 500 {
+		return smithy.FaultServer
+	}
+	return smithy.FaultClient
+}
+
 // HTTPStatus is the status the error is answered with.
 func (e *APIError) HTTPStatus() int {
 	if e.Status != 0 {
@@ -98,11 +109,7 @@ func (e *APIError) sdkAPIError() error {
 	case "KMSOptInRequired":
 		return &types.KMSOptInRequired{Message: m}
 	}
-	fault := smithy.FaultClient
-	if e.HTTPStatus() >= 500 {
-		fault = smithy.FaultServer
-	}
-	return &smithy.GenericAPIError{Code: e.Code, Message: e.Message, Fault: fault}
+	return &smithy.GenericAPIError{Code: e.Code, Message: e.Message, Fault: e.ErrorFault()}
 }
 
 // sdkError wraps e as the SDK returns a service error from an operation:

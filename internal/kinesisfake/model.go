@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisrules"
 )
 
@@ -126,7 +128,7 @@ func (m *Model) CreateStream(spec StreamSpec) (*Stream, error) {
 		return nil, apiErr(CodeResourceInUse, "Stream %s under account %s already exists.", spec.Name, m.cfg.Account)
 	}
 	m.gen++
-	s := &Stream{model: m, name: spec.Name, account: m.cfg.Account, gen: m.gen, created: m.now(), maxKiB: kib,
+	s := &Stream{model: m, name: spec.Name, account: m.cfg.Account, gen: m.gen, created: m.now(), maxKiB: kib, status: types.StreamStatusActive,
 		arn: fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", m.cfg.Region, m.cfg.Account, spec.Name)}
 	for _, r := range evenRanges(spec.Shards) {
 		s.addShardLocked(r[0], r[1], "", "")

@@ -270,3 +270,34 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+func TestStreamStatus(t *testing.T) {
+	m := kinesisfake.New(kinesisfake.Config{})
+	st := m.MustCreateStream("s", 1)
+	c := m.Client()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		status    types.StreamStatus
+		putCode   string
+		splitCode string
+	}{
+		{types.StreamStatusCreating, kinesisfake.CodeResourceNotFound, kinesisfake.CodeResourceInUse},
+		{types.StreamStatusUpdating, "", kinesisfake.CodeResourceInUse},
+		{types.StreamStatusDeleting, kinesisfake.CodeResourceNotFound, kinesisfake.CodeResourceInUse},
+		{types.StreamStatusActive, "", ""},
+	} {
+		st.SetStatus(tc.status)
+		sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
+		if err != nil || sum.StreamDescriptionSummary.StreamStatus != tc.status {
+			t.Errorf("%s: described as %v, %v", tc.status, sum.StreamDescriptionSummary.StreamStatus, err)
+		}
+		_, err = c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: entries(1, "k", 1)})
+		if code, _ := codeOf(err); code != tc.putCode {
+			t.Errorf("%s: PutRecords %v, want %q", tc.status, err, tc.putCode)
+		}
+		_, err = st.SplitEvenly(st.OpenShards()[0].ID)
+		if code, _ := codeOf(err); code != tc.splitCode {
+			t.Errorf("%s: split %v, want %q", tc.status, err, tc.splitCode)
+		}
+	}
+}

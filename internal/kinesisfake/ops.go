@@ -126,7 +126,7 @@ func (s *Stream) summary() *types.StreamDescriptionSummary {
 	return &types.StreamDescriptionSummary{
 		StreamName:              aws.String(s.name),
 		StreamARN:               aws.String(s.arn),
-		StreamStatus:            types.StreamStatusActive,
+		StreamStatus:            s.status,
 		StreamModeDetails:       &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned},
 		RetentionPeriodHours:    aws.Int32(24),
 		StreamCreationTimestamp: aws.Time(s.created),

@@ -30,7 +30,7 @@ func (s *Stream) put(recs []types.PutRecordsRequestEntry, hashes []kpl.Hash, ent
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var t putTally
-	if s.deleted {
+	if !s.writableLocked() {
 		return nil, t, s.notFound()
 	}
 	out := &kinesis.PutRecordsOutput{Records: make([]types.PutRecordsResultEntry, len(recs)), EncryptionType: types.EncryptionTypeNone}

@@ -25,6 +25,7 @@ type Stream struct {
 	maxKiB  int
 
 	mu      sync.Mutex
+	status  types.StreamStatus
 	deleted bool
 	shards  []*shard // every shard, by index
 	open    []*shard // the open shards, by starting hash key
@@ -40,6 +41,40 @@ func (s *Stream) ARN() string { return s.arn }
 // MaxRecordSize is the largest record (data + partition key) the stream
 // takes, in bytes.
 func (s *Stream) MaxRecordSize() int { return s.maxKiB * 1024 }
+
+// Status is the stream's status: ACTIVE unless SetStatus said otherwise.
+func (s *Stream) Status() types.StreamStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// SetStatus puts the stream in a status, as Kinesis does for a while
+// around a change: CREATING and DELETING refuse writes as a missing stream
+// (ResourceNotFoundException), UPDATING takes them, and resharding needs
+// ACTIVE. The model's own changes are immediate and leave the status
+// alone; this is for tests of what a client does meanwhile.
+func (s *Stream) SetStatus(st types.StreamStatus) {
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+}
+
+// writableLocked says whether the stream takes records now.
+func (s *Stream) writableLocked() bool {
+	return !s.deleted && (s.status == types.StreamStatusActive || s.status == types.StreamStatusUpdating)
+}
+
+// activeLocked refuses a change unless the stream is ACTIVE.
+func (s *Stream) activeLocked() *APIError {
+	if s.deleted {
+		return s.notFound()
+	}
+	if s.status != types.StreamStatusActive {
+		return apiErr(CodeResourceInUse, "Stream %s under account %s not ACTIVE, instead in state %s", s.name, s.account, s.status)
+	}
+	return nil
+}
 
 // seqString formats a sequence number. They are decimal, of one width (so
 // that they compare as strings as they do as numbers), and drawn from one
@@ -150,8 +185,8 @@ func (s *Stream) shardNotFound(id string) *APIError {
 func (s *Stream) SplitShard(shardID, newStartingHashKey string) ([2]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.deleted {
-		return [2]string{}, s.notFound()
+	if e := s.activeLocked(); e != nil {
+		return [2]string{}, e
 	}
 	sh := s.shardLocked(shardID)
 	if sh == nil {
@@ -191,8 +226,8 @@ func (s *Stream) SplitEvenly(shardID string) ([2]string, error) {
 func (s *Stream) MergeShards(shardID, adjacentID string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.deleted {
-		return "", s.notFound()
+	if e := s.activeLocked(); e != nil {
+		return "", e
 	}
 	a, b := s.shardLocked(shardID), s.shardLocked(adjacentID)
 	if a == nil {
