@@ -29,6 +29,7 @@ func (s *Stream) put(recs []types.PutRecordsRequestEntry, hashes []kpl.Hash, ent
 	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keep := !s.model.cfg.Discard || onStored != nil
 	var t putTally
 	if !s.writableLocked() {
 		return nil, t, s.notFound()
@@ -58,8 +59,11 @@ func (s *Stream) put(recs []types.PutRecordsRequestEntry, hashes []kpl.Hash, ent
 			continue
 		}
 		s.seq++
-		r := Record{ShardID: sh.id, SequenceNumber: seqString(s.seq), PartitionKey: *e.PartitionKey,
-			Data: append([]byte(nil), e.Data...), ArrivalTime: now}
+		r := Record{ShardID: sh.id, SequenceNumber: seqString(s.seq), PartitionKey: *e.PartitionKey, ArrivalTime: now}
+		if keep {
+			// The caller may reuse its buffers (the producer pools them).
+			r.Data = append([]byte(nil), e.Data...)
+		}
 		if e.ExplicitHashKey != nil {
 			r.ExplicitHashKey = *e.ExplicitHashKey
 		}
@@ -69,7 +73,7 @@ func (s *Stream) put(recs []types.PutRecordsRequestEntry, hashes []kpl.Hash, ent
 		if onStored != nil {
 			stored = append(stored, r)
 		}
-		res.ShardId = aws.String(sh.id)
+		res.ShardId = sh.idRef
 		res.SequenceNumber = aws.String(r.SequenceNumber)
 		t.stored++
 	}

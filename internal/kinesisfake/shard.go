@@ -68,6 +68,7 @@ func (b *bucket) take(l ShardLimit, now time.Time, size int) bool {
 type shard struct {
 	index            int
 	id               string
+	idRef            *string // id, shared by every answer naming the shard
 	start, end       kpl.Hash
 	parent, adjacent string
 	startSeq, endSeq string // endSeq is "" while the shard is open

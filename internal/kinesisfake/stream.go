@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -80,10 +81,21 @@ func (s *Stream) activeLocked() *APIError {
 // that they compare as strings as they do as numbers), and drawn from one
 // counter per stream: increasing within a shard, and a child shard's
 // numbers are above its parents'.
-func seqString(n uint64) string { return fmt.Sprintf("49%054d", n) }
+func seqString(n uint64) string {
+	var b [56]byte
+	for i := range b {
+		b[i] = '0'
+	}
+	b[0] = '4'
+	b[1] = '9'
+	d := strconv.AppendUint(nil, n, 10)
+	copy(b[len(b)-len(d):], d)
+	return string(b[:])
+}
 
 func (s *Stream) addShardLocked(start, end kpl.Hash, parent, adjacent string) *shard {
-	sh := &shard{index: len(s.shards), id: shardID(len(s.shards)), start: start, end: end,
+	id := shardID(len(s.shards))
+	sh := &shard{index: len(s.shards), id: id, idRef: &id, start: start, end: end,
 		parent: parent, adjacent: adjacent, startSeq: seqString(s.seq + 1)}
 	s.shards = append(s.shards, sh)
 	s.open = append(s.open, sh)
