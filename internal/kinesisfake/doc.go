@@ -32,6 +32,13 @@
 //     UserRecords, deaggregated as a KCL consumer reads them), and
 //     GetShardIterator/GetRecords for readers that use the API.
 //
+// What it does not model: retention (records are kept for ever),
+// UpdateShardCount and on-demand scaling, PutRecord (singular),
+// SubscribeToShard and consumers, encryption, control-plane rate limits
+// (LimitExceededException), the time a change takes (streams are ACTIVE at
+// once and resharding is immediate; Stream.SetStatus stands in for the
+// meantime), signatures, and the CBOR protocol.
+//
 // # Faults
 //
 // A FaultFunc, set with Config.Faults or Model.SetFaults, sees every call
