@@ -310,6 +310,20 @@ func TestClusterWorkerLost(t *testing.T) {
 	t.Logf("placement %v; leader %s; broker-%d (pid %d, instance processes %v) will be lost",
 		byWorker, leader, lost+1, lostPID, orphans)
 
+	// The load manager put every bundle on one broker here; losing a broker
+	// that owns none of the input would test the worker alone. Half the
+	// partitions' bundles go to the broker that will be lost, as a loaded
+	// cluster would have spread them.
+	d.moveBundles(t, survivor, cl.Brokers[lost], func(i int) bool { return i%2 == 0 })
+	cl.WaitFor(t, 2*time.Minute, func() bool { return len(d.partitionsOwnedBy(t, survivor, cl.Brokers[lost])) > 0 },
+		"input partitions owned by broker-%d", lost+1)
+	cl.WaitFor(t, 2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c, err := cl.Brokers[survivor].ConsumersOf(ctx, d.topic, d.sub)
+		return err == nil && c >= clusterPartitions*clusterParallelism
+	}, "every instance's consumer back on each partition")
+
 	client := cl.Brokers[survivor].Client(t)
 	start := time.Now()
 	published := make(chan struct{})
@@ -369,6 +383,35 @@ func TestClusterWorkerLost(t *testing.T) {
 		if syscall.Kill(p, 0) == nil {
 			t.Errorf("the lost worker's instance process %d survived the SIGKILL of its process group", p)
 		}
+	}
+}
+
+// moveBundles unloads the namespace bundles holding the input partitions
+// for which pick is true, naming broker b as their next owner.
+func (d *clusterDeployment) moveBundles(t *testing.T, via int, b *testenv.PulsarEnv, pick func(int) bool) {
+	dest := b.WebURL[strings.LastIndex(b.WebURL, "/")+1:]
+	moved := map[string]bool{}
+	for i := 0; i < clusterPartitions; i++ {
+		if !pick(i) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code, bundle, err := d.cl.Brokers[via].AdminREST(ctx, http.MethodGet,
+			"/lookup/v2/topic/"+strings.Replace(d.topic, "://", "/", 1)+"-partition-"+strconv.Itoa(i)+"/bundle", nil)
+		if err != nil || code != http.StatusOK {
+			cancel()
+			t.Fatalf("bundle of partition %d: HTTP %d %v %s", i, code, err, bundle)
+		}
+		if r := strings.Trim(string(bundle), "\" \n"); !moved[r] {
+			moved[r] = true
+			code, body, err := d.cl.Brokers[via].AdminREST(ctx, http.MethodPut,
+				"/admin/v2/namespaces/public/default/"+r+"/unload?destinationBroker="+dest, nil)
+			if err != nil || code >= 300 {
+				cancel()
+				t.Fatalf("unload bundle %s to %s: HTTP %d %v %s", r, dest, code, err, body)
+			}
+		}
+		cancel()
 	}
 }
 
