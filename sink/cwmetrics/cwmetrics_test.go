@@ -551,3 +551,57 @@ func gauge(t *testing.T, reg prometheus.Gatherer, name string, labels map[string
 	t.Errorf("no sample %s%v", name, labels)
 	return -1
 }
+
+// TestCustomMetricCount: how many CloudWatch custom metrics (distinct name
+// and dimensions) one stream of n shards costs at each metricsLevel and
+// metricsGranularity, with one error code seen. docs/aws-costs.md gives
+// the same formula: (names + codes) × levels + stream-level extras.
+func TestCustomMetricCount(t *testing.T) {
+	e := newEnv(t)
+	const codes = 1
+	for _, tc := range []struct {
+		level conf.MetricsLevel
+		gran  conf.MetricsGranularity
+		// names: metrics defined at the shard level (ErrorsByCode aside);
+		// extra: those defined at the stream level or globally.
+		names int
+		extra func(levels int) int
+	}{
+		{conf.MetricsDetailed, conf.GranularityShard, 9, func(int) int { return 3*2 + 1 }},
+		{conf.MetricsDetailed, conf.GranularityStream, 9, func(int) int { return 3*2 + 1 }},
+		{conf.MetricsDetailed, conf.GranularityGlobal, 9, func(int) int { return 3 + 1 }},
+		{conf.MetricsSummary, conf.GranularityShard, 5, func(int) int { return 0 }},
+		{conf.MetricsSummary, conf.GranularityStream, 5, func(int) int { return 0 }},
+		{conf.MetricsSummary, conf.GranularityGlobal, 5, func(int) int { return 0 }},
+	} {
+		for _, shards := range []int{1, 4, 16} {
+			t.Run(fmt.Sprintf("%s/%s/%d", tc.level, tc.gran, shards), func(t *testing.T) {
+				e.proxy.Reset()
+				e.ns = fmt.Sprintf("cwmetrics-count-%d", time.Now().UnixNano())
+				m := e.metrics(t, Options{Granularity: tc.gran, Level: tc.level})
+				stream := fmt.Sprintf("count-%d", runID)
+				m.UserRecordReceived(stream)
+				m.Request(stream, 2, 200, time.Millisecond, "")
+				for i := range shards {
+					shard := fmt.Sprintf("shardId-%012d", i)
+					m.KinesisRecordPut(stream, shard, 1, 100)
+					m.UserRecordPut(stream, shard, 100, 1, time.Millisecond)
+					m.UserRecordFailed(stream, shard, 3, true)
+					m.EntryError(stream, shard, pte)
+				}
+				// What the upload loop's sampler records every second.
+				m.mu.Lock()
+				m.addLocked(mUserRecordsPending, "", "", "", 1)
+				m.mu.Unlock()
+				if err := m.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				levels := map[conf.MetricsGranularity]int{conf.GranularityShard: shards + 2, conf.GranularityStream: 2, conf.GranularityGlobal: 1}[tc.gran]
+				want := (tc.names+codes)*levels + tc.extra(levels)
+				if got := len(sent(t, e.proxy, e.ns)); got != want {
+					t.Errorf("%d custom metrics, the formula says %d", got, want)
+				}
+			})
+		}
+	}
+}
