@@ -3,10 +3,13 @@ package producer_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
 )
 
@@ -107,4 +110,69 @@ func TestThrottledRetryGoesWhileCallbackBlocks(t *testing.T) {
 	if dupes, _ := checkArrived(t, e.direct, e.stream, want); dupes != 0 {
 		t.Errorf("%d duplicates", dupes)
 	}
+}
+
+// The same against the in-process Kinesis model on synctest's clock, so
+// that it needs no service: the first request carries A and B and throttles
+// B; while A's callback blocks, B's retry must go and be stored. Were it
+// held back, every goroutine would wait and the bubble's clock would run
+// to the test's minute.
+func TestThrottledRetryGoesWhileCallbackBlocksInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := kinesisfake.New(kinesisfake.Config{Faults: func(r *kinesisfake.Request) kinesisfake.Fault {
+			if r.Op != "PutRecords" || r.N != 1 {
+				return kinesisfake.Fault{}
+			}
+			codes := make([]string, len(r.Entries))
+			for i, e := range r.Entries {
+				if e.PartitionKey == "b" {
+					codes[i] = kinesisfake.CodeThrottled
+				}
+			}
+			return kinesisfake.Fault{EntryErrors: codes}
+		}})
+		st, err := m.CreateStream(kinesisfake.StreamSpec{Name: "s", Shards: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := producer.New(m.Client(), producer.Options{RetainOrdering: true, Linger: time.Hour, MaxRecordsPerRequest: 2,
+			RetryInitialDelay: 10 * time.Millisecond, RetryMaxDelay: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		resA, resB := make(chan producer.Result, 1), make(chan producer.Result, 1)
+		put := func(key string, cb func(producer.Result)) {
+			t.Helper()
+			if err := p.Put(context.Background(), producer.Entry{Stream: "s", PartitionKey: key, Data: []byte("record " + key), Callback: cb}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("a", func(r producer.Result) { resA <- r; <-release })
+		put("b", func(r producer.Result) { resB <- r })
+		flushed := make(chan error, 1)
+		go func() { flushed <- p.Flush(context.Background()) }()
+
+		if r := <-resA; r.Err != nil || r.Attempts != 1 {
+			t.Errorf("A: %+v; want delivered at the first attempt", r)
+		}
+		select {
+		case r := <-resB:
+			if r.Err != nil || r.Attempts != 2 {
+				t.Errorf("B: %+v; want delivered at the second attempt", r)
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("B was not delivered within a minute while A's callback blocked (stats %+v)", p.Stats())
+		}
+		close(release)
+		if err := <-flushed; err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(st.Records()); got != 2 {
+			t.Errorf("%d records stored, want 2", got)
+		}
+	})
 }
