@@ -277,7 +277,7 @@ func (l *limiter) readyAt(b *bucket, now time.Time) time.Time {
 			// The rates climb while the bucket refills, so the wait at the
 			// rates of now is the latest the record can go, and can be far
 			// too late: after a cut to the floor at RateLimit 0.3, 16.7 s
-			// where 4 s do. At a stream's tail nothing else wakes the
+			// where 3.4 s do. At a stream's tail nothing else wakes the
 			// dispatcher.
 			t = l.earliest(b, r.size, now, t)
 		}
