@@ -4,7 +4,9 @@ package runtime
 // key that gave the value.
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/pb"
@@ -97,18 +99,49 @@ func (b *builtConf) validate() error {
 }
 
 func checkServiceURL(s string) error {
+	if err := CheckServiceURL(strconv.Quote("pulsarServiceURL"), s); err != nil {
+		return confErrorf("%s", err.Error())
+	}
+	return nil
+}
+
+// CheckServiceURL is the one rule for a broker URL, whoever gave it: what
+// names the source in the message (a key of the instance conf, quoted, or a
+// command-line flag), so the user is told which setting to fix. A bare
+// host:port is the common slip (pulsar-admin's own examples are URLs, but
+// broker host names are often quoted without one), so it gets the URL to use.
+func CheckServiceURL(what, s string) error {
 	if s == "" {
-		return confErrorf("%q: is required (the broker URL, e.g. pulsar://broker:6650), got none", "pulsarServiceURL")
+		return fmt.Errorf("%s: is required (the broker URL, e.g. pulsar://broker:6650), got none", what)
+	}
+	if !strings.Contains(s, "://") && looksLikeHostPort(s) {
+		return fmt.Errorf("%s: %q has no scheme; use pulsar://%s (or pulsar+ssl://%[2]s for TLS)", what, s, s)
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return confErrorf("%q: must be a pulsar://, pulsar+ssl://, http:// or https:// URL with a host, got %q", "pulsarServiceURL", s)
+		return fmt.Errorf("%s: must be a pulsar://, pulsar+ssl://, http:// or https:// URL with a host, got %q", what, s)
 	}
 	switch u.Scheme {
 	case "pulsar", "pulsar+ssl", "http", "https":
 		return nil
 	}
-	return confErrorf("%q: must use scheme pulsar, pulsar+ssl, http or https, got %q", "pulsarServiceURL", s)
+	return fmt.Errorf("%s: must use scheme pulsar, pulsar+ssl, http or https, got %q", what, s)
+}
+
+// looksLikeHostPort is true for "broker", "broker:6650" or "10.0.0.1:6650",
+// and false for what is not an address at all (an unexpanded
+// ${brokerServiceURL}), which must not be offered as pulsar://${...}.
+func looksLikeHostPort(s string) bool {
+	u, err := url.Parse("pulsar://" + s)
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return false
+	}
+	for _, r := range u.Host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAuth refuses the one real contradiction in the auth keys: half a
