@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,7 +60,13 @@ func Main(prog string, args []string, newSink func() Sink) int {
 		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q\n", prog, fs.Arg(0))
 		return 2
 	}
-	cfg, err := LoadInstanceConfig(*confJSON, *confPath)
+	return MainConf(prog, *confJSON, *confPath, newSink)
+}
+
+// MainConf is Main once the flags are parsed, for a program that parses its
+// own command line (cmd/kinesis-sink, which has subcommands too).
+func MainConf(prog, confJSON, confPath string, newSink func() Sink) int {
+	cfg, err := LoadInstanceConfig(confJSON, confPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, errtext.OneLine(err.Error()))
 		return 1
@@ -70,21 +80,134 @@ func RunUntilSignal(prog string, cfg *InstanceConfig, sink Sink, opts Options) i
 	if opts.Logger == nil {
 		opts.Logger = NewLogger(os.Stderr).With("fqfn", cfg.FQFN(), "instance", cfg.InstanceID)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	started := make(chan struct{})
+	watch := startWatch{Handler: opts.Logger.Handler(), started: started, once: new(sync.Once), muted: new(atomic.Bool)}
+	opts.Logger = slog.New(watch)
 
-	// The worker kills the process about 10 s after SIGTERM; if the flush
-	// hangs anyway, exit on our own terms just before that.
-	go func() {
-		<-ctx.Done()
-		time.Sleep(9500 * time.Millisecond)
-		opts.Logger.Error("shutdown took too long, exiting")
-		os.Exit(1)
-	}()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
-	if err := Run(ctx, cfg, sink, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, errtext.OneLine(err.Error()))
-		return 1
+	begun := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, sink, opts) }()
+	var tooLong <-chan time.Time
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				return 0
+			}
+			msg := errtext.OneLine(err.Error())
+			if !isClosed(started) && errors.Is(err, context.DeadlineExceeded) {
+				if why := brokerUnreachable(cfg.ServiceURL); why != "" {
+					// The client's own error is a bare timeout naming a topic;
+					// what the user needs is which address and for how long.
+					msg = fmt.Sprintf("broker %s unreachable: no connection after %s (%s); check the service URL and that the broker runs",
+						cfg.ServiceURL, time.Since(begun).Round(100*time.Millisecond), why)
+				}
+			}
+			watch.muted.Store(true)
+			fmt.Fprintf(os.Stderr, "%s: %s\n", prog, msg)
+			return 1
+		case s := <-sigs:
+			if tooLong != nil {
+				continue
+			}
+			cancel()
+			if !isClosed(started) {
+				// Nothing has been received yet, so nothing waits to be
+				// flushed or acknowledged; the client may be blocked for its
+				// whole operation timeout (30 s) in a subscribe that ignores
+				// the context, so do not wait for it.
+				// The last line is the one that says why it stopped: what the
+				// abandoned start-up logs as it unwinds is not written.
+				watch.muted.Store(true)
+				name := "SIGTERM"
+				if s == syscall.SIGINT {
+					name = "SIGINT"
+				}
+				fmt.Fprintf(os.Stderr, "%s: stopped by %s during start-up (%s in, not yet subscribed at %s)\n",
+					prog, name, time.Since(begun).Round(100*time.Millisecond), cfg.ServiceURL)
+				return 1
+			}
+			// The worker kills the process about 10 s after SIGTERM; if the
+			// flush hangs anyway, exit on our own terms just before that.
+			tooLong = time.After(9500 * time.Millisecond)
+		case <-tooLong:
+			opts.Logger.Error("shutdown took too long, exiting")
+			return 1
+		}
 	}
-	return 0
 }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// brokerUnreachable dials the service URL's hosts and returns why none
+// answers, or "" when one does (then a timeout had another cause, and the
+// client's own error says more).
+func brokerUnreachable(serviceURL string) string {
+	u, err := url.Parse(serviceURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := map[string]string{"pulsar": "6650", "pulsar+ssl": "6651", "http": "80", "https": "443"}[u.Scheme]
+	var why string
+	for _, h := range strings.Split(u.Host, ",") {
+		if _, _, err := net.SplitHostPort(h); err != nil && port != "" {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), port)
+		}
+		c, err := net.DialTimeout("tcp", h, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return ""
+		}
+		why = err.Error()
+	}
+	return why
+}
+
+// startWatch sees the runtime's "subscribed" record go by: until then no
+// record has reached the sink, which is what makes a prompt exit on a signal
+// safe. Info records are looked at whatever the level; the wrapped handler
+// still decides what is written.
+type startWatch struct {
+	slog.Handler
+	started chan struct{}
+	once    *sync.Once
+	muted   *atomic.Bool
+}
+
+func (h startWatch) Enabled(ctx context.Context, l slog.Level) bool {
+	return l == slog.LevelInfo || h.Handler.Enabled(ctx, l)
+}
+
+func (h startWatch) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == subscribedMsg {
+		h.once.Do(func() { close(h.started) })
+	}
+	if h.muted.Load() || !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h startWatch) WithAttrs(as []slog.Attr) slog.Handler {
+	return startWatch{h.Handler.WithAttrs(as), h.started, h.once, h.muted}
+}
+
+func (h startWatch) WithGroup(name string) slog.Handler {
+	return startWatch{h.Handler.WithGroup(name), h.started, h.once, h.muted}
+}
+
+// subscribedMsg is what Instance.subscribe logs once every consumer exists.
+const subscribedMsg = "subscribed"
