@@ -4,90 +4,126 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/deploy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
-// deployCmd runs `kinesis-sink deploy <action> [flags]` and returns the exit
-// code: 0 done, 1 refused or failed, 2 usage error.
-func deployCmd(args []string) int {
-	return runDeploy(context.Background(), args, os.Stdout, os.Stderr)
+// runDeploy runs `kinesis-sink deploy args...` and returns the exit code:
+// 0 done, 1 refused or failed, 2 usage error.
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
+	return c.execute(append([]string{"deploy"}, args...))
 }
 
 // deployActions are the subcommands of deploy.
 var deployActions = []string{"create", "update", "delete", "status"}
 
-func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprintf(stderr, `Usage: %[1]s deploy create|update|delete|status --sink-config-file FILE [flags]
-
-Deploys the sink as a Pulsar Go function (pulsar-admin functions create --go),
-from a pulsar-admin sink config file (tenant, namespace, name, inputs, ...,
-configs:).
-
-Flags:
-`, prog)
-	}
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		for _, a := range args {
-			if a == "-h" || a == "-help" || a == "--help" {
-				usage()
-				deployFlags(&deploy.Options{}, stderr).PrintDefaults()
-				return 0
+func (c *cli) deployCmd() *cobra.Command {
+	o := &deploy.Options{}
+	cmd := &cobra.Command{
+		Use:   "deploy create|update|delete|status",
+		Short: "Deploy the sink to a functions worker from a sink config file",
+		Long: `deploy deploys the sink as a Pulsar Go function (pulsar-admin functions create
+--go) from a pulsar-admin sink config file (tenant, namespace, name, inputs,
+..., configs:): the file is checked first, then sent with this binary (or
+--binary) through the worker's admin REST API.`,
+		Example: `  kinesis-sink deploy create --admin-url http://localhost:8080 --sink-config-file kinesis-sink.yaml --wait 2m
+  kinesis-sink deploy status --sink-config-file kinesis-sink.yaml
+  kinesis-sink deploy delete --sink-config-file kinesis-sink.yaml --wait 30s`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("an action is required: %s", strings.Join(deployActions, ", "))
 			}
-		}
-		usage()
-		fmt.Fprintf(stderr, "\n%s deploy: an action is required: %s\n", prog, strings.Join(deployActions, ", "))
-		return 2
+			if cmd.SuggestionsMinimumDistance <= 0 {
+				cmd.SuggestionsMinimumDistance = 2
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return fmt.Errorf("unknown action %q; did you mean %q?", args[0], s[0])
+			}
+			return fmt.Errorf("unknown action %q; allowed: %s", args[0], strings.Join(deployActions, ", "))
+		},
 	}
-	o := &deploy.Options{Action: args[0]}
-	if !slices.Contains(deployActions, o.Action) {
-		fmt.Fprintf(stderr, "%s deploy: unknown action %q; allowed: %s\n", prog, o.Action, strings.Join(deployActions, ", "))
-		return 2
-	}
-	fs := deployFlags(o, stderr)
-	fs.Usage = func() { usage(); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s deploy %s: unexpected argument %q\n", prog, o.Action, fs.Arg(0))
-		return 2
-	}
-	fs.Visit(func(f *flag.Flag) { o.BinarySet = o.BinarySet || f.Name == "binary" })
+	pf := cmd.PersistentFlags()
+	pf.SortFlags = false
+	pf.StringVar(&o.File, "sink-config-file", "", "pulsar-admin sink config file, YAML or JSON (required)")
+	pf.StringVar(&o.AdminURL, "admin-url", "http://localhost:8080", "Pulsar admin (web service) URL")
+	pf.StringVar(&o.AuthPlugin, "auth-plugin", "", "admin authentication: org.apache.pulsar.client.impl.auth.AuthenticationToken (or token) or ...AuthenticationTls (or tls)")
+	pf.StringVar(&o.AuthParams, "auth-params", "", "authentication parameters: token:<jwt>, file:<path> for a token; tlsCertFile:<path>,tlsKeyFile:<path> for TLS")
+	pf.StringVar(&o.TLSTrustCertPath, "tls-trust-cert-path", "", "PEM file of the CA certificates that sign the admin URL's certificate")
+	pf.BoolVar(&o.TLSAllowInsecure, "tls-allow-insecure", false, "accept any admin server certificate")
+	pf.BoolVar(&o.TLSHostnameVerification, "tls-enable-hostname-verification", false, "check the admin server certificate's host name (off by default, as in pulsar-admin)")
+	_ = cmd.MarkPersistentFlagFilename("sink-config-file", "yaml", "yml", "json")
+	_ = cmd.MarkPersistentFlagFilename("tls-trust-cert-path")
+	_ = cmd.RegisterFlagCompletionFunc("auth-plugin", oneOf("token", "tls"))
 
-	if err := deploy.Run(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "%s deploy %s: %s\n", prog, o.Action, errtext.OneLine(err.Error()))
-		return 1
+	type action struct {
+		name, short, example string
+		flags                func(*cobra.Command)
 	}
-	return 0
-}
-
-func deployFlags(o *deploy.Options, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(prog+" deploy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.AdminURL, "admin-url", "http://localhost:8080", "Pulsar admin (web service) URL")
-	fs.StringVar(&o.File, "sink-config-file", "", "pulsar-admin sink config file, YAML or JSON (required)")
-	fs.StringVar(&o.Binary, "binary", "", "Linux executable to upload (create: default the file's archive if it is a local executable, else this executable; update: uploads only when given)")
-	fs.StringVar(&o.AuthPlugin, "auth-plugin", "", "admin authentication: org.apache.pulsar.client.impl.auth.AuthenticationToken (or token) or ...AuthenticationTls (or tls)")
-	fs.StringVar(&o.AuthParams, "auth-params", "", "authentication parameters: token:<jwt>, file:<path> for a token; tlsCertFile:<path>,tlsKeyFile:<path> for TLS")
-	fs.StringVar(&o.TLSTrustCertPath, "tls-trust-cert-path", "", "PEM file of the CA certificates that sign the admin URL's certificate")
-	fs.BoolVar(&o.TLSAllowInsecure, "tls-allow-insecure", false, "accept any admin server certificate")
-	fs.BoolVar(&o.TLSHostnameVerification, "tls-enable-hostname-verification", false, "check the admin server certificate's host name (off by default, as in pulsar-admin)")
-	fs.BoolVar(&o.SkipConfigCheck, "skip-config-check", false, "send the configs: block without validating it as this sink's configuration")
-	fs.DurationVar(&o.Wait, "wait", 0, "create/update: wait this long for every instance to run; delete: for the function to be gone (0: do not wait)")
-	fs.BoolVar(&o.JSONOut, "json", false, "status: print the worker's JSON")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "create/update: print the function config that would be sent, send nothing")
-	return fs
+	binary := func(cmd *cobra.Command, what string) {
+		cmd.Flags().StringVar(&o.Binary, "binary", "", what)
+		_ = cmd.MarkFlagFilename("binary")
+	}
+	wait := func(cmd *cobra.Command, what string) {
+		cmd.Flags().Var(durationFlag{&o.Wait}, "wait", what+" (e.g. 2m or 90s; 0: do not wait)")
+	}
+	dryRun := func(cmd *cobra.Command) {
+		cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print the function config that would be sent, send nothing")
+		cmd.Flags().BoolVar(&o.SkipConfigCheck, "skip-config-check", false, "send the configs: block without validating it as this sink's configuration")
+	}
+	for _, a := range []action{
+		{"create", "Create the function from the file and upload the binary",
+			"  kinesis-sink deploy create --admin-url http://localhost:8080 --sink-config-file kinesis-sink.yaml --wait 2m\n" +
+				"  kinesis-sink deploy create --sink-config-file kinesis-sink.yaml --binary ./kinesis-sink-linux-arm64\n" +
+				"  kinesis-sink deploy create --sink-config-file kinesis-sink.yaml --dry-run",
+			func(cmd *cobra.Command) {
+				binary(cmd, "Linux executable to upload (default: the file's archive if it is a local executable, else this executable)")
+				wait(cmd, "wait this long for every instance to run")
+				dryRun(cmd)
+			}},
+		{"update", "Update the function from the file (the binary too with --binary)",
+			"  kinesis-sink deploy update --sink-config-file kinesis-sink.yaml --wait 2m\n" +
+				"  kinesis-sink deploy update --sink-config-file kinesis-sink.yaml --binary bin/kinesis-sink",
+			func(cmd *cobra.Command) {
+				binary(cmd, "Linux executable to upload (default: none, the configuration only)")
+				wait(cmd, "wait this long for every instance to run")
+				dryRun(cmd)
+			}},
+		{"delete", "Delete the function the file names",
+			"  kinesis-sink deploy delete --sink-config-file kinesis-sink.yaml --wait 30s",
+			func(cmd *cobra.Command) { wait(cmd, "wait this long for the function to be gone") }},
+		{"status", "Show the function's instances and their counters",
+			"  kinesis-sink deploy status --sink-config-file kinesis-sink.yaml\n" +
+				"  kinesis-sink deploy status --sink-config-file kinesis-sink.yaml --json",
+			func(cmd *cobra.Command) {
+				cmd.Flags().BoolVar(&o.JSONOut, "json", false, "print the worker's JSON")
+			}},
+	} {
+		sub := &cobra.Command{
+			Use:     a.name + " --sink-config-file FILE [flags]",
+			Short:   a.short,
+			Example: a.example,
+			Args:    noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				o.Action = a.name
+				o.BinarySet = cmd.Flags().Changed("binary")
+				if err := deploy.Run(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), errtext.OneLine(err.Error()))
+					return exitCode(1)
+				}
+				return nil
+			},
+		}
+		sub.Flags().SortFlags = false
+		a.flags(sub)
+		cmd.AddCommand(sub)
+	}
+	return cmd
 }

@@ -6,12 +6,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	goruntime "runtime"
 	"runtime/pprof"
 
-	"github.com/pulsar-kinesis/kinesis-sink/internal/version"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/deploy"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 	"github.com/pulsar-kinesis/kinesis-sink/sink"
 )
@@ -56,38 +56,9 @@ func startProfiles() (stop func()) {
 func newSink() runtime.Sink { return sink.New() }
 
 func run(args []string) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "version", "--version", "-version":
-			fmt.Printf("%s %s (commit %s, %s, %s/%s)\n", prog, version.Version, version.Commit,
-				goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
-			return 0
-		case "localrun":
-			return localrun(args[1:])
-		case "deploy":
-			return deployCmd(args[1:])
-		case "sidecar":
-			return sidecarCmd(args[1:])
-		case "help", "--help", "-help", "-h":
-			usage()
-			return 0
-		}
-	}
-	if len(args) == 0 {
-		usage()
-		return 2
-	}
-	return runtime.Main(prog, args, newSink)
-}
-
-func usage() {
-	fmt.Fprintf(os.Stderr, `Usage:
-  %[1]s -instance-conf <json> [-instance-conf-path <yaml>]   run as a Pulsar Go function instance
-  %[1]s localrun --service-url URL --inputs t1,t2 --sink-config-file kinesis.yaml [flags]
-  %[1]s deploy create|update|delete|status --sink-config-file kinesis.yaml [--admin-url URL] [--binary PATH] [flags]
-  %[1]s sidecar [-metrics-addr ADDR]   the child of the NAR's Java sink (frames on stdin/stdout)
-  %[1]s version
-
-Run '%[1]s localrun -h' or '%[1]s deploy -h' for their flags.
-`, prog)
+	c := &cli{ctx: context.Background(), stdout: os.Stdout, stderr: os.Stderr,
+		runLocal: func(l *deploy.Local, o runtime.Options) int {
+			return runtime.RunUntilSignal(prog, l.Config, newSink(), o)
+		}}
+	return c.execute(args)
 }

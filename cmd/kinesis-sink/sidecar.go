@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,26 +13,39 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 	"github.com/pulsar-kinesis/kinesis-sink/runtime/sidecar"
 )
 
-// sidecarCmd is `kinesis-sink sidecar`: the child the NAR's Java sink
-// starts. Frames on stdin and stdout, log lines on stderr (the Java side
-// copies them into the instance's log).
-func sidecarCmd(args []string) int {
-	fs := flag.NewFlagSet(prog+" sidecar", flag.ContinueOnError)
-	metricsAddr := fs.String("metrics-addr", "", "serve the sink's kinesis_sink_* metrics at http://ADDR/metrics (for example 127.0.0.1:9464); empty: none")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func (c *cli) sidecarCmd() *cobra.Command {
+	var metricsAddr string
+	cmd := &cobra.Command{
+		Use:   "sidecar [--metrics-addr ADDR]",
+		Short: "Run as the child of the kinesis-go NAR's Java sink (frames on stdin and stdout)",
+		Long: `sidecar is what the kinesis-go NAR's Java sink starts: records arrive as
+frames on stdin, results go back on stdout, log lines on stderr (the Java side
+copies them into the instance's log). It stops at a CLOSE frame, at the end of
+stdin, on SIGTERM or SIGINT, or when its parent is gone. See
+docs/sidecar-protocol.md; it is not meant to be run by hand.`,
+		Example: `  # As the Java sink starts it
+  kinesis-sink sidecar -metrics-addr 127.0.0.1:9464`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return status(sidecarRun(metricsAddr)) },
 	}
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve the sink's kinesis_sink_* metrics at http://ADDR/metrics (for example 127.0.0.1:9464); empty: none")
+	return cmd
+}
+
+// sidecarRun is the sidecar until it stops; it returns the exit code.
+func sidecarRun(metricsAddr string) int {
 	log := runtime.NewLogger(os.Stderr)
 	reg := prometheus.NewRegistry()
-	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s sidecar: sink config \"sidecarMetricsAddress\" (-metrics-addr %s): %v\n", prog, *metricsAddr, err)
+			fmt.Fprintf(os.Stderr, "%s sidecar: sink config \"sidecarMetricsAddress\" (-metrics-addr %s): %v\n", prog, metricsAddr, err)
 			return 1
 		}
 		go func() { _ = http.Serve(ln, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})) }()
