@@ -238,6 +238,9 @@ cluster_conf() {
 	printf '%s' "$dir/conf"
 }
 
+# lib_has NAME: the installation's lib/ has a jar whose name contains NAME.
+lib_has() { compgen -G "$PULSAR_HOME_DIR/lib/*$1*.jar" >/dev/null; }
+
 # spawn_pulsar COMPONENT MEM COMMAND ARGS...: bin/pulsar COMMAND for COMPONENT with its own conf, logs and memory.
 spawn_pulsar() {
 	local c=$1 mem=$2 dir="$STATE_DIR/$1" jh
@@ -262,8 +265,13 @@ start_zookeeper() {
 	set_prop "$conf/zookeeper.conf" clientPort "$ZK_PORT"
 	set_prop "$conf/zookeeper.conf" clientPortAddress 127.0.0.1
 	set_prop "$conf/zookeeper.conf" admin.enableServer false
-	set_prop "$conf/zookeeper.conf" metricsProvider.httpHost 127.0.0.1
-	set_prop "$conf/zookeeper.conf" metricsProvider.httpPort $((ZK_PORT + 1))
+	if lib_has zookeeper-prometheus-metrics; then
+		set_prop "$conf/zookeeper.conf" metricsProvider.httpHost 127.0.0.1
+		set_prop "$conf/zookeeper.conf" metricsProvider.httpPort $((ZK_PORT + 1))
+	else
+		# An assembled line (5.x) has no ZooKeeper Prometheus provider jar; naming it makes ZooKeeper exit.
+		sed -i '/^metricsProvider\./d' "$conf/zookeeper.conf"
+	fi
 	spawn_pulsar zookeeper "$ZK_MEM" zookeeper
 }
 
@@ -303,6 +311,11 @@ start_bookie() {
 	set_prop "$bc" httpServerEnabled true
 	set_prop "$bc" httpServerHost 127.0.0.1
 	set_prop "$bc" httpServerPort "$(bookie_http_port "$n")"
+	if ! lib_has prometheus-metrics-provider; then
+		# Nor a BookKeeper one: the bookie then runs without statistics rather than failing to load the class.
+		set_prop "$bc" enableStatistics false
+		sed -i '/^statsProviderClass=/d' "$bc"
+	fi
 	spawn_pulsar "$c" "$BOOKIE_MEM_FLAGS" bookie
 }
 
