@@ -321,7 +321,7 @@ type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
 	if f.d == nil || *f.d == 0 {
-		return "0s"
+		return "0" // what pflag takes for a zero default, which it then does not show
 	}
 	return f.d.String()
 }
