@@ -68,6 +68,14 @@ unit: ## run the tests that need no service (go test -short)
 	env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
 	cd packaging/grafana && env $(addprefix -u ,$(SERVICE_VARS)) $(GO) test -short -count=1 ./...
 
+# The producer's randomized simulation (sink/producer/sim_test.go) on the in-process Kinesis model and a fake
+# clock: SEEDS seeds from SIM_FIRST; make test runs its default 2,000.
+SEEDS ?= 100000
+SIM_FIRST ?= 1
+.PHONY: sim
+sim: ## producer simulation: SEEDS seeds (default 100000) from SIM_FIRST, seeds run and simulated hours at the end
+	$(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' -v ./sink/producer -sim.seeds=$(SEEDS) -sim.first=$(SIM_FIRST) | grep -v -e '^=== ' -e '--- PASS: TestSimulation/'
+
 lint: $(STATICCHECK) ## go vet and staticcheck
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
