@@ -64,7 +64,7 @@ func randomSuffix() string {
 }
 
 // createStream makes a stream with a unique name and deletes it after the test.
-func createStream(t testing.TB, c *kinesis.Client, shards int32) string {
+func createStream(t testing.TB, c kinesisAPI, shards int32) string {
 	t.Helper()
 	name := "producer-test-" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -92,7 +92,7 @@ type shardInfo struct {
 	start, end *big.Int
 }
 
-func listShards(t testing.TB, c *kinesis.Client, stream string) []shardInfo {
+func listShards(t testing.TB, c kinesisAPI, stream string) []shardInfo {
 	t.Helper()
 	out, err := c.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(stream)})
 	if err != nil {
@@ -108,7 +108,7 @@ func listShards(t testing.TB, c *kinesis.Client, stream string) []shardInfo {
 }
 
 // readAll reads every record of every shard, in shard order.
-func readAll(t testing.TB, c *kinesis.Client, stream string) map[string][]types.Record {
+func readAll(t testing.TB, c kinesisAPI, stream string) map[string][]types.Record {
 	t.Helper()
 	ctx := context.Background()
 	all := map[string][]types.Record{}
@@ -236,7 +236,7 @@ type sent struct {
 // there with its bytes, on the shard its key (or EHK) routes to, and that
 // nothing else is. It returns the number of duplicates and the ids in
 // stored order per shard.
-func checkArrived(t testing.TB, c *kinesis.Client, stream string, want map[int]sent) (dupes int, perShard map[string][]parsed) {
+func checkArrived(t testing.TB, c kinesisAPI, stream string, want map[int]sent) (dupes int, perShard map[string][]parsed) {
 	t.Helper()
 	shards := listShards(t, c, stream)
 	shardOf := func(key, ehk string) string {

@@ -16,12 +16,12 @@ import (
 // 256-character partition keys does not: the batch must be cut by bytes,
 // counting the keys, into exactly 487 + 12 entries. A producer that counted
 // only data would send all 499 in one request of 5.37 MB.
-func TestFullCountBatchSplitByBytes(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestFullCountBatchSplitByBytes(t *testing.T) { onModel(t, testFullCountBatchSplitByBytes) }
+
+func testFullCountBatchSplitByBytes(t *testing.T, c kinesisAPI) {
 	var log requestLog
 	// An endless Linger: only the limits and the final Flush cut requests.
 	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: log.onRequest}}
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 2)
 	p, err := producer.New(c, opts)
 	if err != nil {

@@ -19,10 +19,10 @@ import (
 // Records with random keys, some with explicit hash keys, arrive byte for
 // byte on the shard their routing names, each once, and each callback
 // reports the shard and sequence number Kinesis assigned.
-func TestPutDeliversAndRoutes(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestPutDeliversAndRoutes(t *testing.T) { onModelAndKinesalite(t, testPutDeliversAndRoutes) }
+
+func testPutDeliversAndRoutes(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: 20 * time.Millisecond}
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 4)
 	p, err := producer.New(c, opts)
 	if err != nil {
@@ -95,13 +95,13 @@ func TestPutDeliversAndRoutes(t *testing.T) {
 
 // Requests never pass the count and byte limits, counting partition keys;
 // a batch of near-maximum records is cut into several requests.
-func TestRequestLimits(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestRequestLimits(t *testing.T) { onModel(t, testRequestLimits) }
+
+func testRequestLimits(t *testing.T, c kinesisAPI) {
 	var log requestLog
 	// With an endless Linger, only the limits (and the final Flush) cut
 	// requests, so the cuts do not depend on timing.
 	opts := producer.Options{Linger: time.Hour, Hooks: producer.Hooks{OnRequest: log.onRequest}}
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 2)
 	p, err := producer.New(c, opts)
 	if err != nil {
@@ -208,9 +208,11 @@ func TestRequestTooLargeIsSplit(t *testing.T) {
 // A record over the maximum size fails at once with KindOversize, before
 // Put returns; invalid keys fail with KindInvalid; the others arrive.
 func TestOversizeAndInvalidRejectedAtOnce(t *testing.T) {
-	ep := kinesisEndpoint(t)
+	onModel(t, testOversizeAndInvalidRejectedAtOnce)
+}
+
+func testOversizeAndInvalidRejectedAtOnce(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: time.Hour} // nothing is sent before Flush
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 1)
 	p, err := producer.New(c, opts)
 	if err != nil {
@@ -287,11 +289,13 @@ func TestOversizeAndInvalidRejectedAtOnce(t *testing.T) {
 // the service rejects the whole request; splitting isolates the one record
 // (KindRejected) and the rest of its batch arrives.
 func TestServiceRejectionIsolatesTheRecord(t *testing.T) {
-	ep := kinesisEndpoint(t)
+	onModelAndKinesalite(t, testServiceRejectionIsolatesTheRecord)
+}
+
+func testServiceRejectionIsolatesTheRecord(t *testing.T, c kinesisAPI) {
 	var requests atomic.Int32
 	opts := producer.Options{MaxRecordSize: 2 * producer.MiB, Linger: time.Hour,
 		Hooks: producer.Hooks{OnRequest: func(producer.RequestInfo) { requests.Add(1) }}}
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 2)
 	p, err := producer.New(c, opts)
 	if err != nil {
@@ -340,10 +344,10 @@ func TestServiceRejectionIsolatesTheRecord(t *testing.T) {
 
 // A stream that does not exist fails every record with KindFatal and the
 // service's code; Prepare reports it up front.
-func TestMissingStreamIsFatal(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestMissingStreamIsFatal(t *testing.T) { onModelAndKinesalite(t, testMissingStreamIsFatal) }
+
+func testMissingStreamIsFatal(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: 10 * time.Millisecond}
-	c := newClient(ep, opts)
 	p, err := producer.New(c, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -373,10 +377,10 @@ func TestMissingStreamIsFatal(t *testing.T) {
 
 // Flush sends at once despite a long Linger and returns only once every
 // earlier record's callback has run; Put after Close fails with ErrClosed.
-func TestFlushAndCloseSemantics(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestFlushAndCloseSemantics(t *testing.T) { onModel(t, testFlushAndCloseSemantics) }
+
+func testFlushAndCloseSemantics(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: time.Hour}
-	c := newClient(ep, opts)
 	stream := createStream(t, c, 1)
 	p, err := producer.New(c, opts)
 	if err != nil {
@@ -444,10 +448,10 @@ func TestOptionsValidation(t *testing.T) {
 
 // Each record goes to the stream its entry names; streams are batched
 // separately by one producer.
-func TestRecordsRouteToTheirStream(t *testing.T) {
-	ep := kinesisEndpoint(t)
+func TestRecordsRouteToTheirStream(t *testing.T) { onModel(t, testRecordsRouteToTheirStream) }
+
+func testRecordsRouteToTheirStream(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: 5 * time.Millisecond}
-	c := newClient(ep, opts)
 	streams := []string{createStream(t, c, 1), createStream(t, c, 2)}
 	p, err := producer.New(c, opts)
 	if err != nil {

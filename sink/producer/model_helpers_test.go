@@ -1,0 +1,46 @@
+package producer_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
+	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
+)
+
+// kinesisAPI is what the behaviour tests call on Kinesis: the SDK's client
+// (kinesalite) and the in-process model's client both have it, so that one
+// test body runs on either.
+type kinesisAPI interface {
+	producer.PutRecordsAPI
+	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
+	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)
+	DescribeStream(ctx context.Context, in *kinesis.DescribeStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+	SplitShard(ctx context.Context, in *kinesis.SplitShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SplitShardOutput, error)
+	MergeShards(ctx context.Context, in *kinesis.MergeShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error)
+}
+
+// onModel runs a behaviour test against a fresh in-process Kinesis model in
+// a synctest bubble: no service, and linger, backoff and timeouts elapse on
+// the fake clock. The model has no shard limits, as kinesalite has none, so
+// that a test written for kinesalite means the same on it.
+func onModel(t *testing.T, f func(t *testing.T, c kinesisAPI)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		f(t, kinesisfake.New(kinesisfake.Config{NoShardLimit: true}).Client())
+	})
+}
+
+// onModelAndKinesalite runs it on the model and, when KINESIS_ENDPOINT is
+// set, on kinesalite too: the tests kept for parity, so that the model and
+// the emulator are seen to agree on what the producer relies on.
+func onModelAndKinesalite(t *testing.T, f func(t *testing.T, c kinesisAPI)) {
+	t.Helper()
+	t.Run("model", func(t *testing.T) { onModel(t, f) })
+	t.Run("kinesalite", func(t *testing.T) { f(t, newClient(kinesisEndpoint(t), producer.Options{})) })
+}
