@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
@@ -43,4 +44,21 @@ func onModelAndKinesalite(t *testing.T, f func(t *testing.T, c kinesisAPI)) {
 	t.Helper()
 	t.Run("model", func(t *testing.T) { onModel(t, f) })
 	t.Run("kinesalite", func(t *testing.T) { f(t, newClient(kinesisEndpoint(t), producer.Options{})) })
+}
+
+// preparedProducerOn is preparedProducer on a given Kinesis (the model's
+// client or kinesalite's).
+func preparedProducerOn(t testing.TB, c kinesisAPI, opts producer.Options, shards int32) (p *producer.Producer, _ kinesisAPI, stream string, preparedAt time.Time) {
+	t.Helper()
+	stream = createStream(t, c, shards)
+	p, err := producer.New(c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeProducer(t, p) })
+	preparedAt = time.Now()
+	if _, err := p.Prepare(context.Background(), stream); err != nil {
+		t.Fatal(err)
+	}
+	return p, c, stream, preparedAt
 }

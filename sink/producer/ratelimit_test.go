@@ -85,12 +85,13 @@ func TestRateLimitRecords(t *testing.T) {
 		{"ordered-plain", true, producer.AggregateNone, 40},
 		{"unordered-by-key", false, producer.AggregateByKey, 350},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testRateLimitRecords(t, tc.retain, tc.agg, tc.keys) })
+		t.Run(tc.name, func(t *testing.T) {
+			onModel(t, func(t *testing.T, c kinesisAPI) { testRateLimitRecords(t, c, tc.retain, tc.agg, tc.keys) })
+		})
 	}
 }
 
-func testRateLimitRecords(t *testing.T, retain bool, agg producer.AggregationMode, keys int) {
-	ep := kinesisEndpoint(t)
+func testRateLimitRecords(t *testing.T, c kinesisAPI, retain bool, agg producer.AggregationMode, keys int) {
 	var mu sync.Mutex
 	var reqAt []time.Time
 	var reqRecs []float64
@@ -102,7 +103,7 @@ func testRateLimitRecords(t *testing.T, retain bool, agg producer.AggregationMod
 			reqRecs = append(reqRecs, float64(i.Records))
 			mu.Unlock()
 		}}}
-	p, c, stream, t0 := preparedProducer(t, ep, opts, 2)
+	p, c, stream, t0 := preparedProducerOn(t, c, opts, 2)
 	const n = 700
 	tm := newTimed(n)
 	want := map[int]sent{}
@@ -152,7 +153,10 @@ func testRateLimitRecords(t *testing.T, retain bool, agg producer.AggregationMod
 // aggregate counts as one Kinesis record of its size), on one shard: 10%
 // is 104857.6 bytes/s.
 func TestRateLimitBytesAggregated(t *testing.T) {
-	ep := kinesisEndpoint(t)
+	onModel(t, testRateLimitBytesAggregated)
+}
+
+func testRateLimitBytesAggregated(t *testing.T, c kinesisAPI) {
 	var mu sync.Mutex
 	var reqAt []time.Time
 	var reqBytes []float64
@@ -163,7 +167,7 @@ func TestRateLimitBytesAggregated(t *testing.T) {
 			reqBytes = append(reqBytes, float64(i.Bytes))
 			mu.Unlock()
 		}}}
-	p, c, stream, t0 := preparedProducer(t, ep, opts, 1)
+	p, c, stream, t0 := preparedProducerOn(t, c, opts, 1)
 	const n = 400
 	col := newCollector(n)
 	want := map[int]sent{}
