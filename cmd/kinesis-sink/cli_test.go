@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
-	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 )
 
 // runBinary runs the product binary to its end (at most limit) and returns
@@ -204,21 +203,20 @@ func TestDoubleDash(t *testing.T) {
 	walk(root)
 }
 
-// testSinkFile is a sink config file whose sink opens at once: Kinesis is
-// the local one (a missing stream is only logged at open).
+// testSinkFile is a sink config file for a Kinesis endpoint nobody listens
+// on either: the sink logs the stream as unusable at open and goes on, so
+// these tests need no local services.
 func testSinkFile(t *testing.T) string {
-	k := testenv.Kinesis(t)
 	return e2e.SinkConfigFile(t, fmt.Sprintf("name: cli-probe\ninputs: [persistent://public/default/cli-probe]\nconfigs:\n"+
-		"  awsEndpoint: %s\n  awsRegion: %s\n  awsKinesisStreamName: cli-probe\n  metricsLevel: none\n"+
-		"  awsCredentialPluginParam: '{\"accessKey\":\"AK\",\"secretKey\":\"SK\"}'\n", k.Endpoint, k.Region))
+		"  awsEndpoint: http://127.0.0.1:%d\n  awsRegion: us-east-1\n  awsKinesisStreamName: cli-probe\n  metricsLevel: none\n"+
+		"  awsCredentialPluginParam: '{\"accessKey\":\"AK\",\"secretKey\":\"SK\"}'\n", e2e.FreePort(t)))
 }
 
 // workerConf is an instance conf as the worker passes it, for the broker at
-// serviceURL.
+// serviceURL (and a Kinesis endpoint nobody listens on).
 func workerConf(t *testing.T, serviceURL string) string {
-	k := testenv.Kinesis(t)
-	uc, _ := json.Marshal(map[string]any{"awsEndpoint": k.Endpoint, "awsRegion": k.Region, "awsKinesisStreamName": "cli-probe",
-		"metricsLevel": "none", "awsCredentialPluginParam": `{"accessKey":"AK","secretKey":"SK"}`})
+	uc, _ := json.Marshal(map[string]any{"awsEndpoint": fmt.Sprintf("http://127.0.0.1:%d", e2e.FreePort(t)), "awsRegion": "us-east-1",
+		"awsKinesisStreamName": "cli-probe", "metricsLevel": "none", "awsCredentialPluginParam": `{"accessKey":"AK","secretKey":"SK"}`})
 	b, _ := json.Marshal(map[string]any{"pulsarServiceURL": serviceURL, "port": e2e.FreePort(t), "metricsPort": e2e.FreePort(t),
 		"tenant": "public", "nameSpace": "default", "name": "cli-probe", "sourceSpecsTopic": "persistent://public/default/cli-probe",
 		"userConfig": string(uc), "autoAck": true, "runtime": 3})
@@ -229,6 +227,7 @@ func workerConf(t *testing.T, serviceURL string) string {
 // user gave (the flag, or the instance conf's key) and the URL to use.
 func TestServiceURLWithoutScheme(t *testing.T) {
 	file := testSinkFile(t)
+	e2e.KinesisSinkBinary(t) // built before the first run is timed
 	for _, c := range []struct {
 		args []string
 		want string
