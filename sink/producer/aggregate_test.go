@@ -414,10 +414,12 @@ func testAggregationSizeLimits(t *testing.T, c kinesisAPI) {
 // the fault proxy (kinesalite never throttles): their user records are
 // retried, re-aggregated, and none is missing. The first request is
 // throttled whole: a run takes few aggregates, and 30% of few can be none.
-func TestAggregationUnderThrottling(t *testing.T) {
+func TestAggregationUnderThrottling(t *testing.T) { onModel(t, testAggregationUnderThrottling) }
+
+func testAggregationUnderThrottling(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Aggregation: producer.AggregateByShard, RetainOrdering: true, Linger: 10 * time.Millisecond,
 		RetryInitialDelay: 20 * time.Millisecond, RetryMaxDelay: 200 * time.Millisecond}
-	env := newFaultEnv(t, 4, 7, opts)
+	env := newFaultEnvOn(t, c, 4, 7, opts)
 	defer closeProducer(t, env.p)
 	if _, err := env.p.Prepare(context.Background(), env.stream); err != nil {
 		t.Fatal(err)

@@ -14,17 +14,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
 )
 
 type faultEnv struct {
-	direct *kinesis.Client // straight to kinesalite: set-up and read-back
-	proxy  *faultproxy.Proxy
+	direct kinesisAPI    // straight to Kinesis: set-up and read-back
+	proxy  faultInjector // *faultproxy.Proxy, or the model's (model_faults_test.go)
 	p      *producer.Producer
 	stream string
 }
@@ -93,6 +92,10 @@ func (e *faultEnv) flushAll(t *testing.T) {
 // record arrives; retried records reached Kinesis once (dropped entries
 // were never forwarded), so there are no duplicates either.
 func TestPartialThrottlingRetriesOnlyFailed(t *testing.T) {
+	onModel(t, testPartialThrottlingRetriesOnlyFailed)
+}
+
+func testPartialThrottlingRetriesOnlyFailed(t *testing.T, c kinesisAPI) {
 	var mu sync.Mutex
 	shardsThrottled := map[string]int{}
 	var sentEntries atomic.Int64
@@ -105,7 +108,7 @@ func TestPartialThrottlingRetriesOnlyFailed(t *testing.T) {
 			},
 			OnRequest: func(ri producer.RequestInfo) { sentEntries.Add(int64(ri.Records)) },
 		}}
-	e := newFaultEnv(t, 4, 42, opts)
+	e := newFaultEnvOn(t, c, 4, 42, opts)
 	e.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3})
 	const n = 3000
 	col := newCollector(n)
@@ -144,9 +147,13 @@ func TestPartialThrottlingRetriesOnlyFailed(t *testing.T) {
 // Callbacks of a key also arrive in Put order. The first two requests lose
 // their response for sure: 5% of the few requests a run takes can be none.
 func TestRetainOrderingUnderFaults(t *testing.T) {
+	onModelAndKinesalite(t, testRetainOrderingUnderFaults)
+}
+
+func testRetainOrderingUnderFaults(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{RetainOrdering: true, Linger: 5 * time.Millisecond, RetryInitialDelay: 10 * time.Millisecond,
 		RetryMaxDelay: 200 * time.Millisecond, RequestTimeout: 2 * time.Second}
-	e := newFaultEnv(t, 3, 7, opts)
+	e := newFaultEnvOn(t, c, 3, 7, opts)
 	e.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3, ResetAfterForwardFraction: 0.05, ResetAfterForwardRequests: []int64{1, 2}})
 	keys := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"}
 	const n = 600
@@ -206,29 +213,31 @@ func TestRequestFaultsLoseNothing(t *testing.T) {
 		{"slow", faultproxy.Rules{DelayFraction: 0.2, Delay: 1500 * time.Millisecond, DelayRequests: first}, func(c faultproxy.Counters) bool { return c.Delayed > 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var timeouts atomic.Int32
-			o := opts
-			o.Hooks.OnRequest = func(ri producer.RequestInfo) {
-				if ri.ErrorCode == producer.CodeRequestTimeout {
-					timeouts.Add(1)
+			onModel(t, func(t *testing.T, c kinesisAPI) {
+				var timeouts atomic.Int32
+				o := opts
+				o.Hooks.OnRequest = func(ri producer.RequestInfo) {
+					if ri.ErrorCode == producer.CodeRequestTimeout {
+						timeouts.Add(1)
+					}
 				}
-			}
-			e := newFaultEnv(t, 2, 99, o)
-			e.proxy.SetRules(tc.rules)
-			const n = 800
-			col := newCollector(n)
-			want := e.putAll(t, col, n, func(id int) string { return fmt.Sprintf("k%d", id) })
-			e.flush(t, col, 60*time.Second)
-			pc := e.proxy.Counters()
-			if !tc.check(pc) {
-				t.Fatalf("fault not exercised: %+v", pc)
-			}
-			if tc.name == "slow" && timeouts.Load() == 0 {
-				t.Fatal("no request timed out")
-			}
-			dupes, _ := checkArrived(t, e.direct, e.stream, want)
-			t.Logf("%s: %d duplicates; proxy %+v", tc.name, dupes, pc)
-			closeProducer(t, e.p)
+				e := newFaultEnvOn(t, c, 2, 99, o)
+				e.proxy.SetRules(tc.rules)
+				const n = 800
+				col := newCollector(n)
+				want := e.putAll(t, col, n, func(id int) string { return fmt.Sprintf("k%d", id) })
+				e.flush(t, col, 60*time.Second)
+				pc := e.proxy.Counters()
+				if !tc.check(pc) {
+					t.Fatalf("fault not exercised: %+v", pc)
+				}
+				if tc.name == "slow" && timeouts.Load() == 0 {
+					t.Fatal("no request timed out")
+				}
+				dupes, _ := checkArrived(t, e.direct, e.stream, want)
+				t.Logf("%s: %d duplicates; proxy %+v", tc.name, dupes, pc)
+				closeProducer(t, e.p)
+			})
 		})
 	}
 }
@@ -238,9 +247,11 @@ func TestRequestFaultsLoseNothing(t *testing.T) {
 // the endpoint is back. The test ends the outage once the producer has met
 // it several times; a 3 s window on the clock could pass on a loaded
 // machine before the producer met it.
-func TestOutageLosesNothing(t *testing.T) {
+func TestOutageLosesNothing(t *testing.T) { onModel(t, testOutageLosesNothing) }
+
+func testOutageLosesNothing(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{Linger: 10 * time.Millisecond, RequestTimeout: time.Second, RetryMaxDelay: time.Second}
-	e := newFaultEnv(t, 2, 5, opts)
+	e := newFaultEnvOn(t, c, 2, 5, opts)
 	const n = 1000
 	col := newCollector(n)
 	want := map[int]sent{}
@@ -283,7 +294,9 @@ func TestOutageLosesNothing(t *testing.T) {
 // ends the outage then, once the failed shard's records have met it: a
 // 1.5 s window on the clock could end, on a loaded machine, before the
 // other shard was through or before they met it.
-func TestShardOutage(t *testing.T) {
+func TestShardOutage(t *testing.T) { onModel(t, testShardOutage) }
+
+func testShardOutage(t *testing.T, c kinesisAPI) {
 	var mu sync.Mutex
 	named := map[string]int{}
 	opts := producer.Options{Linger: 10 * time.Millisecond, RetryInitialDelay: 50 * time.Millisecond, RetryMaxDelay: 400 * time.Millisecond,
@@ -292,7 +305,7 @@ func TestShardOutage(t *testing.T) {
 			named[ei.ShardID]++
 			mu.Unlock()
 		}}}
-	e := newFaultEnv(t, 2, 3, opts)
+	e := newFaultEnvOn(t, c, 2, 3, opts)
 	shards := listShards(t, e.direct, e.stream)
 	down := shards[1].id
 	e.proxy.SetRules(faultproxy.Rules{ShardOutages: []faultproxy.ShardOutage{{Stream: e.stream, ShardID: down, Until: time.Now().Add(time.Hour)}}})
@@ -368,8 +381,10 @@ func TestShardOutage(t *testing.T) {
 
 // A whole-request AccessDeniedException is not retried: every record of
 // the request fails with KindFatal after one attempt.
-func TestAccessDeniedIsFatal(t *testing.T) {
-	e := newFaultEnv(t, 1, 1, producer.Options{Linger: 10 * time.Millisecond})
+func TestAccessDeniedIsFatal(t *testing.T) { onModel(t, testAccessDeniedIsFatal) }
+
+func testAccessDeniedIsFatal(t *testing.T, c kinesisAPI) {
+	e := newFaultEnvOn(t, c, 1, 1, producer.Options{Linger: 10 * time.Millisecond})
 	e.proxy.SetRules(faultproxy.Rules{ErrorFraction: 1, ErrorStatus: 400, ErrorCode: "AccessDeniedException"})
 	col := newCollector(20)
 	e.putAll(t, col, 20, func(id int) string { return fmt.Sprintf("k%d", id) })
@@ -385,11 +400,13 @@ func TestAccessDeniedIsFatal(t *testing.T) {
 
 // Under a permanent outage every record fails with KindTTLExpired once
 // RecordTTL has passed, after several attempts, and not much later.
-func TestTTLExpiry(t *testing.T) {
+func TestTTLExpiry(t *testing.T) { onModel(t, testTTLExpiry) }
+
+func testTTLExpiry(t *testing.T, c kinesisAPI) {
 	ttl := 1500 * time.Millisecond
 	opts := producer.Options{Linger: 10 * time.Millisecond, RecordTTL: ttl, RequestTimeout: 300 * time.Millisecond,
 		RetryInitialDelay: 50 * time.Millisecond, RetryMaxDelay: 200 * time.Millisecond}
-	e := newFaultEnv(t, 1, 1, opts)
+	e := newFaultEnvOn(t, c, 1, 1, opts)
 	e.proxy.SetRules(faultproxy.Rules{UnreachableUntil: time.Now().Add(time.Hour)})
 	const n = 50
 	col := newCollector(n)
@@ -419,11 +436,13 @@ func TestTTLExpiry(t *testing.T) {
 // Put blocks while MaxBufferedRecords records are unresolved, and returns
 // only after a record resolved and made room; with a context that ends
 // first it gives up with the context's error.
-func TestBackpressure(t *testing.T) {
+func TestBackpressure(t *testing.T) { onModel(t, testBackpressure) }
+
+func testBackpressure(t *testing.T, c kinesisAPI) {
 	var blockedHook atomic.Int32
 	opts := producer.Options{MaxBufferedRecords: 10, Linger: time.Millisecond,
 		Hooks: producer.Hooks{OnPutBlocked: func(time.Duration) { blockedHook.Add(1) }}}
-	e := newFaultEnv(t, 1, 1, opts)
+	e := newFaultEnvOn(t, c, 1, 1, opts)
 	e.proxy.Hold() // PutRecords calls wait at the proxy until Release
 	col := newCollector(11)
 	e.putAll(t, col, 10, func(id int) string { return fmt.Sprintf("k%d", id) })
@@ -453,6 +472,10 @@ func TestBackpressure(t *testing.T) {
 	for e.proxy.Counters().Held == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	// On the fake clock the Put above must be seen blocked for a while:
+	// it reports a wait only when one passed.
+	synctest.Wait()
+	time.Sleep(time.Millisecond)
 	released.Store(true)
 	e.proxy.Release()
 	if !<-returned {
@@ -470,8 +493,10 @@ func TestBackpressure(t *testing.T) {
 
 // When Close's deadline hits, records still held fail with KindClosed and
 // Close says how many; it returns only after every callback ran.
-func TestCloseDeadlineFailsTheRest(t *testing.T) {
-	e := newFaultEnv(t, 1, 1, producer.Options{Linger: time.Millisecond, MaxRecordsPerRequest: 5})
+func TestCloseDeadlineFailsTheRest(t *testing.T) { onModel(t, testCloseDeadlineFailsTheRest) }
+
+func testCloseDeadlineFailsTheRest(t *testing.T, c kinesisAPI) {
+	e := newFaultEnvOn(t, c, 1, 1, producer.Options{Linger: time.Millisecond, MaxRecordsPerRequest: 5})
 	e.proxy.Hold()
 	const n = 20
 	col := newCollector(n)
@@ -498,9 +523,11 @@ func TestCloseDeadlineFailsTheRest(t *testing.T) {
 // The byte bound blocks like the record bound; a record bigger than the
 // whole bound is still accepted when nothing else is buffered; Close wakes
 // a blocked Put with ErrClosed.
-func TestBackpressureBytes(t *testing.T) {
+func TestBackpressureBytes(t *testing.T) { onModel(t, testBackpressureBytes) }
+
+func testBackpressureBytes(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{MaxBufferedBytes: 1000, Linger: time.Millisecond}
-	e := newFaultEnv(t, 1, 1, opts)
+	e := newFaultEnvOn(t, c, 1, 1, opts)
 	e.proxy.Hold()
 	var results atomic.Int32
 	cb := func(producer.Result) { results.Add(1) }
@@ -551,8 +578,10 @@ func TestBackpressureBytes(t *testing.T) {
 // (the sink's failure policy takes it from there) and is not retried; the
 // others are written. The first request is throttled whole, so some are
 // whatever the draws.
-func TestFailIfThrottled(t *testing.T) {
-	e := newFaultEnv(t, 2, 7, producer.Options{Linger: 10 * time.Millisecond, FailIfThrottled: true})
+func TestFailIfThrottled(t *testing.T) { onModel(t, testFailIfThrottled) }
+
+func testFailIfThrottled(t *testing.T, c kinesisAPI) {
+	e := newFaultEnvOn(t, c, 2, 7, producer.Options{Linger: 10 * time.Millisecond, FailIfThrottled: true})
 	e.proxy.SetRules(faultproxy.Rules{DropFraction: 0.3, DropRequests: []int64{1}})
 	const n = 500
 	col := newCollector(n)
@@ -635,11 +664,13 @@ func TestRetainOrderingDefaultsUnderSteadyThrottling(t *testing.T) {
 // MaxInFlightBytes stops new requests once those in flight carry that many
 // bytes. The proxy holds every request, so what is in flight only grows:
 // it stops at the budget plus at most one request, with senders to spare.
-func TestInFlightBytesBudget(t *testing.T) {
+func TestInFlightBytesBudget(t *testing.T) { onModel(t, testInFlightBytesBudget) }
+
+func testInFlightBytesBudget(t *testing.T, c kinesisAPI) {
 	const budget = 8 * producer.KiB
 	opts := producer.Options{MaxInFlightBytes: budget, MaxBytesPerRequest: 2 * producer.KiB,
 		Linger: time.Millisecond, MaxInFlight: 24}
-	e := newFaultEnv(t, 1, 1, opts)
+	e := newFaultEnvOn(t, c, 1, 1, opts)
 	e.proxy.Hold()
 	col := newCollector(100)
 	want := e.putAll(t, col, 100, func(id int) string { return fmt.Sprintf("k%d", id) }) // 60-160 B each, 10 KiB in all

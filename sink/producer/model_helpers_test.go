@@ -33,7 +33,11 @@ type kinesisAPI interface {
 func onModel(t *testing.T, f func(t *testing.T, c kinesisAPI)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
-		f(t, kinesisfake.New(kinesisfake.Config{NoShardLimit: true}).Client())
+		m := kinesisfake.New(kinesisfake.Config{NoShardLimit: true})
+		c := m.Client()
+		models.Store(c, m)
+		defer models.Delete(c)
+		f(t, c)
 	})
 }
 

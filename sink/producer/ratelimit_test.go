@@ -203,9 +203,11 @@ func testRateLimitBytesAggregated(t *testing.T, c kinesisAPI) {
 // proxy answers AccessDenied, which kinesalite cannot be made to do) leaves
 // the producer without a shard map; then nothing is limited and records
 // still flow, even at the lowest limit.
-func TestRateLimitNoShardMap(t *testing.T) {
+func TestRateLimitNoShardMap(t *testing.T) { onModel(t, testRateLimitNoShardMap) }
+
+func testRateLimitNoShardMap(t *testing.T, c kinesisAPI) {
 	opts := producer.Options{RateLimit: 1, RetainOrdering: true, Linger: 10 * time.Millisecond}
-	e := newFaultEnv(t, 1, 1, opts)
+	e := newFaultEnvOn(t, c, 1, 1, opts)
 	defer closeProducer(t, e.p)
 	e.proxy.SetRules(faultproxy.Rules{FailListShards: true})
 	if _, err := e.p.Prepare(context.Background(), e.stream); err != nil {
