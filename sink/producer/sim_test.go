@@ -152,9 +152,10 @@ type simConfig struct {
 	outages                                                 []simOutage
 	shardOutages                                            []simShardOutage
 
-	// Callbacks: a share of them sleep up to sleepMax; hang names a record
-	// whose successful callback blocks until the run has checked that
-	// everything else resolves (-1: none).
+	// Callbacks: a share of them sleep up to sleepMax; from record hang on
+	// (-1: none), the first successful callback whose batch has a record to
+	// retry blocks until the run has checked that everything else
+	// resolves.
 	sleepShare float64
 	sleepMax   time.Duration
 	hang       int
@@ -352,6 +353,11 @@ type simRecord struct {
 	accept  bool // Put returned nil
 	results []producer.Result
 	calls   int // PutRecords calls that carried it
+	putAt   time.Time
+	// answered: the last call that carried it stored it and said so (it
+	// resolves with that call's batch, unless the producer saw a shard
+	// mismatch).
+	answered bool
 	// exposures counts the calls that carried it and whose answer the
 	// producer did not take as stored where predicted: a whole-request
 	// error (the write may have happened) or a shard mismatch.
@@ -384,6 +390,7 @@ type sim struct {
 	batchOf  map[uint64][]int
 	inCB     map[uint64]bool
 	hangCh   chan uint64 // the hanging callback's goroutine
+	hung     bool
 	release  chan struct{}
 	elapsed  time.Duration
 	closing  bool
@@ -618,12 +625,14 @@ func (w *simClient) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput,
 			}
 			exposed = !hit || cands > 1
 		}
+		answered := err == nil && i < len(out.Records) && out.Records[i].ErrorCode == nil
 		for _, id := range list {
 			if id < 0 || id >= len(s.recs) {
 				s.t.Errorf("call carries record %d, which was never put", id)
 				continue
 			}
 			s.recs[id].calls++
+			s.recs[id].answered = answered
 			if exposed {
 				s.recs[id].exposures++
 			}
@@ -650,7 +659,17 @@ func (s *sim) callback(r producer.Result) {
 		s.pending--
 		s.checkDoneLocked()
 	}
-	hang := id == s.cfg.hang && r.Err == nil
+	// The hang is the first success from record c.hang on whose batch
+	// holds a record to retry: what a blocked callback could hold back.
+	hang := false
+	if s.cfg.hang >= 0 && id >= s.cfg.hang && r.Err == nil && !s.hung {
+		for _, b := range s.batchOf[g] {
+			if !s.recs[b].answered && len(s.recs[b].results) == 0 {
+				hang, s.hung = true, true
+				break
+			}
+		}
+	}
 	s.mu.Unlock()
 	if hang {
 		s.hangCh <- g
@@ -699,6 +718,7 @@ func (s *sim) put() {
 			Data: rec.data, Tag: i, Callback: s.callback})
 		s.mu.Lock()
 		rec.accept = err == nil
+		rec.putAt = time.Now()
 		closing = s.closing
 		if err != nil {
 			s.pending--
@@ -899,26 +919,38 @@ func (s *sim) drain() {
 
 func (s *sim) releaseHang() { s.releaseOnce.Do(func() { close(s.release) }) }
 
-// checkHang runs while the callback of record hang blocks on goroutine g:
-// every accepted record must resolve meanwhile, except those whose
-// callbacks wait behind it (its batch, whose callbacks run on g) and, with
-// RetainOrdering, the later records of their keys, which are released only
-// once the callbacks have returned.
+// checkHang runs while a successful callback blocks on goroutine g, whose
+// batch holds a record to retry: every accepted record must resolve
+// meanwhile, that one included, except those whose callbacks wait behind
+// the blocked one (its batch's, which run on g) and, with RetainOrdering,
+// the later records of their keys, released only once those callbacks
+// have returned.
 func (s *sim) checkHang(g uint64, bound time.Duration) {
 	t := s.t
 	c := &s.cfg
 	defer s.releaseHang()
 	s.mu.Lock()
+	// A record of the batch that Kinesis took resolves in the batch's
+	// callbacks, after this one; so may one that failed for good: under
+	// FailIfThrottled, on a stream refused as missing, or past its TTL.
+	// The others are retried, and must go while the callback blocks.
+	ttl := c.opts.RecordTTL
+	if ttl == 0 {
+		ttl = producer.DefaultRecordTTL
+	}
+	deleting := slices.ContainsFunc(c.outages, func(o simOutage) bool { return o.kind == "deleting" })
 	excused := map[int]bool{}
-	keys := map[[2]string]bool{}
 	for _, id := range s.batchOf[g] {
-		excused[id] = true
 		r := s.recs[id]
-		keys[[2]string{strconv.Itoa(r.stream), r.key}] = true
+		if !r.answered && !c.opts.FailIfThrottled && !deleting &&
+			(c.opts.RetainOrdering || ttl < 0 || r.putAt.Add(ttl).After(time.Now().Add(c.opts.RetryMaxDelay))) {
+			continue
+		}
+		excused[id] = true
 	}
 	if c.opts.RetainOrdering {
 		first := map[[2]string]int{}
-		for _, id := range s.batchOf[g] {
+		for id := range excused {
 			r := s.recs[id]
 			k := [2]string{strconv.Itoa(r.stream), r.key}
 			if f, ok := first[k]; !ok || id < f {
