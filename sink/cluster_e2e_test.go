@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +42,15 @@ func clusterN(t *testing.T) int {
 	return 20000
 }
 
+// clusterWay is how the sink is deployed on the cluster.
+type clusterWay string
+
+const (
+	viaFunctionsCreate clusterWay = "functions-create" // pulsar-admin functions create --go
+	viaDeploy          clusterWay = "kinesis-sink-deploy"
+	viaNAR             clusterWay = "sinks-create-nar" // pulsar-admin sinks create --archive, the Java instance and its child
+)
+
 // clusterDeployment is the sink deployed on the cluster with
 // parallelism 4 over a 12-partition topic and a 4-shard stream, FAILOVER
 // subscriptions (--retain-ordering) and the sink's retainOrdering, so that
@@ -47,6 +58,7 @@ func clusterN(t *testing.T) int {
 type clusterDeployment struct {
 	cl     *testenv.ClusterEnv
 	ks     *testenv.KinesisEnv
+	way    clusterWay
 	name   string
 	fqfn   string
 	topic  string
@@ -54,10 +66,17 @@ type clusterDeployment struct {
 	stream string
 }
 
-func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEnv, admin int) *clusterDeployment {
+// kind is the admin API's name for what was deployed: functions or sinks.
+func (d *clusterDeployment) kind() string {
+	if d.way == viaNAR {
+		return "sinks"
+	}
+	return "functions"
+}
+
+func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEnv, admin int, way clusterWay) *clusterDeployment {
 	env := cl.Brokers[admin]
-	bin := e2e.KinesisSinkBinary(t)
-	d := &clusterDeployment{cl: cl, ks: ks, name: fmt.Sprintf("cl%d", time.Now().UnixNano()%1e12)}
+	d := &clusterDeployment{cl: cl, ks: ks, way: way, name: fmt.Sprintf("cl%d", time.Now().UnixNano()%1e12)}
 	d.fqfn = "public/default/" + d.name
 	d.stream = ks.UniqueStream(t, "cluster")
 	ks.CreateStream(t, d.stream, 4)
@@ -67,11 +86,37 @@ func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEn
 	// At the earliest position before anything is published: whenever the
 	// instances start, the backlog holds every record.
 	env.CreateSubscription(t, d.topic, d.sub)
-	uc, _ := json.Marshal(sinkConfig(ks.Endpoint, d.stream, map[string]any{"retainOrdering": true, "aggregationEnabled": true}))
-	if out, err := env.Admin(t, "functions", "create", "--go", bin, "--tenant", "public", "--namespace", "default",
-		"--name", d.name, "--inputs", d.topic, "--subs-name", d.sub, "--parallelism", strconv.Itoa(clusterParallelism),
-		"--retain-ordering", "--user-config", string(uc)); err != nil {
-		t.Fatalf("functions create: %v\n%s", err, out)
+	configs := sinkConfig(ks.Endpoint, d.stream, map[string]any{"retainOrdering": true, "aggregationEnabled": true})
+	uc, _ := json.Marshal(configs)
+	par := strconv.Itoa(clusterParallelism)
+	switch way {
+	case viaFunctionsCreate:
+		if out, err := env.Admin(t, "functions", "create", "--go", e2e.KinesisSinkBinary(t), "--tenant", "public",
+			"--namespace", "default", "--name", d.name, "--inputs", d.topic, "--subs-name", d.sub, "--parallelism", par,
+			"--retain-ordering", "--user-config", string(uc)); err != nil {
+			t.Fatalf("functions create: %v\n%s", err, out)
+		}
+	case viaDeploy:
+		bin := e2e.KinesisSinkBinary(t)
+		b, _ := json.Marshal(map[string]any{
+			"tenant": "public", "namespace": "default", "name": d.name, "inputs": []string{d.topic},
+			"sourceSubscriptionName": d.sub, "parallelism": clusterParallelism, "retainOrdering": true,
+			"processingGuarantees": "ATLEAST_ONCE", "configs": configs,
+		})
+		path := filepath.Join(t.TempDir(), "sink.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "deploy", "create", "--admin-url", env.WebURL, "--sink-config-file", path,
+			"--binary", bin, "--wait", "3m").CombinedOutput(); err != nil {
+			t.Fatalf("kinesis-sink deploy create: %v\n%s", err, out)
+		}
+	case viaNAR:
+		if out, err := env.Admin(t, "sinks", "create", "--archive", e2e.NAR(t), "--tenant", "public",
+			"--namespace", "default", "--name", d.name, "--inputs", d.topic, "--subs-name", d.sub, "--parallelism", par,
+			"--retain-ordering", "--sink-config", string(uc)); err != nil {
+			t.Fatalf("sinks create: %v\n%s", err, out)
+		}
 	}
 	t.Cleanup(func() {
 		// Through whichever broker answers (a scenario may have killed one), and again while the worker
@@ -80,7 +125,7 @@ func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEn
 		for {
 			for _, b := range cl.Brokers {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				code, body, err := b.AdminREST(ctx, http.MethodDelete, "/admin/v3/functions/"+d.fqfn, nil)
+				code, body, err := b.AdminREST(ctx, http.MethodDelete, "/admin/v3/"+d.kind()+"/"+d.fqfn, nil)
 				cancel()
 				if err == nil && (code < 300 || code == http.StatusNotFound) {
 					return
@@ -117,7 +162,7 @@ func (d *clusterDeployment) placement(t *testing.T, via int) map[int]string {
 func (d *clusterDeployment) runningOn(t *testing.T, via int, want map[int]string) ([]testenv.InstanceStatus, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := d.cl.FunctionStatus(ctx, via, "public", "default", d.name)
+	st, err := d.cl.InstancesStatus(ctx, via, d.kind(), "public", "default", d.name)
 	if err != nil || len(st) != clusterParallelism {
 		return st, false
 	}
@@ -150,17 +195,24 @@ func (d *clusterDeployment) stored(t *testing.T) int {
 	return len(u)
 }
 
-// TestClusterSpreadOverWorkers deploys the sink with functions create --go,
-// parallelism 4, on a 12-partition topic, checks from the worker cluster's
-// assignments that the instances are placed on both workers and run there,
-// publishes keyed, sequenced records and reads every one back from
-// Kinesis: none missing, first copies in publish order per key, and every
-// instance took part.
+// TestClusterSpreadOverWorkers deploys the sink with parallelism 4 on a
+// 12-partition topic in each way a user can (functions create --go,
+// kinesis-sink deploy, sinks create with the NAR), checks from the worker
+// cluster's assignments that the instances are placed on both workers and
+// run there, publishes keyed, sequenced records and reads every one back
+// from Kinesis: none missing, first copies in publish order per key, and
+// every instance took part.
 func TestClusterSpreadOverWorkers(t *testing.T) {
 	cl := testenv.Cluster(t)
 	ks := testenv.Kinesis(t)
+	for _, way := range []clusterWay{viaFunctionsCreate, viaDeploy, viaNAR} {
+		t.Run(string(way), func(t *testing.T) { runClusterSpread(t, cl, ks, way) })
+	}
+}
+
+func runClusterSpread(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEnv, way clusterWay) {
 	n := clusterN(t)
-	d := deployOnCluster(t, cl, ks, 0)
+	d := deployOnCluster(t, cl, ks, 0, way)
 
 	var assigned map[int]string
 	cl.WaitFor(t, 3*time.Minute, func() bool { assigned = d.placement(t, 0); return assigned != nil },
@@ -192,8 +244,8 @@ func TestClusterSpreadOverWorkers(t *testing.T) {
 	took := time.Since(start)
 
 	res, distinctN := readScale(t, ks, d.stream, n)
-	t.Logf("spread: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s",
-		n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond))
+	t.Logf("spread %s: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s",
+		way, n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond))
 	if res.missing != 0 {
 		t.Errorf("%d records missing", res.missing)
 	}
@@ -205,8 +257,8 @@ func TestClusterSpreadOverWorkers(t *testing.T) {
 		t.Errorf("after the run, the instances are not all running where assigned: %+v", st)
 	}
 	for _, in := range st {
-		t.Logf("instance %d on %s: received %d", in.InstanceID, in.Status.WorkerID, in.Status.NumReceived)
-		if in.Status.NumReceived == 0 {
+		t.Logf("instance %d on %s: received %d", in.InstanceID, in.Status.WorkerID, in.Status.Received())
+		if in.Status.Received() == 0 {
 			t.Errorf("instance %d (worker %s) received nothing: its partitions were not its own", in.InstanceID, in.Status.WorkerID)
 		}
 	}
@@ -287,7 +339,7 @@ func TestClusterWorkerLost(t *testing.T) {
 	n := clusterN(t)
 	// broker-2 is lost; broker-1 (PULSAR_WEB_URL) answers the admin calls.
 	const survivor, lost = 0, 1
-	d := deployOnCluster(t, cl, ks, survivor)
+	d := deployOnCluster(t, cl, ks, survivor, viaFunctionsCreate)
 	survivorWorker, lostWorker := cl.WorkerID(t, survivor), cl.WorkerID(t, lost)
 
 	var assigned map[int]string

@@ -131,32 +131,40 @@ func (c *ClusterEnv) AssignmentsOf(ctx context.Context, via int, fqfn string) (m
 	return out, nil
 }
 
-// InstanceStatus is one instance's line of functions status.
+// InstanceStatus is one instance's line of functions status or sinks status.
 type InstanceStatus struct {
-	InstanceID int `json:"instanceId"`
-	Status     struct {
-		Running     bool   `json:"running"`
-		Error       string `json:"error"`
-		NumReceived int64  `json:"numReceived"`
-		WorkerID    string `json:"workerId"`
-	} `json:"status"`
+	InstanceID int           `json:"instanceId"`
+	Status     InstanceState `json:"status"`
 }
 
-// FunctionStatus returns the instances' status of a function (GET /admin/v3/functions/.../status) asked of broker via.
-func (c *ClusterEnv) FunctionStatus(ctx context.Context, via int, tenant, namespace, name string) ([]InstanceStatus, error) {
+// InstanceState is what the worker reports of one instance.
+type InstanceState struct {
+	Running     bool   `json:"running"`
+	Error       string `json:"error"`
+	NumReceived int64  `json:"numReceived"`       // functions status
+	NumRead     int64  `json:"numReadFromPulsar"` // sinks status
+	WorkerID    string `json:"workerId"`
+}
+
+// Received is how many records the instance took from Pulsar, whichever status reported it.
+func (s InstanceState) Received() int64 { return max(s.NumReceived, s.NumRead) }
+
+// InstancesStatus returns the instances' status of a function or sink (kind "functions" or "sinks";
+// GET /admin/v3/<kind>/.../status), asked of broker via.
+func (c *ClusterEnv) InstancesStatus(ctx context.Context, via int, kind, tenant, namespace, name string) ([]InstanceStatus, error) {
 	code, body, err := c.Brokers[via].AdminREST(ctx, http.MethodGet,
-		"/admin/v3/functions/"+tenant+"/"+namespace+"/"+name+"/status", nil)
+		"/admin/v3/"+kind+"/"+tenant+"/"+namespace+"/"+name+"/status", nil)
 	if err != nil {
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, fmt.Errorf("functions status: HTTP %d: %s", code, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("%s status: HTTP %d: %s", kind, code, strings.TrimSpace(string(body)))
 	}
 	var st struct {
 		Instances []InstanceStatus `json:"instances"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("functions status: %w: %s", err, body)
+		return nil, fmt.Errorf("%s status: %w: %s", kind, err, body)
 	}
 	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].InstanceID < st.Instances[j].InstanceID })
 	return st.Instances, nil
