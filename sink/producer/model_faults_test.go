@@ -73,6 +73,7 @@ type modelProxy struct {
 	// runs the fault hook on the caller's goroutine): the test's own calls
 	// on e.direct go straight to the model, as they go around the proxy.
 	through map[uint64]bool
+	buckets map[string]*proxyBucket // Rules.ShardLimit's, by stream and shard
 }
 
 // enter and leave bracket a call through the proxy.
@@ -199,6 +200,8 @@ func (p *modelProxy) fault(q *kinesisfake.Request) kinesisfake.Fault {
 		case drop[i]:
 			f.EntryErrors[i] = orThrottled(rl.DropCode)
 			p.counters.EntriesDropped++
+		case rl.ShardLimit != nil && p.overLimitLocked(rl.ShardLimit, q.Stream+"/"+e.ShardID, e.Size, q.Now):
+			f.EntryErrors[i] = kinesisfake.CodeThrottled
 		default:
 			p.counters.EntriesForwarded++
 		}
@@ -212,6 +215,41 @@ func (p *modelProxy) fault(q *kinesisfake.Request) kinesisfake.Fault {
 		f.ResetAfterWrite = true
 	}
 	return f
+}
+
+// overLimitLocked is the proxy's shard limit: a token bucket per shard,
+// refilled on the model's clock; it takes the entry's tokens when it can.
+func (p *modelProxy) overLimitLocked(l *faultproxy.ShardLimit, key string, size int, now time.Time) bool {
+	burst := l.Burst
+	if burst <= 0 {
+		burst = 1
+	}
+	if p.buckets == nil {
+		p.buckets = map[string]*proxyBucket{}
+	}
+	b := p.buckets[key]
+	if b == nil {
+		b = &proxyBucket{records: l.RecordsPerSecond * burst, bytes: l.BytesPerSecond * burst, at: now}
+		p.buckets[key] = b
+	}
+	if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		b.records = min(b.records+dt*l.RecordsPerSecond, l.RecordsPerSecond*burst)
+		b.bytes = min(b.bytes+dt*l.BytesPerSecond, l.BytesPerSecond*burst)
+		b.at = now
+	}
+	if b.records < 1 || b.bytes < float64(size) {
+		p.counters.EntriesOverLimit++
+		return true
+	}
+	b.records--
+	b.bytes -= float64(size)
+	p.counters.EntriesUnderLimit++
+	return false
+}
+
+type proxyBucket struct {
+	records, bytes float64
+	at             time.Time
 }
 
 func orThrottled(code string) string {
