@@ -37,6 +37,8 @@ type Options struct {
 	Out    io.Writer // frames to it (stdout)
 	Logger *slog.Logger
 	Sink   runtime.Sink
+	// Heartbeat is how often a HEARTBEAT frame goes out; 0: every 5 s.
+	Heartbeat time.Duration
 	// Registerer gets the sink's kinesis_sink_* families; nil: a private
 	// registry nobody reads.
 	Registerer prometheus.Registerer
@@ -50,6 +52,10 @@ type hello struct {
 	tenant, namespace, name string
 	instanceID, parallelism int
 	cluster                 string
+	// The Java side's window: at most this many records and bytes (of
+	// RECORD and UNREADABLE frames) unresolved at once.
+	windowRecords uint32
+	windowBytes   uint64
 }
 
 func decodeHello(b []byte) (hello, error) {
@@ -68,6 +74,8 @@ func decodeHello(b []byte) (hello, error) {
 	h.instanceID = int(int32(d.u32("instance id")))
 	h.parallelism = int(int32(d.u32("parallelism")))
 	h.cluster = d.str("cluster")
+	h.windowRecords = d.u32("window records")
+	h.windowBytes = d.u64("window bytes")
 	if err := d.end("HELLO"); err != nil {
 		return h, err
 	}
@@ -164,8 +172,9 @@ func Run(ctx context.Context, o Options) error {
 	mctx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
 	go s.metricsLoop(mctx)
+	go s.heartbeat(mctx)
 
-	err = s.loop(ctx, fr)
+	err = s.loop(ctx, fr, newQueue(int(h.windowRecords), int64(h.windowBytes)))
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
@@ -190,6 +199,7 @@ type item struct {
 	schema  schemaFrame
 	timeout time.Duration // CLOSE
 	err     error         // the reading ended: EOF (ErrPeerGone) or a bad frame
+	size    int64         // the frame's length as the Java side's window counts it
 }
 
 type schemaFrame struct {
@@ -210,13 +220,28 @@ type recordFrame struct {
 // read decodes frames as fast as they come and queues them for the loop,
 // which may be blocked in Sink.Write (a full buffer): the Java side's
 // answers to Publish (dead letters) must still get through, or a record
-// waiting for its dead letter would hold the buffer full for ever. The
-// queue is bounded by the Java side's window of unresolved records.
+// waiting for its dead letter would hold the buffer full for ever.
+//
+// The queue is bounded by the window HELLO declared, in records and
+// bytes. Every record queued here is one the Java side still counts as
+// unresolved (it is resolved only after the loop takes it), so a peer that
+// keeps its window never fills the queue, and reading never has to wait.
+// A peer past its window breaks the protocol: the session ends with an
+// error saying so (the Java side fails the instance), rather than hold
+// frames past the bound, or stop reading and hold up a PUBLISHED behind
+// them while the sink waits for it.
 func (s *session) read(fr *frameReader, q *queue) {
 	for {
 		it := s.decode(fr)
 		if it.typ == framePublished {
 			continue
+		}
+		if it.err == nil && !q.fits(it) {
+			r, b := q.size()
+			it = item{err: fmt.Errorf("the Java sink sent a %s frame of %d bytes past its window (%d records, %d bytes; %d records, %d bytes queued)",
+				frameName(it.typ), it.size, q.maxRecords, q.maxBytes, r, b)}
+			// The loop may be in a Write that waits for room: end it.
+			s.cancel(it.err)
 		}
 		q.push(it)
 		if it.err != nil {
@@ -239,7 +264,7 @@ func (s *session) decode(fr *frameReader) item {
 		return item{err: fmt.Errorf("reading from the Java sink: %w", err)}
 	}
 	d := dec{b: body}
-	it := item{typ: typ}
+	it := item{typ: typ, size: int64(len(body)) + 5}
 	switch typ {
 	case frameSchema:
 		it.schema = schemaFrame{id: d.u32("schema id"), typ: d.str("type"), name: d.str("name"),
@@ -314,8 +339,7 @@ func decodeRecord(d *dec, typ byte) (recordFrame, error) {
 	return f, nil
 }
 
-func (s *session) loop(ctx context.Context, fr *frameReader) error {
-	q := newQueue()
+func (s *session) loop(ctx context.Context, fr *frameReader, q *queue) error {
 	go s.read(fr, q)
 	for {
 		it, ok := q.pop(ctx)
@@ -510,6 +534,30 @@ func (s *session) sendMetrics() {
 		e.str(name)
 		e.f64(v)
 		s.out.send(e.finish())
+	}
+}
+
+// heartbeat tells the Java side this process runs and its output moves:
+// a stopped (SIGSTOP) or wedged child sends none, and the Java side fails
+// the instance after 30 s without a frame. It proves no progress of the
+// sink: a sink waiting on Kinesis with a full buffer is backpressure, and
+// heartbeats go on.
+func (s *session) heartbeat(ctx context.Context) {
+	every := s.o.Heartbeat
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			var e enc
+			e.start(frameHeartbeat)
+			s.out.send(e.finish())
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

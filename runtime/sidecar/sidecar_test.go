@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,20 +29,34 @@ type frame struct {
 
 // peer plays the Java side of one Run.
 type peer struct {
-	t      *testing.T
-	in     *io.PipeWriter
-	frames chan frame // from the child, METRIC frames left out
-	done   chan error // Run's result
+	t          *testing.T
+	in         *io.PipeWriter
+	frames     chan frame // from the child, METRIC and HEARTBEAT frames left out
+	heartbeats atomic.Int64
+	done       chan error // Run's result
+}
+
+// session options of a test: the window HELLO declares (0: the default)
+// and Options.Heartbeat.
+type opts struct {
+	windowRecords uint32
+	windowBytes   uint64
+	heartbeat     time.Duration
 }
 
 // start runs a session over pipes with sink and opens it.
 func start(t *testing.T, sink runtime.Sink) *peer {
 	t.Helper()
+	return startWith(t, sink, opts{})
+}
+
+func startWith(t *testing.T, sink runtime.Sink, o opts) *peer {
+	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	p := &peer{t: t, in: inW, frames: make(chan frame, 64), done: make(chan error, 1)}
 	go func() {
-		err := Run(context.Background(), Options{In: inR, Out: outW, Sink: sink})
+		err := Run(context.Background(), Options{In: inR, Out: outW, Sink: sink, Heartbeat: o.heartbeat})
 		outW.Close()
 		p.done <- err
 	}()
@@ -53,7 +68,11 @@ func start(t *testing.T, sink runtime.Sink) *peer {
 			if err != nil {
 				return
 			}
-			if typ != frameMetric {
+			switch typ {
+			case frameMetric:
+			case frameHeartbeat:
+				p.heartbeats.Add(1)
+			default:
 				p.frames <- frame{typ, append([]byte(nil), body...)}
 			}
 		}
@@ -77,6 +96,8 @@ func start(t *testing.T, sink runtime.Sink) *peer {
 	e.u32(0)
 	e.u32(1)
 	e.str("")
+	e.u32(o.windowRecords)
+	e.b = binary.BigEndian.AppendUint64(e.b, o.windowBytes)
 	p.send(e.finish())
 	if f := p.next(); f.typ != frameReady {
 		t.Fatalf("got frame 0x%02x after HELLO, want READY", f.typ)

@@ -11,7 +11,7 @@ import (
 
 // Version is the wire protocol version this side speaks; HELLO and READY
 // carry it and each side refuses another (docs/sidecar-protocol.md).
-const Version = 1
+const Version = 2
 
 // Frame types. Frames from the Java sink have the high bit clear, frames
 // from this process have it set.
@@ -33,7 +33,20 @@ const (
 	frameFatal      byte = 0x86
 	frameClosed     byte = 0x87
 	frameMetric     byte = 0x88
+	// frameHeartbeat says the child runs and its output moves; the Java
+	// side fails the instance after a silence (docs/sidecar-protocol.md).
+	frameHeartbeat byte = 0x89
 )
+
+func frameName(typ byte) string {
+	switch typ {
+	case frameRecord:
+		return "RECORD"
+	case frameUnreadable:
+		return "UNREADABLE"
+	}
+	return fmt.Sprintf("0x%02x", typ)
+}
 
 // maxFrame bounds a frame's length so that a corrupt length cannot make
 // the reader allocate gigabytes: a Pulsar message is at most 5 MiB by

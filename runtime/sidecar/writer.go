@@ -63,23 +63,61 @@ func (w *writer) close() {
 	})
 }
 
-// queue holds decoded frames between the reading goroutine and the loop.
-// It is unbounded here because the Java side bounds it: it sends no more
-// records than its window of unresolved ones.
+// queue holds decoded frames between the reading goroutine and the loop,
+// bounded in records and bytes of RECORD and UNREADABLE frames (the other
+// frames are few and small) by the Java side's window. A frame larger than
+// the whole bound fits when the queue holds no record, as the Java side
+// sends it alone.
 type queue struct {
-	mu    sync.Mutex
-	items []item
-	ready chan struct{} // has a value while items is not empty
+	mu         sync.Mutex
+	items      []item
+	records    int
+	bytes      int64
+	maxRecords int
+	maxBytes   int64
+	ready      chan struct{} // has a value while items is not empty
 }
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+// newQueue bounds the queue; a bound of 0 is the Java side's default
+// window (20,000 records, 128 MiB).
+func newQueue(maxRecords int, maxBytes int64) *queue {
+	if maxRecords <= 0 {
+		maxRecords = 20_000
+	}
+	if maxBytes <= 0 {
+		maxBytes = 128 << 20
+	}
+	return &queue{maxRecords: maxRecords, maxBytes: maxBytes, ready: make(chan struct{}, 1)}
+}
 
+func counted(it item) bool { return it.typ == frameRecord || it.typ == frameUnreadable }
+
+// fits says whether a record would stay within the bound; any other frame
+// fits.
+func (q *queue) fits(it item) bool {
+	if !counted(it) {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.records == 0 || q.records < q.maxRecords && q.bytes+it.size <= q.maxBytes
+}
+
+// push queues an item; read checks fits first (only read pushes).
 func (q *queue) push(it item) {
 	q.mu.Lock()
+	if counted(it) {
+		q.records++
+		q.bytes += it.size
+	}
 	q.items = append(q.items, it)
 	q.mu.Unlock()
+	signal(q.ready)
+}
+
+func signal(c chan struct{}) {
 	select {
-	case q.ready <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -92,11 +130,12 @@ func (q *queue) pop(ctx context.Context) (item, bool) {
 			it := q.items[0]
 			q.items[0] = item{}
 			q.items = q.items[1:]
+			if counted(it) {
+				q.records--
+				q.bytes -= it.size
+			}
 			if len(q.items) > 0 {
-				select {
-				case q.ready <- struct{}{}:
-				default:
-				}
+				signal(q.ready)
 			}
 			q.mu.Unlock()
 			return it, true
@@ -108,4 +147,11 @@ func (q *queue) pop(ctx context.Context) (item, bool) {
 			return item{}, false
 		}
 	}
+}
+
+// size is what the queue holds.
+func (q *queue) size() (records int, bytes int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.records, q.bytes
 }

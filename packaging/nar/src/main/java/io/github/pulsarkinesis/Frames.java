@@ -15,7 +15,7 @@ import java.util.Map;
  * arrays as [u32 length][bytes], maps as [u32 count][key][value]...
  */
 final class Frames {
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
     static final byte HELLO = 0x01;
     static final byte SCHEMA = 0x02;
@@ -32,6 +32,7 @@ final class Frames {
     static final byte FATAL = (byte) 0x86;
     static final byte CLOSED = (byte) 0x87;
     static final byte METRIC = (byte) 0x88;
+    static final byte HEARTBEAT = (byte) 0x89;
 
     static final int FLAG_HAS_KEY = 1;
     static final int FLAG_HAS_EVENT_TIME = 2;
@@ -43,6 +44,9 @@ final class Frames {
 
     /** Builds one frame; {@link #finish} gives the bytes to write. */
     static final class Builder extends ByteArrayOutputStream {
+        /** The last field's bytes, written after the buffer rather than copied into it. */
+        private byte[] tail;
+
         Builder(byte type, int sizeHint) {
             super(Math.max(64, sizeHint + 5));
             write(new byte[4], 0, 4);
@@ -92,14 +96,49 @@ final class Frames {
             return this;
         }
 
-        /** Sets the frame's length; then write it with {@link #writeTo}. */
+        /**
+         * Ends the frame with a bytes field that is not copied: a record's
+         * payload (up to the broker's message size, chunked ones larger) would
+         * otherwise exist twice per write, once from getData() and once in the
+         * frame.
+         */
+        Builder lastBytes(byte[] b) {
+            if (b == null || b.length == 0) {
+                return u32(0);
+            }
+            u32(b.length);
+            tail = b;
+            return this;
+        }
+
+        /** Sets the frame's length; then write it with {@link #writeFrame}. */
         Builder finish() {
-            int n = count - 4;
+            long n = length() - 4;
             buf[0] = (byte) (n >>> 24);
             buf[1] = (byte) (n >>> 16);
             buf[2] = (byte) (n >>> 8);
             buf[3] = (byte) n;
             return this;
+        }
+
+        /** The whole frame's length in bytes, length prefix included. */
+        long length() {
+            return count + (tail == null ? 0 : tail.length);
+        }
+
+        /** Overwrites a u64 at a position in the frame (a RECORD's sequence, known only once the window has room). */
+        void putU64(int at, long v) {
+            for (int i = 0; i < 8; i++) {
+                buf[at + i] = (byte) (v >>> (56 - 8 * i));
+            }
+        }
+
+        void writeFrame(java.io.OutputStream out) throws IOException {
+            out.write(buf, 0, count);
+            if (tail != null) {
+                // A BufferedOutputStream passes a write larger than its buffer straight through.
+                out.write(tail);
+            }
         }
     }
 

@@ -19,7 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -58,6 +59,15 @@ public class KinesisGoSink implements Sink<GenericObject> {
     private static final long OPEN_TIMEOUT_MS = 120_000;
     /** How long close gives the child to flush; the worker stops an instance after about 30 s. */
     private static final long CLOSE_TIMEOUT_MS = 20_000;
+    /**
+     * The child sends HEARTBEAT every 5 s once open; this long without any
+     * frame from it (stopped, hung, or its output blocked) fails the
+     * instance. The watchdog looks once a second, so the bound is 31 s.
+     */
+    static final long SILENCE_LIMIT_MS = 30_000;
+    /** How long a dead-letter producer that could not be created is reported as such before it is tried again. */
+    private static final long PRODUCER_RETRY_MS = 30_000;
+    private static final long DEFAULT_MAX_BUFFERED_BYTES = 64L << 20;
 
     private SinkContext ctx;
     private Path binary;
@@ -69,14 +79,24 @@ public class KinesisGoSink implements Sink<GenericObject> {
     private Thread flusher;
     private Thread reader;
     private Thread logCopier;
+    private Thread watchdog;
+    /** Sends PUBLISHED answers, so that the results reader never writes to the child's stdin. */
+    private ExecutorService answers;
+    private volatile long lastHeard = System.nanoTime();
 
-    private final ConcurrentHashMap<Long, Record<GenericObject>> pending = new ConcurrentHashMap<>();
+    /** An unresolved record and the bytes it holds in the window. */
+    private record Pending(Record<GenericObject> record, long bytes) {}
+
+    private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
     private final AtomicLong seq = new AtomicLong();
-    private Semaphore window;
+    private Window window;
     private final Map<String, Integer> schemaIds = new HashMap<>(); // used by write's thread only
     private final CompletableFuture<String> opened = new CompletableFuture<>();
     private final CompletableFuture<String> closed = new CompletableFuture<>();
-    private final Map<String, Producer<byte[]>> producers = new ConcurrentHashMap<>();
+    /** Dead-letter producers by topic, created asynchronously; a failed creation stays here PRODUCER_RETRY_MS. */
+    private record DeadLetterProducer(CompletableFuture<Producer<byte[]>> producer, long since) {}
+
+    private final Map<String, DeadLetterProducer> producers = new ConcurrentHashMap<>();
     private volatile Throwable fatal;
     private volatile boolean closing;
     private final AtomicBoolean unreadableLogged = new AtomicBoolean();
@@ -91,7 +111,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 secrets.put(k, v);
             }
         }
-        window = new Semaphore(windowSize(config));
+        window = new Window(windowSize(config), windowBytes(config));
         binary = extractBinary();
         java.util.List<String> cmd = new ArrayList<>(java.util.List.of(binary.toString(), "sidecar"));
         Object metricsAddr = config == null ? null : config.get("sidecarMetricsAddress");
@@ -107,9 +127,15 @@ public class KinesisGoSink implements Sink<GenericObject> {
         child = pb.start();
         out = new BufferedOutputStream(child.getOutputStream(), 1 << 16);
         in = new DataInputStream(new BufferedInputStream(child.getInputStream(), 1 << 16));
+        answers = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "kinesis-sink-answers");
+            t.setDaemon(true);
+            return t;
+        });
         logCopier = startDaemon("kinesis-sink-log", this::copyLog);
         reader = startDaemon("kinesis-sink-results", this::readResults);
         flusher = startDaemon("kinesis-sink-flush", this::flushLoop);
+        watchdog = startDaemon("kinesis-sink-watchdog", this::watch);
 
         send(new Frames.Builder(Frames.HELLO, 512)
                 .u32(Frames.VERSION)
@@ -121,6 +147,8 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 .u32(sinkContext.getInstanceId())
                 .u32(sinkContext.getNumInstances())
                 .str("")
+                .u32(window.maxRecords())
+                .u64(window.maxBytes())
                 .finish(), true);
         String failure;
         try {
@@ -139,7 +167,8 @@ public class KinesisGoSink implements Sink<GenericObject> {
             LOG.error("kinesis-sink did not open: {}", failure);
             throw new IllegalArgumentException(failure);
         }
-        LOG.info("kinesis-sink {} open (pid {})", binary, child.pid());
+        LOG.info("kinesis-sink {} open (pid {}); at most {} records, {} bytes unresolved", binary, child.pid(),
+                window.maxRecords(), window.maxBytes());
     }
 
     @Override
@@ -151,29 +180,37 @@ public class KinesisGoSink implements Sink<GenericObject> {
             record.fail();
             throw new IllegalStateException("record without a Pulsar message; kinesis-go sinks read Pulsar topics only");
         }
-        while (!window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+        // The frame is built before the window is taken, since its size is
+        // what the window counts; its sequence is filled in after.
+        Frames.Builder frame;
+        try {
+            frame = recordFrame(Frames.RECORD, schemaId(msg, record), msg, false).finish();
+        } catch (RuntimeException e) {
+            // Thrown from here, the exception would fail the instance and
+            // the worker would restart it into the same message, for ever:
+            // what cannot be read now cannot be read after a restart. The
+            // record goes to the child's failure policy instead, as one
+            // Kinesis refuses does, and comes back as ACK or FAIL.
+            String why = oneLine(e);
+            if (unreadableLogged.compareAndSet(false, true)) {
+                LOG.warn("a record could not be read; it goes to the failure policy (the child logs each one): {}", why, e);
+            } else {
+                LOG.debug("a record could not be read", e);
+            }
+            frame = recordFrame(Frames.UNREADABLE, 0, msg, true).str(why).finish();
+        }
+        long bytes = frame.length();
+        while (!window.tryAcquire(bytes, 100)) {
             checkFatal();
         }
         long s = seq.incrementAndGet();
-        pending.put(s, record);
+        frame.putU64(SEQ_OFFSET, s);
+        // Only the Record is kept until ACK or FAIL: the frame (and the
+        // payload copy getData() made for it) is garbage once written. The
+        // Record's message still holds its own payload until it is acked,
+        // which is why the window counts bytes.
+        pending.put(s, new Pending(record, bytes));
         try {
-            Frames.Builder frame;
-            try {
-                frame = recordFrame(Frames.RECORD, s, schemaId(msg, record), msg, false).finish();
-            } catch (RuntimeException e) {
-                // Thrown from here, the exception would fail the instance and
-                // the worker would restart it into the same message, for ever:
-                // what cannot be read now cannot be read after a restart. The
-                // record goes to the child's failure policy instead, as one
-                // Kinesis refuses does, and comes back as ACK or FAIL.
-                String why = oneLine(e);
-                if (unreadableLogged.compareAndSet(false, true)) {
-                    LOG.warn("a record could not be read; it goes to the failure policy (the child logs each one): {}", why, e);
-                } else {
-                    LOG.debug("a record could not be read", e);
-                }
-                frame = recordFrame(Frames.UNREADABLE, s, 0, msg, true).str(why).finish();
-            }
             send(frame, false);
         } catch (IOException e) {
             // The child is gone; the reader fails every pending record.
@@ -187,29 +224,25 @@ public class KinesisGoSink implements Sink<GenericObject> {
         if (child == null) {
             return;
         }
-        if (!child.isAlive()) {
-            // open failed (and ended it), or it died: nothing to flush.
-            closing = true;
-            failPending("kinesis-sink is not running");
-            return;
-        }
         closing = true;
-        try {
-            send(new Frames.Builder(Frames.CLOSE, 8).u32(CLOSE_TIMEOUT_MS).finish(), true);
-            String err = closed.get(CLOSE_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
-            if (err != null && !err.isEmpty()) {
-                LOG.warn("kinesis-sink closed with an error: {}", err);
+        if (child.isAlive() && fatal == null) {
+            try {
+                send(new Frames.Builder(Frames.CLOSE, 8).u32(CLOSE_TIMEOUT_MS).finish(), true);
+                String err = closed.get(CLOSE_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
+                if (err != null && !err.isEmpty()) {
+                    LOG.warn("kinesis-sink closed with an error: {}", err);
+                }
+            } catch (Exception e) {
+                LOG.warn("kinesis-sink did not close cleanly: {}", e.toString());
             }
-        } catch (Exception e) {
-            LOG.warn("kinesis-sink did not close cleanly: {}", e.toString());
         }
+        // open failed (and ended it), it died, or it closed: nothing more to flush.
         stopChild();
         failPending("the sink closed before kinesis-sink resolved the record");
-        for (Producer<byte[]> p : producers.values()) {
-            p.closeAsync();
-        }
+        LOG.info("kinesis-sink window: {}", window.describe());
     }
 
+    /** Ends the child and everything of this instance's: every exit path comes here, so a restart leaks nothing. */
     private void stopChild() throws InterruptedException {
         child.destroy();
         if (!child.waitFor(5, TimeUnit.SECONDS)) {
@@ -220,6 +253,17 @@ public class KinesisGoSink implements Sink<GenericObject> {
             Files.deleteIfExists(binary);
         } catch (IOException e) {
             LOG.debug("deleting {}: {}", binary, e.toString());
+        }
+        for (Thread t : new Thread[] {flusher, watchdog}) {
+            if (t != null) {
+                t.interrupt();
+            }
+        }
+        if (answers != null) {
+            answers.shutdown();
+        }
+        for (DeadLetterProducer p : producers.values()) {
+            p.producer().thenAccept(Producer::closeAsync);
         }
     }
 
@@ -236,7 +280,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
      * frame: the failure policy gets what could be read (a dead letter keeps
      * the payload when only the schema could not be read).
      */
-    private static Frames.Builder recordFrame(byte type, long s, int schemaId, Message<GenericObject> msg, boolean lenient) {
+    private static Frames.Builder recordFrame(byte type, int schemaId, Message<GenericObject> msg, boolean lenient) {
         // A null value (a tombstone, or KEY_VALUE's null value) has no data:
         // sent empty, which is what the Go client gives the function path
         // for it, so both write the same record.
@@ -252,8 +296,8 @@ public class KinesisGoSink implements Sink<GenericObject> {
         byte[] version = read(msg::getSchemaVersion, null, lenient);
         int flags = (hasKey ? Frames.FLAG_HAS_KEY : 0) | (eventTime > 0 ? Frames.FLAG_HAS_EVENT_TIME : 0)
                 | (id.chunked() ? Frames.FLAG_CHUNKED : 0);
-        return new Frames.Builder(type, (payload == null ? 0 : payload.length) + 256)
-                .u64(s)
+        Frames.Builder b = new Frames.Builder(type, 256 + (type == Frames.RECORD || payload == null ? 0 : payload.length))
+                .u64(0) // the sequence, set once the record has its place in the window
                 .u32(schemaId)
                 .str(topic)
                 .u8(flags)
@@ -263,9 +307,13 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 .u64(publishTime)
                 .u64(id.ledger()).u64(id.entry()).u32(id.partition()).u32(id.batch())
                 .u32(redeliveries)
-                .bytes(version)
-                .bytes(payload);
+                .bytes(version);
+        // UNREADABLE has its reason after the payload, so only RECORD can end with it uncopied.
+        return type == Frames.RECORD ? b.lastBytes(payload) : b.bytes(payload);
     }
+
+    /** Where a RECORD's sequence is: after the length and the type. */
+    private static final int SEQ_OFFSET = 5;
 
     private static <T> T read(Supplier<T> getter, T empty, boolean lenient) {
         if (!lenient) {
@@ -352,26 +400,36 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
     }
 
-    private static int windowSize(Map<String, Object> config) {
-        Object v = config == null ? null : config.get("maxBufferedRecords");
-        int n = 10_000;
+    /** A number from the config, capped; def when absent or not a number (the child reports a bad key). */
+    private static long configLong(Map<String, Object> config, String key, long def, long cap) {
+        Object v = config == null ? null : config.get(key);
+        long n = def;
         if (v instanceof Number num) {
-            n = (int) Math.min(num.longValue(), 10_000_000L);
+            n = num.longValue();
         } else if (v != null) {
             try {
-                n = (int) Math.min(Long.parseLong(v.toString().trim()), 10_000_000L);
+                n = Long.parseLong(v.toString().trim());
             } catch (NumberFormatException e) {
                 // the child reports the key
             }
         }
-        // What the child buffers, and as much again on the way to it.
-        return Math.max(n, 1) * 2;
+        return Math.max(1, Math.min(n, cap));
+    }
+
+    // What the child buffers, and as much again on the way to it, so that
+    // the child's queue has the next records ready as its buffer frees up.
+    private static int windowSize(Map<String, Object> config) {
+        return (int) configLong(config, "maxBufferedRecords", 10_000, 10_000_000L) * 2;
+    }
+
+    private static long windowBytes(Map<String, Object> config) {
+        return configLong(config, "maxBufferedBytes", DEFAULT_MAX_BUFFERED_BYTES, 1L << 40) * 2;
     }
 
     /** Writes a finished frame (its buffer as it is: a record's payload is copied once, into the frame). */
     private void send(Frames.Builder frame, boolean flush) throws IOException {
         synchronized (outLock) {
-            frame.writeTo(out);
+            frame.writeFrame(out);
             if (flush) {
                 out.flush();
                 dirty = false;
@@ -409,24 +467,35 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
     }
 
+    /**
+     * Reads the child's frames. Nothing here may block on Pulsar (acks and
+     * fails are asynchronous in the instance, dead letters are published
+     * asynchronously) or on the child's stdin (PUBLISHED answers go from
+     * another thread): a stalled reader stalls every ack, and the watchdog
+     * would take it for a hung child.
+     */
     private void readResults() {
         String why = null;
         try {
             for (Frames.Frame f; (f = Frames.Frame.read(in)) != null; ) {
+                lastHeard = System.nanoTime();
                 switch (f.type) {
                     case Frames.ACK -> {
-                        Record<GenericObject> r = pending.remove(f.u64());
-                        if (r != null) {
-                            window.release();
-                            r.ack();
+                        Pending p = pending.remove(f.u64());
+                        if (p != null) {
+                            window.release(p.bytes());
+                            p.record().ack();
                         }
                     }
                     case Frames.FAIL -> {
-                        Record<GenericObject> r = pending.remove(f.u64());
-                        if (r != null) {
-                            window.release();
-                            r.fail();
+                        Pending p = pending.remove(f.u64());
+                        if (p != null) {
+                            window.release(p.bytes());
+                            p.record().fail();
                         }
+                    }
+                    case Frames.HEARTBEAT -> {
+                        // lastHeard is all it is for
                     }
                     case Frames.PUBLISH -> publish(f.u64(), f.str(), f.str(), f.strMap(), f.bytes());
                     case Frames.METRIC -> ctx.recordMetric(f.str(), f.f64());
@@ -442,10 +511,18 @@ public class KinesisGoSink implements Sink<GenericObject> {
                     default -> throw new IOException(String.format("frame type 0x%02x from kinesis-sink: unknown", f.type));
                 }
             }
-        } catch (IOException e) {
+        } catch (Throwable e) {
+            // Any Throwable, an Error too (an OutOfMemoryError on a frame,
+            // say): a reader that died quietly would leave write() waiting
+            // for a window that never frees while the instance reports
+            // itself running. The child is ended and the instance failed.
             why = e.toString();
-        } catch (RuntimeException e) {
-            why = e.toString();
+            if (!(e instanceof IOException)) {
+                LOG.error("kinesis-sink results reader failed", e);
+                if (!closing) {
+                    fail(new IllegalStateException("the kinesis-sink results reader failed: " + oneLine(e), e));
+                }
+            }
         }
         // The child's output ended: it exited, or it broke the protocol.
         int code;
@@ -466,30 +543,39 @@ public class KinesisGoSink implements Sink<GenericObject> {
 
     /** Fails the instance: every pending record goes back to Pulsar, and the worker restarts the instance. */
     private void fail(Throwable t) {
-        if (fatal != null) {
-            return;
+        synchronized (this) {
+            if (fatal != null) {
+                return;
+            }
+            fatal = t;
         }
-        fatal = t;
         LOG.error("kinesis-sink failed: {}", t.getMessage());
-        failPending(t.getMessage());
+        // Ended first (SIGKILL ends a stopped child too), so that no result
+        // of it can race the records failed back below.
         if (child.isAlive()) {
             child.destroyForcibly();
         }
+        failPending(t.getMessage());
         try {
             ctx.fatal(t);
-        } catch (LinkageError | UnsupportedOperationException e) {
+        } catch (LinkageError | RuntimeException e) {
             // An older worker without fatal(): the next write throws instead.
+            LOG.debug("SinkContext.fatal: {}", e.toString());
         }
     }
 
     private void failPending(String why) {
         int n = 0;
         for (Long s : new ArrayList<>(pending.keySet())) {
-            Record<GenericObject> r = pending.remove(s);
-            if (r != null) {
+            Pending p = pending.remove(s);
+            if (p != null) {
                 n++;
-                window.release();
-                r.fail();
+                window.release(p.bytes());
+                try {
+                    p.record().fail();
+                } catch (RuntimeException e) {
+                    LOG.debug("failing a record: {}", e.toString());
+                }
             }
         }
         if (n > 0) {
@@ -497,32 +583,101 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
     }
 
-    /** The child's dead-letter policy: publish through the instance's client and answer. */
+    /**
+     * The child's dead-letter policy: publish through the instance's client
+     * and answer PUBLISHED. Called on the results reader, so nothing here
+     * waits: the producer is created asynchronously, a failed creation is
+     * answered at once as the error for PRODUCER_RETRY_MS (a missing topic
+     * would otherwise hold every ack behind it for the client's operation
+     * timeout, again for each dead letter), and a full producer queue fails
+     * the send rather than blocking.
+     */
     private void publish(long id, String topic, String key, Map<String, String> props, byte[] payload) {
         CompletableFuture<?> f;
         try {
-            Producer<byte[]> p = producers.computeIfAbsent(topic, t -> {
-                try {
-                    return ctx.getPulsarClient().newProducer(Schema.BYTES).topic(t).blockIfQueueFull(true).create();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
+            f = producer(topic).thenCompose(p -> {
+                TypedMessageBuilder<byte[]> b = p.newMessage().value(payload).properties(props);
+                if (!key.isEmpty()) {
+                    b = b.key(key);
                 }
+                return b.sendAsync();
             });
-            TypedMessageBuilder<byte[]> b = p.newMessage().value(payload).properties(props);
-            if (!key.isEmpty()) {
-                b = b.key(key);
-            }
-            f = b.sendAsync();
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
-        f.whenComplete((ok, err) -> {
+        f.whenCompleteAsync((ok, err) -> {
             try {
-                send(new Frames.Builder(Frames.PUBLISHED, 64).u64(id).str(err == null ? "" : err.toString()).finish(), true);
+                send(new Frames.Builder(Frames.PUBLISHED, 64).u64(id).str(err == null ? "" : oneLine(unwrap(err))).finish(), true);
             } catch (IOException e) {
                 LOG.debug("answering a publish: {}", e.toString());
             }
+        }, answers);
+    }
+
+    private CompletableFuture<Producer<byte[]>> producer(String topic) {
+        long now = System.nanoTime();
+        DeadLetterProducer d = producers.compute(topic, (t, old) -> {
+            if (old != null && !(old.producer().isCompletedExceptionally()
+                    && now - old.since() > TimeUnit.MILLISECONDS.toNanos(PRODUCER_RETRY_MS))) {
+                return old;
+            }
+            CompletableFuture<Producer<byte[]>> f;
+            try {
+                f = ctx.getPulsarClient().newProducer(Schema.BYTES).topic(t).blockIfQueueFull(false).createAsync();
+            } catch (Exception e) {
+                f = CompletableFuture.failedFuture(e);
+            }
+            f.whenComplete((p, err) -> {
+                if (err != null) {
+                    LOG.warn("dead-letter producer for {} could not be created (dead letters to it fail for {} s): {}", t,
+                            PRODUCER_RETRY_MS / 1000, oneLine(unwrap(err)));
+                }
+            });
+            return new DeadLetterProducer(f, now);
         });
+        return d.producer();
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+                && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    /**
+     * Fails the instance when the child has sent nothing for
+     * SILENCE_LIMIT_MS once open: it heartbeats every 5 s, so silence means
+     * it is stopped (SIGSTOP), hung, or cannot write; a child that is not
+     * watched would hold the instance "running" with nothing moving.
+     */
+    private void watch() {
+        for (long tick = 1; !Thread.currentThread().isInterrupted(); tick++) {
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (tick % 10 == 0) {
+                // What the window reached, when it rose: the worker may end
+                // the instance's process without close() ever logging.
+                String w = window.describeIfRisen();
+                if (w != null) {
+                    LOG.info("kinesis-sink window: {}", w);
+                }
+            }
+            if (!opened.isDone() || closing || fatal != null) {
+                lastHeard = System.nanoTime();
+                continue;
+            }
+            long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastHeard);
+            if (silent > SILENCE_LIMIT_MS) {
+                fail(new IllegalStateException("kinesis-sink (pid " + child.pid() + ") sent nothing for " + silent / 1000
+                        + " s (it heartbeats every 5 s): stopped or hung; ending it"));
+                return;
+            }
+        }
     }
 
     /** Copies the child's log lines into the instance's log. */
