@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
 	"testing"
 	"time"
@@ -164,4 +166,33 @@ func TestKinesisCreateStreamCleanup(t *testing.T) {
 		_, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 		return err != nil
 	}, "stream %s to be deleted by CreateStream's cleanup", stream)
+}
+
+// TestKinesaliteSurvivesAbortedUpload: a client that leaves in the middle of
+// a request body (a test resetting or timing out a large PutRecords) must not
+// end the shared kinesalite: kinesalite throws that error out of its request
+// handler, and every later test of the run found no Kinesis.
+func TestKinesaliteSurvivesAbortedUpload(t *testing.T) {
+	k := Kinesis(t)
+	u, err := url.Parse(k.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.1\r\n"+
+			"X-Amz-Target: Kinesis_20131202.PutRecords\r\nContent-Length: 100000\r\n\r\n{\"Records\":[", u.Host)
+		c.Close()
+	}
+	// kinesalite handles connections in order of arrival on one thread: a
+	// stream created after the aborted uploads were seen proves it lived
+	// through them.
+	stream := k.UniqueStream(t, "aborted")
+	k.CreateStream(t, stream, 1)
+	if got := putBatch(t, k, stream, 0, 3); len(got) != 3 {
+		t.Fatalf("%d records placed after the aborted uploads, want 3", len(got))
+	}
 }
