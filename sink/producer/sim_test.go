@@ -900,6 +900,10 @@ func (s *sim) drain() {
 			t.Errorf("Flush after every record resolved: %v", err)
 		}
 		cancel()
+		if st := s.p.Stats(); st.BufferedRecords != 0 || st.BufferedBytes != 0 || st.InFlightRequests != 0 ||
+			st.InFlightBytes != 0 || st.WaitingRetry != 0 || st.HeldRecords != 0 {
+			t.Errorf("after Flush: buffers not empty: %+v", st)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
