@@ -522,12 +522,14 @@ func instanceProcesses(t *testing.T, cl *testenv.ClusterEnv) []int {
 // everything back: delivery resumes from where the acknowledgements
 // stopped, nothing missing, first copies in publish order per key.
 //
-// On 2026-12-07 it fails on order (16-104 first copies of 20,000): the 4
-// instances start one after the other on a backlog, the first to subscribe
-// is the active FAILOVER consumer of every partition and prefetches, and
-// when the others join the broker rewinds each moved partition for its
-// new consumer while the old one still writes what it had received; the
-// key's two runs interleave in Kinesis (docs/cluster.md).
+// On 2026-12-07 it fails on order (16-104 first copies of 20,000): after
+// the start, a key's records arrive as two interleaved runs, one from the
+// acknowledged position and one from further on. That fits the 4
+// instances subscribing one after the other on a backlog: the first is the
+// active FAILOVER consumer of every partition and prefetches; as the
+// others join, the broker hands partitions over and replays them from the
+// acknowledged position to the new consumer while the old one still
+// writes what it had received (docs/cluster.md).
 func TestClusterGracefulDrain(t *testing.T) {
 	cl := testenv.Cluster(t)
 	ks := testenv.Kinesis(t)
