@@ -84,7 +84,8 @@ func TestNARSinkStoppedChild(t *testing.T) {
 	env.WaitFor(t, 3*time.Minute, func() bool { d, _ := fk.counts(); return d >= 600 }, "all 600 records in Kinesis")
 	checkStored(t, fk.records(), sent, true)
 	env.WaitFor(t, time.Minute, func() bool { return env.Backlog(t, topic, "public/default/"+name) == 0 }, "the backlog to drain")
-	if o := orphanSidecars(); len(o) > 0 {
-		t.Errorf("kinesis-sink children without their Java instance: %v", o)
-	}
+	// Any test's child is briefly an orphan between its instance's end
+	// and its own (it exits when its parent changes): only one that stays
+	// is a leak.
+	env.WaitFor(t, 20*time.Second, func() bool { return len(orphanSidecars()) == 0 }, "no kinesis-sink child without its Java instance")
 }

@@ -124,7 +124,24 @@ public class KinesisGoSink implements Sink<GenericObject> {
         // No shutdown hook ends the child: the instance's own hook closes the
         // sink (CLOSE, a clean flush), and a JVM that dies closes the child's
         // stdin, on which it exits.
-        child = pb.start();
+        try {
+            child = pb.start();
+        } finally {
+            // The running child keeps its inode; unlinked now, the copy is
+            // gone on every exit path, a SIGKILLed JVM's included, and a
+            // restart in the same JVM (the thread runtime) adds none.
+            deleteBinary();
+        }
+        try {
+            start(config, sinkContext, secrets);
+        } catch (Throwable t) {
+            closing = true;
+            stopChild();
+            throw t;
+        }
+    }
+
+    private void start(Map<String, Object> config, SinkContext sinkContext, Map<String, String> secrets) throws Exception {
         out = new BufferedOutputStream(child.getOutputStream(), 1 << 16);
         in = new DataInputStream(new BufferedInputStream(child.getInputStream(), 1 << 16));
         answers = Executors.newSingleThreadExecutor(r -> {
@@ -249,11 +266,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
             child.destroyForcibly();
             child.waitFor(5, TimeUnit.SECONDS);
         }
-        try {
-            Files.deleteIfExists(binary);
-        } catch (IOException e) {
-            LOG.debug("deleting {}: {}", binary, e.toString());
-        }
+        deleteBinary();
         for (Thread t : new Thread[] {flusher, watchdog}) {
             if (t != null) {
                 t.interrupt();
@@ -264,6 +277,14 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
         for (DeadLetterProducer p : producers.values()) {
             p.producer().thenAccept(Producer::closeAsync);
+        }
+    }
+
+    private void deleteBinary() {
+        try {
+            Files.deleteIfExists(binary);
+        } catch (IOException e) {
+            LOG.debug("deleting {}: {}", binary, e.toString());
         }
     }
 
