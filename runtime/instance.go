@@ -49,6 +49,10 @@ type Options struct {
 	// environment (localrun: the clear-text secrets: block of a sink config
 	// file, as pulsar-admin's local run does).
 	Secret func(name string) (string, bool)
+	// Subscribed, when set, is called once every consumer exists. Before
+	// that no record has reached the sink, which is what lets
+	// RunUntilSignal exit at once on a signal during start-up.
+	Subscribed func()
 }
 
 // Instance is one running function instance: the consumers, the receive
@@ -258,6 +262,9 @@ func (in *Instance) subscribe() error {
 	}
 	in.log.Info("subscribed", "inputs", len(cfg.Inputs), "subscription", cfg.SubscriptionName,
 		"type", subscriptionTypeName(cfg.SubscriptionType))
+	if in.opts.Subscribed != nil {
+		in.opts.Subscribed()
+	}
 	return nil
 }
 

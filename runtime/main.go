@@ -81,7 +81,15 @@ func RunUntilSignal(prog string, cfg *InstanceConfig, sink Sink, opts Options) i
 		opts.Logger = NewLogger(os.Stderr).With("fqfn", cfg.FQFN(), "instance", cfg.InstanceID)
 	}
 	started := make(chan struct{})
-	watch := startWatch{Handler: opts.Logger.Handler(), started: started, once: new(sync.Once), muted: new(atomic.Bool)}
+	var startedOnce sync.Once
+	subscribed := opts.Subscribed
+	opts.Subscribed = func() {
+		startedOnce.Do(func() { close(started) })
+		if subscribed != nil {
+			subscribed()
+		}
+	}
+	watch := mutable{Handler: opts.Logger.Handler(), muted: new(atomic.Bool)}
 	opts.Logger = slog.New(watch)
 
 	sigs := make(chan os.Signal, 1)
@@ -176,38 +184,24 @@ func brokerUnreachable(serviceURL string) string {
 	return why
 }
 
-// startWatch sees the runtime's "subscribed" record go by: until then no
-// record has reached the sink, which is what makes a prompt exit on a signal
-// safe. Info records are looked at whatever the level; the wrapped handler
-// still decides what is written.
-type startWatch struct {
+// mutable is a handler that can be silenced: once the process has said
+// why it ends, what an abandoned start-up logs as it unwinds is not written.
+type mutable struct {
 	slog.Handler
-	started chan struct{}
-	once    *sync.Once
-	muted   *atomic.Bool
+	muted *atomic.Bool
 }
 
-func (h startWatch) Enabled(ctx context.Context, l slog.Level) bool {
-	return l == slog.LevelInfo || h.Handler.Enabled(ctx, l)
-}
-
-func (h startWatch) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == subscribedMsg {
-		h.once.Do(func() { close(h.started) })
-	}
-	if h.muted.Load() || !h.Handler.Enabled(ctx, r.Level) {
+func (h mutable) Handle(ctx context.Context, r slog.Record) error {
+	if h.muted.Load() {
 		return nil
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h startWatch) WithAttrs(as []slog.Attr) slog.Handler {
-	return startWatch{h.Handler.WithAttrs(as), h.started, h.once, h.muted}
+func (h mutable) WithAttrs(as []slog.Attr) slog.Handler {
+	return mutable{h.Handler.WithAttrs(as), h.muted}
 }
 
-func (h startWatch) WithGroup(name string) slog.Handler {
-	return startWatch{h.Handler.WithGroup(name), h.started, h.once, h.muted}
+func (h mutable) WithGroup(name string) slog.Handler {
+	return mutable{h.Handler.WithGroup(name), h.muted}
 }
-
-// subscribedMsg is what Instance.subscribe logs once every consumer exists.
-const subscribedMsg = "subscribed"
