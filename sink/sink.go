@@ -115,7 +115,7 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		return fmt.Errorf("sink config: %w", err)
 	}
 
-	po := producerOptions(cfg, sc.Parallelism)
+	po := producerOptions(cfg, sc.Parallelism, s.log)
 	s.clients, err = awscfg.New(ctx, cfg, awscfg.Options{Logger: s.log, KinesisHTTPClient: producer.NewHTTPClient(po)})
 	if err != nil {
 		return err
@@ -201,9 +201,13 @@ func routeOptions(cfg *conf.Config) RouteOptions {
 
 // producerOptions maps the config onto the producer's options. parallelism
 // is how many instances the function runs (rateLimitScope "function"
-// divides the rate limit among them); below 1 counts as 1.
-func producerOptions(cfg *conf.Config, parallelism int) producer.Options {
+// divides the rate limit among them); below 1 counts as 1. The producer's
+// own warnings (a callback blocking a sender) go to the sink's logger: with
+// the instance's attributes, and with the level the NAR's Java side reads
+// from each line.
+func producerOptions(cfg *conf.Config, parallelism int, log *slog.Logger) producer.Options {
 	o := producer.Options{
+		Logger:               log,
 		MaxRecordsPerRequest: cfg.CollectionMaxCount,
 		MaxBytesPerRequest:   int(cfg.CollectionMaxSize),
 		Linger:               cfg.RecordMaxBufferedTime(),
