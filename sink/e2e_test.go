@@ -387,16 +387,22 @@ func runThrottled(t *testing.T, n int, ordered, aggregated bool) {
 
 	var recs []testenv.KinesisRecord
 	aggregates := 0
+	sc := e2e.StatusClient(t, rs.port)
 	env.WaitFor(t, 10*time.Minute, func() bool {
 		if !rs.in.Running() {
 			t.Fatalf("instance exited: %v", rs.in.Err)
+		}
+		// Every record acked as well as stored: a record can be in Kinesis
+		// before its ack, and a rewrite of a throttled one after the read.
+		if st := e2e.FunctionStatus(t, sc); st == nil || st.NumSuccessfullyProcessed < int64(n) {
+			return false
 		}
 		recs = ks.ReadAll(t, stream)
 		if aggregated {
 			recs, aggregates = userRecords(t, recs)
 		}
 		return distinct(recs) >= n
-	}, "%d distinct records in Kinesis", n)
+	}, "%d records acked and distinct in Kinesis", n)
 	elapsed := time.Since(start)
 
 	seen := map[string]int{}
@@ -444,7 +450,7 @@ func runThrottled(t *testing.T, n int, ordered, aggregated bool) {
 	if ordered && outOfOrder != 0 {
 		t.Fatalf("%d records out of order per key with retainOrdering", outOfOrder)
 	}
-	st := e2e.FunctionStatus(t, e2e.StatusClient(t, rs.port))
+	st := e2e.FunctionStatus(t, sc)
 	if st == nil || st.NumSuccessfullyProcessed < int64(n) {
 		t.Fatalf("status: %+v", st)
 	}

@@ -393,11 +393,19 @@ func TestScriptedFaults(t *testing.T) {
 		e.proxy.SetRules(rules)
 		var b strings.Builder
 		for i := range 7 {
-			d := 10 * time.Second
-			if i+1 == 5 {
-				d = 300 * time.Millisecond // the delayed one: shorter than Delay
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if i+1 == 5 && len(rules.DelayRequests) > 0 {
+				// The delayed one: the client gives up once the proxy holds
+				// the answer, not on a clock, which a slow kinesalite could
+				// beat by cancelling the forward itself.
+				held := e.proxy.Counters().Delayed + 1
+				go func() {
+					for ctx.Err() == nil && e.proxy.Counters().Delayed < held {
+						time.Sleep(5 * time.Millisecond)
+					}
+					cancel()
+				}()
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), d)
 			out, err := e.viaProxy.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(e.stream), Records: entries(20, fmt.Sprintf("s%d", i+1))})
 			cancel()
 			switch {
@@ -422,7 +430,7 @@ func TestScriptedFaults(t *testing.T) {
 		}
 		return b.String(), e.proxy.Counters()
 	}
-	drawn := faultproxy.Rules{DropFraction: 0.3, Delay: 3 * time.Second}
+	drawn := faultproxy.Rules{DropFraction: 0.3, Delay: time.Minute}
 	scripted := drawn
 	scripted.ResetAfterForwardRequests = []int64{2}
 	scripted.ErrorRequests = []int64{3}
