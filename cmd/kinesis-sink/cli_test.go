@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -249,19 +250,38 @@ func TestServiceURLWithoutScheme(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer that a test may read while the process
+// still writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startBinary starts the product binary; its stderr goes to the returned
-// buffer, read after the process ends.
-func startBinary(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+// buffer.
+func startBinary(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(e2e.KinesisSinkBinary(t), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	cmd.Env = append(os.Environ(), "KINESIS_SINK_GRPC_BIND=127.0.0.1", "KINESIS_SINK_METRICS_BIND=127.0.0.1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	return cmd, &stderr
+	return cmd, stderr
 }
 
 func lastLine(s string) string {
@@ -284,7 +304,15 @@ func TestSignalDuringStartup(t *testing.T) {
 					args = []string{"-instance-conf", workerConf(t, broker)}
 				}
 				cmd, stderr := startBinary(t, args...)
-				time.Sleep(1500 * time.Millisecond) // into the broker connection's retries
+				// Into the broker connection's retries: the signal must meet
+				// the start-up, not a process that has not set its handler.
+				deadline := time.Now().Add(30 * time.Second)
+				for !strings.Contains(stderr.String(), "Failed to connect to broker") {
+					if time.Now().After(deadline) {
+						t.Fatalf("no broker connection attempt within 30 s; stderr:\n%s", stderr.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
 				sent := time.Now()
 				if err := cmd.Process.Signal(sig); err != nil {
 					t.Fatal(err)

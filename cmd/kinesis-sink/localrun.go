@@ -75,7 +75,7 @@ and to Kinesis. Flags replace the file's fields. Ctrl-C stops it.`,
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVar(&o.File, "sink-config-file", "", "pulsar-admin sink config file (YAML/JSON with a configs: block), read as `deploy` reads it, or a file of sink keys (required)")
+	fs.StringVar(&o.File, "sink-config-file", "", "pulsar-admin sink config file (YAML/JSON with a configs: block), read as deploy reads it, or a file of sink keys (required)")
 	fs.StringVar(&o.ServiceURL, "service-url", "pulsar://127.0.0.1:6650", "Pulsar broker service URL (pulsar:// or pulsar+ssl://)")
 	fs.StringVar(&inputs, "inputs", "", "comma-separated input topics, replacing the file's inputs (the topics of its inputSpecs and topicsPattern are read too)")
 	fs.StringVar(&o.TopicsPattern, "topics-pattern", "", "regex of input topics (default: the file's topicsPattern)")

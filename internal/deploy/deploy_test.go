@@ -254,3 +254,23 @@ func TestWorkerErrorField(t *testing.T) {
 		}
 	}
 }
+
+// The dead-letter note says when a record gets there: after recordTtl, but
+// with configs.retainOrdering (where recordTtl does not apply) only on an
+// error no retry fixes.
+func TestDeadLetterNoteFollowsRetainOrdering(t *testing.T) {
+	for _, tc := range []struct{ ordering, want, not string }{
+		{"", "after configs.recordTtl", "no retry can fix"},
+		{"  retainOrdering: true\n", "no retry can fix", "recordTtl"},
+		{"  retainOrdering: \"true\"\n", "no retry can fix", "recordTtl"},
+	} {
+		_, notes, err := deployFC(t, "name: k\ninputs: [t1]\ndeadLetterTopic: dlq\nconfigs:\n  awsKinesisStreamName: s\n"+tc.ordering)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(notes, "\n")
+		if !strings.Contains(joined, tc.want) || strings.Contains(joined, tc.not) {
+			t.Errorf("configs %q: note %q, want %q and not %q", tc.ordering, joined, tc.want, tc.not)
+		}
+	}
+}

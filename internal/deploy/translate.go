@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/lenient"
 )
 
 // redactedConfig is fc with the sink's secret config values and every
@@ -308,7 +309,13 @@ func translateDeadLetter(path string, f *conf.SinkConfigFile, uc map[string]any)
 		}
 	}
 	uc["deadLetterTopic"] = f.DeadLetterTopic
-	n := fmt.Sprintf("deadLetterTopic: the worker refuses Pulsar's dead-letter policy for Go functions, so the sink dead-letters failed records itself: configs failurePolicy=deadLetter, deadLetterTopic=%s (a record goes there once the sink gives up on it, after configs.recordTtl", f.DeadLetterTopic)
+	when := "after configs.recordTtl"
+	if ordered, _ := lenient.Bool(uc["retainOrdering"]); ordered {
+		// With retainOrdering a retriable failure is retried until it
+		// succeeds: recordTtl does not apply there.
+		when = "on an error no retry can fix (with configs.retainOrdering, throttling and outages are retried until they pass)"
+	}
+	n := fmt.Sprintf("deadLetterTopic: the worker refuses Pulsar's dead-letter policy for Go functions, so the sink dead-letters failed records itself: configs failurePolicy=deadLetter, deadLetterTopic=%s (a record goes there once the sink gives up on it, %s", f.DeadLetterTopic, when)
 	if retries {
 		n += fmt.Sprintf(", instead of after %d redeliveries)", *f.MaxMessageRetries)
 	} else {
