@@ -204,7 +204,10 @@ type Config struct {
 	// passes 1 unless its showPreciseParallelism is set.
 	RateLimitScope RateLimitScope `json:"rateLimitScope"`
 	// Whether Kinesis's answers may lower rateLimit for a shard: while the
-	// limit binds, a throttled response cuts the shard's rate to the share
+	// limit binds (the sink sends the shard at least half its rate, and at
+	// least 1% of the shard's own limits: a rateLimit that, divided among a
+	// function's instances, comes below about 1 is never cut), a throttled
+	// response cuts the shard's rate to the share
 	// of its records that got through, to between 0.7 and 0.9 of what it
 	// was (once per round trip), and it climbs back by 3% of rateLimit a
 	// second, more slowly near where it was throttled, so a saturated

@@ -127,6 +127,9 @@ func credentialsFailure(plugin *Plugin, param string, err error) error {
 		if p, _, perr := conf.ParseAssumeRoleParam(param); perr == nil && p.RoleARN != "" {
 			role = p.RoleARN
 		}
+		if !strings.Contains(why, "AccessDenied") {
+			return fmt.Errorf("awscfg: cannot assume role %s (%s): %s", role, plugin.Name, why)
+		}
 		return fmt.Errorf("awscfg: cannot assume role %s (%s): %s; the base credentials (accessKey and secretKey "+
 			"in awsCredentialPluginParam, else the default chain) need sts:AssumeRole on it, and its trust policy "+
 			"must name their principal", role, plugin.Name, why)
