@@ -110,19 +110,22 @@ var windowLine = regexp.MustCompile(`kinesis-sink window: peak (\d+) records, (\
 // it without the window checks (it logs no window line).
 func TestNARSinkLargeRecords(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		n     int
-		size  int
-		chunk bool
+		name     string
+		n        int
+		size     int
+		chunk    bool
+		buffered int64 // maxBufferedBytes; 0: the default
 	}{
-		{"900KiB", 400, 900 << 10, false},
-		{"9MiB", 40, 9 << 20, true},
+		{"900KiB", 400, 900 << 10, false, 0},
+		{"9MiB", 40, 9 << 20, true, 0},
+		// Each record larger than the whole window (2 MiB): each goes alone.
+		{"9MiB-past-window", 6, 9 << 20, true, 1 << 20},
 	} {
-		t.Run(tc.name, func(t *testing.T) { largeRecordDrain(t, tc.n, tc.size, tc.chunk) })
+		t.Run(tc.name, func(t *testing.T) { largeRecordDrain(t, tc.n, tc.size, tc.chunk, tc.buffered) })
 	}
 }
 
-func largeRecordDrain(t *testing.T, n, size int, chunk bool) {
+func largeRecordDrain(t *testing.T, n, size int, chunk bool, buffered int64) {
 	env := testenv.Pulsar(t)
 	client := e2e.NewClient(t, env)
 	baseline := os.Getenv("NAR_WINDOW_BASELINE") != ""
@@ -133,11 +136,17 @@ func largeRecordDrain(t *testing.T, n, size int, chunk bool) {
 	}
 	topic := env.UniqueTopic(t, "nar-large")
 	name := uniqueName(t, "nar-large")
-	file := writeJavaSinkConfigFile(t, name, []string{topic}, map[string]any{
+	cfg := map[string]any{
 		"awsEndpoint": fk.URL, "awsRegion": "us-east-1", "awsKinesisStreamName": stream,
 		"awsCredentialPluginParam": `{"accessKey":"AKIDNAR","secretKey":"nar-large"}`,
 		"messageFormat":            "ONLY_RAW_PAYLOAD", "aggregationEnabled": false, "metricsLevel": "none",
-	})
+	}
+	wantBound := int64(128 << 20)
+	if buffered > 0 {
+		cfg["maxBufferedBytes"] = buffered
+		wantBound = 2 * buffered
+	}
+	file := writeJavaSinkConfigFile(t, name, []string{topic}, cfg)
 	if out, err := env.Admin(t, "sinks", "create", "--archive", e2e.NAR(t), "--sink-config-file", file); err != nil {
 		t.Fatalf("sinks create: %v\n%s", err, out)
 	}
@@ -210,11 +219,18 @@ func largeRecordDrain(t *testing.T, n, size int, chunk bool) {
 	peakRecs, peakBytes, boundRecs, boundBytes, alone := num(1), num(2), num(3), num(4), num(5)
 	t.Logf("window: peak %d records, %d MiB unresolved; bound %d records, %d MiB; largest alone %d bytes",
 		peakRecs, peakBytes>>20, boundRecs, boundBytes>>20, alone)
-	if boundBytes != 128<<20 {
-		t.Errorf("window bound %d bytes, want twice the default maxBufferedBytes (128 MiB)", boundBytes)
+	if boundBytes != wantBound {
+		t.Errorf("window bound %d bytes, want twice maxBufferedBytes (%d)", boundBytes, wantBound)
 	}
 	if peakBytes > max(boundBytes, alone) || peakRecs > boundRecs {
 		t.Errorf("the window did not hold: peak %d records, %d bytes; bound %d records, %d bytes", peakRecs, peakBytes, boundRecs, boundBytes)
+	}
+	if int64(size) > boundBytes {
+		// Past the window, a record goes only alone.
+		if peakRecs != 1 || alone < int64(size) {
+			t.Errorf("records larger than the window: peak %d unresolved (want 1, alone), largest taken alone %d bytes", peakRecs, alone)
+		}
+		return
 	}
 	// The window must have bound at all for the run to show it holds:
 	// the backlog is more than twice its bytes.
