@@ -37,8 +37,8 @@ func keyOnShard(t *testing.T, shards []shardInfo, shard string) string {
 // one of key B (shard 1); shard 1 throttles. While A's callback blocks
 // (the sink's ack can wait on the Pulsar client), B must still be retried
 // and delivered by another sender. The retry is ordered after the
-// throttled answer by the callback itself, which lifts the fault, so no
-// step depends on timing.
+// throttled answer by the callback itself, which lifts the fault; only
+// how many times B meets the outage before that depends on timing.
 func TestThrottledRetryGoesWhileCallbackBlocks(t *testing.T) {
 	// An endless Linger and requests of two records: the first request is
 	// cut when both records are queued, and B's retry only once Flush
@@ -94,8 +94,12 @@ func TestThrottledRetryGoesWhileCallbackBlocks(t *testing.T) {
 	}
 	select {
 	case r := <-resB:
-		if r.Err != nil || r.Attempts != 2 {
-			t.Errorf("B: %+v; want delivered at the second attempt", r)
+		// B's retry is due 10-20 ms after the answer, and A's callback
+		// lifts the outage only then: on a slow machine the retry can meet
+		// the outage once more. What counts is that it goes while A's
+		// callback blocks; the proxy's count below says it was stored once.
+		if r.Err != nil || r.Attempts < 2 {
+			t.Errorf("B: %+v; want delivered at a retry", r)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("B was not delivered within 30 s while A's callback blocked (stats %+v, proxy %+v)", e.p.Stats(), e.proxy.Counters())
