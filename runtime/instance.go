@@ -53,6 +53,14 @@ type Options struct {
 	// that no record has reached the sink, which is what lets
 	// RunUntilSignal exit at once on a signal during start-up.
 	Subscribed func()
+	// ExitWithParent makes RunUntilSignal stop the instance, as on SIGTERM,
+	// once the process that started it is gone. A functions worker that
+	// dies (SIGKILL, a lost machine) does not stop its Go instances, and
+	// does not health-check them either (Pulsar 4.0.8 passes
+	// expectedHealthCheckInterval 0); the worker that takes the function
+	// over starts new ones, and an orphan would go on consuming beside them
+	// with nothing left able to stop it.
+	ExitWithParent bool
 }
 
 // Instance is one running function instance: the consumers, the receive

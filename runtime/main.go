@@ -71,7 +71,9 @@ func MainConf(prog, confJSON, confPath string, newSink func() Sink) int {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, errtext.OneLine(err.Error()))
 		return 1
 	}
-	return RunUntilSignal(prog, cfg, newSink(), Options{})
+	// What the worker and Function Mesh start lives as long as they do;
+	// localrun, run by hand (nohup, a shell that exits), does not.
+	return RunUntilSignal(prog, cfg, newSink(), Options{ExitWithParent: true})
 }
 
 // RunUntilSignal runs an instance until SIGTERM or SIGINT and returns the
@@ -97,6 +99,16 @@ func RunUntilSignal(prog string, cfg *InstanceConfig, sink Sink, opts Options) i
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+
+	if opts.ExitWithParent {
+		watchParent(ctx, time.Second, func(was int) {
+			opts.Logger.Warn("the process that started this instance is gone; stopping as on SIGTERM", "parentPid", was)
+			select {
+			case sigs <- syscall.SIGTERM:
+			default: // a signal is already pending
+			}
+		})
+	}
 
 	begun := time.Now()
 	done := make(chan error, 1)
@@ -149,6 +161,29 @@ func RunUntilSignal(prog string, cfg *InstanceConfig, sink Sink, opts Options) i
 			return 1
 		}
 	}
+}
+
+// watchParent calls gone, once, when the process's parent changes: it died,
+// and the process was handed to init or a subreaper. Polled, because Linux
+// tells a child of its parent's death only through a prctl that ties it to
+// the thread that made the call.
+func watchParent(ctx context.Context, every time.Duration, gone func(was int)) {
+	ppid := os.Getppid()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if os.Getppid() != ppid {
+					gone(ppid)
+					return
+				}
+			}
+		}
+	}()
 }
 
 func isClosed(c <-chan struct{}) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
 )
 
 // runBinary runs the product binary to its end (at most limit) and returns
@@ -355,5 +356,60 @@ func TestUnreachableBroker(t *testing.T) {
 			}
 			t.Logf("%s", lastLine(stderr))
 		})
+	}
+}
+
+// TestInstanceStopsWithItsWorker: an instance the worker started stops, as on
+// SIGTERM, once its parent is gone (a worker JVM SIGKILLed left its Go
+// instances consuming beside the ones its successor started, and nothing
+// could stop them). The parent here is a shell that starts the binary as
+// the worker does and is then SIGKILLed.
+func TestInstanceStopsWithItsWorker(t *testing.T) {
+	pulsarEnv := testenv.Pulsar(t)
+	conf := workerConf(t, pulsarEnv.ServiceURL)
+	log := filepath.Join(t.TempDir(), "instance.log")
+	shell := exec.Command("bash", "-c", `"$0" -instance-conf "$1" 2>"$2" & echo $!; wait`, e2e.KinesisSinkBinary(t), conf, log)
+	shell.Env = append(os.Environ(), "KINESIS_SINK_GRPC_BIND=127.0.0.1", "KINESIS_SINK_METRICS_BIND=127.0.0.1")
+	out, err := shell.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shell.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	logText := func() string { b, _ := os.ReadFile(log); return string(b) }
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(logText(), "msg=subscribed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance did not subscribe within 2 minutes:\n%s", logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	shell.Process.Kill()
+	shell.Wait()
+	// Gone, or a zombie its new parent has not reaped yet: either way it
+	// no longer runs.
+	alive := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		return len(f) > 0 && f[0] != "Z"
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance (pid %d) still runs 30 s after its parent was killed:\n%s", pid, logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if l := logText(); !strings.Contains(l, "the process that started this instance is gone") || !strings.Contains(l, "msg=stopped") {
+		t.Fatalf("the instance's log does not say it stopped because its parent went:\n%s", l)
 	}
 }
