@@ -325,7 +325,7 @@ func TestSignalDuringStartup(t *testing.T) {
 					t.Fatalf("exit %v %s after the signal; want 1 within 2 s:\n%s", err, took, stderr.String())
 				}
 				name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
-				want := regexp.MustCompile(`^kinesis-sink: stopped by ` + name + ` during start-up \([0-9.]+s in, not yet subscribed at ` + regexp.QuoteMeta(broker) + `\)$`)
+				want := regexp.MustCompile(`^kinesis-sink: stopped by ` + name + ` during start-up \([0-9.]+m?s in, not yet subscribed at ` + regexp.QuoteMeta(broker) + `\)$`)
 				if l := lastLine(stderr.String()); !want.MatchString(l) || strings.Contains(stderr.String(), "shutdown took too long") {
 					t.Fatalf("last line %q; stderr:\n%s", l, stderr.String())
 				}
