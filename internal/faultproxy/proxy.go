@@ -42,6 +42,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
 )
 
 // PutRecordsTarget is the X-Amz-Target of the calls the proxy tampers with.
@@ -127,28 +129,17 @@ type Rules struct {
 	ShardLimit *ShardLimit
 }
 
-// ShardLimit is a shard's write limits. Kinesis counts, per shard and
-// second, records (an aggregated record is one record) and bytes of data
-// plus partition key; each shard here has a token bucket per limit that
-// refills at the limit and holds Burst worth of it, so a shard idle for a
-// while takes a short burst, as Kinesis does, and a steady load above the
-// limit is throttled down to it.
-type ShardLimit struct {
-	RecordsPerSecond float64 // Kinesis: 1000
-	BytesPerSecond   float64 // Kinesis: 1 MiB
-	// Burst is how many seconds of the limits a bucket holds; default 1.
-	Burst float64
-}
+// ShardLimit is a shard's write limits, as the in-process Kinesis model
+// keeps them (one implementation of Kinesis's limits for every test):
+// records (an aggregated record is one record) and bytes of data plus
+// partition key per shard and second, each a token bucket holding Burst
+// seconds of its limit.
+type ShardLimit = kinesisfake.ShardLimit
 
 // KinesisShardLimit is the write limit of a provisioned Kinesis shard.
 func KinesisShardLimit() *ShardLimit {
-	return &ShardLimit{RecordsPerSecond: 1000, BytesPerSecond: 1 << 20, Burst: 1}
-}
-
-// shardBucket is one shard's tokens under ShardLimit.
-type shardBucket struct {
-	records, bytes float64
-	at             time.Time
+	l := kinesisfake.KinesisShardLimit()
+	return &l
 }
 
 // ShardOutage fails all entries for one shard until Until.
@@ -199,8 +190,8 @@ type Proxy struct {
 	counters Counters
 	gate     chan struct{} // non-nil while held; closed by Release
 	shardMap map[string][]shardRange
-	buckets  map[string]*shardBucket // by stream + "/" + shard, for ShardLimit
-	now      func() time.Time        // time.Now; tests move it by hand
+	buckets  map[string]*kinesisfake.Bucket // by stream + "/" + shard, for ShardLimit
+	now      func() time.Time               // time.Now; tests move it by hand
 }
 
 type shardRange struct {
@@ -224,7 +215,7 @@ func New(target string, seed uint64) (*Proxy, error) {
 		target:   target,
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		shardMap: make(map[string][]shardRange),
-		buckets:  make(map[string]*shardBucket),
+		buckets:  make(map[string]*kinesisfake.Bucket),
 		now:      time.Now,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns:        64,
@@ -581,27 +572,16 @@ func (e *putRecordsEntry) size() int {
 // overLimitLocked reports whether shard cannot take an entry of size bytes
 // now, and takes the entry's tokens when it can.
 func (p *Proxy) overLimitLocked(l *ShardLimit, stream, shard string, size int, now time.Time) bool {
-	burst := l.Burst
-	if burst <= 0 {
-		burst = 1
-	}
 	key := stream + "/" + shard
 	b := p.buckets[key]
 	if b == nil {
-		b = &shardBucket{records: l.RecordsPerSecond * burst, bytes: l.BytesPerSecond * burst, at: now}
+		b = &kinesisfake.Bucket{}
 		p.buckets[key] = b
 	}
-	if dt := now.Sub(b.at).Seconds(); dt > 0 {
-		b.records = min(b.records+dt*l.RecordsPerSecond, l.RecordsPerSecond*burst)
-		b.bytes = min(b.bytes+dt*l.BytesPerSecond, l.BytesPerSecond*burst)
-		b.at = now
-	}
-	if b.records < 1 || b.bytes < float64(size) {
+	if !b.Take(*l, now, size) {
 		p.counters.EntriesOverLimit++
 		return true
 	}
-	b.records--
-	b.bytes -= float64(size)
 	p.counters.EntriesUnderLimit++
 	return false
 }

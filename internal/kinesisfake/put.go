@@ -48,7 +48,7 @@ func (s *Stream) put(recs []types.PutRecordsRequestEntry, hashes []kpl.Hash, ent
 		switch {
 		case code != "":
 			t.faulted++
-		case lim != nil && !sh.tokens.take(*lim, now, size):
+		case lim != nil && !sh.tokens.Take(*lim, now, size):
 			code = CodeThrottled
 			t.throttled++
 		}

@@ -33,18 +33,20 @@ func (l ShardLimit) burst() float64 {
 	return l.Burst
 }
 
-// bucket is one shard's write tokens. It starts full.
-type bucket struct {
+// Bucket is one shard's write tokens under a ShardLimit. It starts full.
+// It is the one implementation of Kinesis's shard limits in the tests: the
+// fault proxy's shard-limit mode uses it too.
+type Bucket struct {
 	records, bytes float64
 	at             time.Time
 	started        bool
 }
 
-// take charges one record of size bytes at now if the shard can take it.
+// Take charges one record of size bytes at now if the shard can take it.
 // A record bigger than the whole byte bucket passes when the bucket is
 // full and leaves it in debt, so that a large record (up to 10 MiB on a
 // raised MaxRecordSizeInKiB) is slow rather than impossible.
-func (b *bucket) take(l ShardLimit, now time.Time, size int) bool {
+func (b *Bucket) Take(l ShardLimit, now time.Time, size int) bool {
 	capRecords, capBytes := l.RecordsPerSecond*l.burst(), l.BytesPerSecond*l.burst()
 	if !b.started {
 		b.records, b.bytes, b.at, b.started = capRecords, capBytes, now, true
@@ -73,7 +75,7 @@ type shard struct {
 	parent, adjacent string
 	startSeq, endSeq string // endSeq is "" while the shard is open
 	records          []Record
-	tokens           bucket
+	tokens           Bucket
 }
 
 func shardID(index int) string { return fmt.Sprintf("shardId-%012d", index) }
