@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -251,31 +250,12 @@ func TestServiceURLWithoutScheme(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a test may read while the process
-// still writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startBinary starts the product binary; its stderr goes to the returned
 // buffer.
-func startBinary(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startBinary(t *testing.T, args ...string) (*exec.Cmd, *e2e.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(e2e.KinesisSinkBinary(t), args...)
-	stderr := &syncBuffer{}
+	stderr := &e2e.LockedBuffer{}
 	cmd.Stderr = stderr
 	cmd.Env = append(os.Environ(), "KINESIS_SINK_GRPC_BIND=127.0.0.1", "KINESIS_SINK_METRICS_BIND=127.0.0.1")
 	if err := cmd.Start(); err != nil {

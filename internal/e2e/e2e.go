@@ -79,7 +79,7 @@ func FreePort(t testing.TB) int {
 // instance is a running binary started by a test.
 type Instance struct {
 	Cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *LockedBuffer
 	Done   chan struct{}
 	Err    error
 }
@@ -87,7 +87,7 @@ type Instance struct {
 func Start(t testing.TB, bin string, args []string, env []string) *Instance {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
 	cmd.Env = append(append(os.Environ(), "KINESIS_SINK_GRPC_BIND=127.0.0.1", "KINESIS_SINK_METRICS_BIND=127.0.0.1"), env...)
@@ -113,19 +113,19 @@ func Start(t testing.TB, bin string, args []string, env []string) *Instance {
 // Output is what the process wrote to stdout and stderr so far.
 func (in *Instance) Output() string { return in.stderr.String() }
 
-// lockedBuffer lets the test read the output while the process writes it.
-type lockedBuffer struct {
+// LockedBuffer is a buffer a test may read while a process writes to it.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
