@@ -267,6 +267,11 @@ public class KinesisGoSink implements Sink<GenericObject> {
             child.waitFor(5, TimeUnit.SECONDS);
         }
         deleteBinary();
+        // The child's last lines say why it ended (a failOnError's reason,
+        // say): with the child gone its stderr ends, so this is short.
+        if (logCopier != null && Thread.currentThread() != logCopier) {
+            logCopier.join(2_000);
+        }
         for (Thread t : new Thread[] {flusher, watchdog}) {
             if (t != null) {
                 t.interrupt();
@@ -527,7 +532,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
                                         + Frames.VERSION);
                     }
                     case Frames.OPEN_FAILED -> opened.complete(f.str());
-                    case Frames.FATAL -> fail(new IllegalStateException(f.str()));
+                    case Frames.FATAL -> fail(new IllegalStateException(f.str()), false);
                     case Frames.CLOSED -> closed.complete(f.str());
                     default -> throw new IOException(String.format("frame type 0x%02x from kinesis-sink: unknown", f.type));
                 }
@@ -564,6 +569,15 @@ public class KinesisGoSink implements Sink<GenericObject> {
 
     /** Fails the instance: every pending record goes back to Pulsar, and the worker restarts the instance. */
     private void fail(Throwable t) {
+        fail(t, true);
+    }
+
+    /**
+     * kill false: the child said FATAL and exits by itself; killed at
+     * once, its last log lines (the reason) were seen to go missing from
+     * the instance's log. close() ends it if it does not.
+     */
+    private void fail(Throwable t, boolean kill) {
         synchronized (this) {
             if (fatal != null) {
                 return;
@@ -573,7 +587,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
         LOG.error("kinesis-sink failed: {}", t.getMessage());
         // Ended first (SIGKILL ends a stopped child too), so that no result
         // of it can race the records failed back below.
-        if (child.isAlive()) {
+        if (kill && child.isAlive()) {
             child.destroyForcibly();
         }
         failPending(t.getMessage());
