@@ -82,8 +82,6 @@ func shardID(index int) string { return fmt.Sprintf("shardId-%012d", index) }
 
 func (s *shard) open() bool { return s.endSeq == "" }
 
-func (s *shard) owns(h kpl.Hash) bool { return s.start.Cmp(h) <= 0 && h.Cmp(s.end) <= 0 }
-
 // ShardInfo describes a shard as ListShards does.
 type ShardInfo struct {
 	ID                     string

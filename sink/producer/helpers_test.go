@@ -320,23 +320,3 @@ func (l *requestLog) all() []producer.RequestInfo {
 	return slices.Clone(l.reqs)
 }
 
-// preparedProducer creates a stream of the given shards at ep and a
-// producer with opts, and prepares the stream, so that its shard map is
-// known before the first Put; preparedAt is when Prepare was called (the
-// rate limiter's buckets start full then). The producer is closed when the
-// test ends.
-func preparedProducer(t testing.TB, ep string, opts producer.Options, shards int32) (p *producer.Producer, c *kinesis.Client, stream string, preparedAt time.Time) {
-	t.Helper()
-	c = newClient(ep, opts)
-	stream = createStream(t, c, shards)
-	p, err := producer.New(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeProducer(t, p) })
-	preparedAt = time.Now()
-	if _, err := p.Prepare(context.Background(), stream); err != nil {
-		t.Fatal(err)
-	}
-	return p, c, stream, preparedAt
-}

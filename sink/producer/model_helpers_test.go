@@ -50,8 +50,11 @@ func onModelAndKinesalite(t *testing.T, f func(t *testing.T, c kinesisAPI)) {
 	t.Run("kinesalite", func(t *testing.T) { f(t, newClient(kinesisEndpoint(t), producer.Options{})) })
 }
 
-// preparedProducerOn is preparedProducer on a given Kinesis (the model's
-// client or kinesalite's).
+// preparedProducerOn creates a stream of the given shards on c (the model's
+// client or kinesalite's) and a producer with opts, and prepares the
+// stream, so that its shard map is known before the first Put; preparedAt
+// is when Prepare was called (the rate limiter's buckets start full then).
+// The producer is closed when the test ends.
 func preparedProducerOn(t testing.TB, c kinesisAPI, opts producer.Options, shards int32) (p *producer.Producer, _ kinesisAPI, stream string, preparedAt time.Time) {
 	t.Helper()
 	stream = createStream(t, c, shards)

@@ -166,11 +166,10 @@ type simConfig struct {
 }
 
 type simOutage struct {
-	stream     int
-	from, to   time.Duration
-	kind       string // "unreachable", "error", "deleting"
-	code       string
-	throttleWh bool
+	stream   int
+	from, to time.Duration
+	kind     string // "unreachable", "error", "deleting"
+	code     string
 }
 
 type simShardOutage struct {
