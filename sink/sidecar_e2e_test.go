@@ -60,6 +60,8 @@ func helloFrame(version uint32, cfg map[string]any, secrets map[string]string) [
 		f.u32(0)
 		f.u32(1)
 		f.str("")
+		f.u32(0) // window records: the defaults
+		f.u64(0) // window bytes: the defaults
 	})
 }
 
@@ -83,8 +85,18 @@ func recordFrame(seq uint64, topic, key string, payload []byte) []byte {
 	})
 }
 
-// readFrame reads one frame from the child's side.
+// readFrame reads one frame from the child's side, past HEARTBEATs (every
+// 5 s from READY on, so anywhere in a slow run).
 func readFrame(r io.Reader) (byte, []byte, error) {
+	for {
+		typ, body, err := readOneFrame(r)
+		if err != nil || typ != 0x89 {
+			return typ, body, err
+		}
+	}
+}
+
+func readOneFrame(r io.Reader) (byte, []byte, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, nil, err
@@ -128,13 +140,13 @@ func TestSidecarProtocol(t *testing.T) {
 
 	t.Run("other-version", func(t *testing.T) {
 		r := startSidecar(t)
-		r.send(t, helloFrame(2, nil, nil))
+		r.send(t, helloFrame(1, nil, nil))
 		typ, body, err := readFrame(r.out)
 		if err != nil || typ != 0x82 {
 			t.Fatalf("got frame 0x%02x (%v), want OPEN_FAILED", typ, err)
 		}
 		msg := string(body[4:])
-		if !strings.Contains(msg, "version 2") || !strings.Contains(msg, "speaks 1") {
+		if !strings.Contains(msg, "version 1") || !strings.Contains(msg, "speaks 2") {
 			t.Errorf("OPEN_FAILED %q: want both versions named", msg)
 		}
 		if err := <-r.done; err == nil {
@@ -145,7 +157,7 @@ func TestSidecarProtocol(t *testing.T) {
 	t.Run("bad-config", func(t *testing.T) {
 		r := startSidecar(t)
 		cfg := sinkConfig(ks.Endpoint, "", map[string]any{"retainOrdering": "perhaps"})
-		r.send(t, helloFrame(1, cfg, nil))
+		r.send(t, helloFrame(2, cfg, nil))
 		typ, body, err := readFrame(r.out)
 		if err != nil || typ != 0x82 {
 			t.Fatalf("got frame 0x%02x (%v), want OPEN_FAILED", typ, err)
@@ -170,10 +182,10 @@ func TestSidecarProtocol(t *testing.T) {
 		// gives it, not in the configuration.
 		secret := cfg["awsCredentialPluginParam"].(string)
 		delete(cfg, "awsCredentialPluginParam")
-		r.send(t, helloFrame(1, cfg, map[string]string{"awsCredentialPluginParam": secret}))
+		r.send(t, helloFrame(2, cfg, map[string]string{"awsCredentialPluginParam": secret}))
 		typ, body, err := readFrame(r.out)
-		if err != nil || typ != 0x81 || binary.BigEndian.Uint32(body) != 1 {
-			t.Fatalf("got frame 0x%02x %q (%v), want READY version 1", typ, body, err)
+		if err != nil || typ != 0x81 || binary.BigEndian.Uint32(body) != 2 {
+			t.Fatalf("got frame 0x%02x %q (%v), want READY version 2", typ, body, err)
 		}
 		const n = 50
 		for i := 1; i <= n; i++ {
@@ -231,7 +243,7 @@ func TestSidecarProtocol(t *testing.T) {
 		stream := ks.UniqueStream(t, "sidecar-gone")
 		ks.CreateStream(t, stream, 1)
 		r := startSidecar(t)
-		r.send(t, helloFrame(1, sinkConfig(ks.Endpoint, stream, nil), nil))
+		r.send(t, helloFrame(2, sinkConfig(ks.Endpoint, stream, nil), nil))
 		if typ, _, err := readFrame(r.out); err != nil || typ != 0x81 {
 			t.Fatalf("got frame 0x%02x (%v), want READY", typ, err)
 		}

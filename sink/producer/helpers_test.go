@@ -319,4 +319,3 @@ func (l *requestLog) all() []producer.RequestInfo {
 	defer l.mu.Unlock()
 	return slices.Clone(l.reqs)
 }
-
