@@ -125,6 +125,9 @@ func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*builtConf, error
 	case c.RetainKeyOrdering && c.SubscriptionType == Shared:
 		c.SubscriptionType = KeyShared
 	}
+	if err := c.TakeKeyOrderingFromUserConfig(); err != nil {
+		return nil, err
+	}
 
 	b.subPos, b.subPosKey = pickInt32(int32(src.GetSubscriptionPosition()), "functionDetails.source.subscriptionPosition", 0, "")
 	b.subPos, b.subPosKey = pickInt32(b.subPos, b.subPosKey, int32(fd.GetSubscriptionPosition()), "functionDetails.subscriptionPosition")
@@ -157,6 +160,50 @@ func buildInstanceConfig(rc *rawConf, fd *pb.FunctionDetails) (*builtConf, error
 		c.Resources.Disk = rc.Disk
 	}
 	return b, nil
+}
+
+// UserConfigKeyOrdering is the user config key that asks for a KEY_SHARED
+// subscription. The worker refuses --retain-key-ordering for Go functions,
+// yet KEY_SHARED is the subscription that keeps a key's records in order
+// while instances join and leave on a backlog (FAILOVER hands a partition to
+// a newcomer while the previous consumer still holds records of it), so the
+// runtime takes the request from the user config and removes the key before
+// the sink sees it.
+const UserConfigKeyOrdering = "retainKeyOrdering"
+
+// TakeKeyOrderingFromUserConfig applies and removes UserConfigKeyOrdering;
+// every way of building an instance config (the worker's conf, localrun)
+// calls it once the subscription type from the contract is known.
+func (c *InstanceConfig) TakeKeyOrderingFromUserConfig() error {
+	v, ok := c.UserConfig[UserConfigKeyOrdering]
+	if !ok {
+		return nil
+	}
+	delete(c.UserConfig, UserConfigKeyOrdering)
+	key := "userConfig." + UserConfigKeyOrdering
+	on, isBool := v.(bool)
+	if s, isText := v.(string); isText {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
+			on, isBool = true, true
+		case "false":
+			on, isBool = false, true
+		}
+	}
+	if !isBool {
+		return confErrorf("%q: must be true or false, got %v", key, v)
+	}
+	if !on {
+		return nil
+	}
+	switch c.SubscriptionType {
+	case Failover:
+		return confErrorf("%q: asks for a KEY_SHARED subscription, but retainOrdering already chose FAILOVER: keep one of them (KEY_SHARED keeps each key's order also while instances join and leave)", key)
+	case Shared:
+		c.SubscriptionType = KeyShared
+	}
+	c.RetainKeyOrdering = true
+	return nil
 }
 
 func pickKey(fdVal, fdKey, flatKey string) string {

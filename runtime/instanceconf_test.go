@@ -284,6 +284,28 @@ func TestInstanceConfLenientForms(t *testing.T) {
 			t.Fatalf("got %+v", c)
 		}
 	})
+	t.Run("retainKeyOrdering in the user config: KEY_SHARED, and the key kept from the sink", func(t *testing.T) {
+		for _, v := range []any{true, "true", " TRUE "} {
+			uc, _ := json.Marshal(map[string]any{"retainKeyOrdering": v, "awsKinesisStreamName": "s"})
+			c, err := LoadInstanceConfig(variant(t, map[string]any{"userConfig": string(uc)}), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.SubscriptionType != KeyShared || !c.RetainKeyOrdering {
+				t.Errorf("%#v: subscription %v, retainKeyOrdering %v; want KEY_SHARED", v, c.SubscriptionType, c.RetainKeyOrdering)
+			}
+			if _, ok := c.UserConfig["retainKeyOrdering"]; ok || c.UserConfig["awsKinesisStreamName"] != "s" {
+				t.Errorf("%#v: user config handed to the sink: %v", v, c.UserConfig)
+			}
+		}
+		c, err := LoadInstanceConfig(variant(t, map[string]any{"userConfig": `{"retainKeyOrdering":false}`}), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SubscriptionType != Shared || c.RetainKeyOrdering || len(c.UserConfig) != 0 {
+			t.Errorf("false: subscription %v, retainKeyOrdering %v, user config %v", c.SubscriptionType, c.RetainKeyOrdering, c.UserConfig)
+		}
+	})
 	t.Run("absent autoAck means true", func(t *testing.T) {
 		c, err := LoadInstanceConfig(variant(t, nil, "autoAck"), "")
 		if err != nil {
@@ -458,6 +480,8 @@ func TestInstanceConfErrors(t *testing.T) {
 		{name: "secretsMap a number", json: variant(t, map[string]any{"secretsMap": "5"}), want: []string{`"secretsMap": must be a JSON object, got a number`}},
 		{name: "functionDetails userConfig broken", json: variant(t, map[string]any{"functionDetails": `{"userConfig":"{"}`}), want: []string{`"functionDetails.userConfig": must be a JSON object`}},
 		{name: "retainOrdering with retainKeyOrdering", json: variant(t, map[string]any{"functionDetails": `{"retainOrdering":true,"retainKeyOrdering":true}`}), want: []string{`"functionDetails.retainKeyOrdering": retainOrdering and retainKeyOrdering are both true`}},
+		{name: "user config key ordering with retainOrdering", json: variant(t, map[string]any{"functionDetails": `{"retainOrdering":true}`, "userConfig": `{"retainKeyOrdering":true}`}), want: []string{`"userConfig.retainKeyOrdering": asks for a KEY_SHARED subscription, but retainOrdering already chose FAILOVER`}},
+		{name: "user config key ordering not a boolean", json: variant(t, map[string]any{"userConfig": `{"retainKeyOrdering":"yes"}`}), want: []string{`"userConfig.retainKeyOrdering": must be true or false, got yes`}},
 		{name: "retainOrdering with KEY_SHARED", json: variant(t, map[string]any{"functionDetails": `{"retainOrdering":true,"source":{"subscriptionType":"KEY_SHARED"}}`}), want: []string{`"functionDetails.source.subscriptionType": retainOrdering needs a FAILOVER subscription, got KEY_SHARED`}},
 		// Real Pulsar 4.0.8 output for `--auto-ack false` and for `--output`.
 		{name: "captured autoAck false", json: readInstanceConfFixture(t, "pulsar-4.0.8-autoack-false.json"), want: []string{`"autoAck": false is not supported with processingGuarantees ATLEAST_ONCE`}},

@@ -81,7 +81,7 @@ and to Kinesis. Flags replace the file's fields. Ctrl-C stops it.`,
 	fs.StringVar(&o.TopicsPattern, "topics-pattern", "", "regex of input topics (default: the file's topicsPattern)")
 	fs.StringVar(&o.SubscriptionName, "subscription", "", "subscription name (default: the file's sourceSubscriptionName, else tenant/namespace/name)")
 	fs.StringVar(&o.SubscriptionPosition, "subscription-position", "", "Latest or Earliest for a new subscription (default: the file's sourceSubscriptionPosition, else Latest)")
-	fs.StringVar(&o.SubscriptionType, "subscription-type", "", "Shared, Failover or Key_Shared (default: Failover when the file has retainOrdering: true, else Shared)")
+	fs.StringVar(&o.SubscriptionType, "subscription-type", "", "Shared, Failover or Key_Shared (default: Failover when the file has retainOrdering: true, Key_Shared when it has retainKeyOrdering: true, else Shared)")
 	fs.StringVar(&o.Tenant, "tenant", "", "tenant (default: the file's, else public)")
 	fs.StringVar(&o.Namespace, "namespace", "", "namespace (default: the file's, else default)")
 	fs.StringVar(&o.Name, "name", "", "name (default: the file's, else kinesis-sink)")

@@ -131,7 +131,7 @@ func TestBuildFunctionConfigRefusals(t *testing.T) {
 		{"inputs: [t]\nconfigs: {}\n", `"name"`, "required"},
 		{"name: n\nconfigs: {}\n", `"inputs"`, "no input topics: give inputs, topicsPattern or inputSpecs"},
 		{"name: n\ninputs: [t]\nprocessingGuarantees: EFFECTIVELY_ONCE\n", `"processingGuarantees"`, "use ATLEAST_ONCE"},
-		{"name: n\ninputs: [t]\nretainKeyOrdering: true\n", `"retainKeyOrdering"`, "retainOrdering: true"},
+		{"name: n\ninputs: [t]\nretainKeyOrdering: true\nretainOrdering: true\n", `"retainKeyOrdering"`, "both true: keep one"},
 		{"name: n\ninputs: [t]\nmaxMessageRetries: 3\n", `"maxMessageRetries"`, "set deadLetterTopic"},
 		{"name: n\ninputs: [t]\nautoAck: false\n", `"autoAck"`, "MANUAL"},
 		{"name: n\ninputs: [t]\nprocessingGuarantees: ATMOST_ONCE\ntimeoutMs: 1000\n", `"timeoutMs"`, "ATLEAST_ONCE"},

@@ -156,6 +156,9 @@ func (o *LocalOptions) apply(c *runtime.InstanceConfig) error {
 	if c.RetainOrdering && c.SubscriptionType != runtime.Failover {
 		return fmt.Errorf("--subscription-type %s: the sink config file's retainOrdering: true needs Failover; remove one of them", o.SubscriptionType)
 	}
+	if c.RetainKeyOrdering && c.SubscriptionType != runtime.KeyShared {
+		return fmt.Errorf("--subscription-type %s: the sink config file's retainKeyOrdering: true needs Key_Shared; remove one of them", o.SubscriptionType)
+	}
 	return nil
 }
 
@@ -230,6 +233,9 @@ func instanceConfig(fc *functionConfig) (*runtime.InstanceConfig, error) {
 	}
 	if c.SecretsMap, err = viaJSON(fc.Secrets); err != nil {
 		return nil, fmt.Errorf("secrets: %v", err)
+	}
+	if err := c.TakeKeyOrderingFromUserConfig(); err != nil {
+		return nil, err
 	}
 
 	// Inputs, then the pattern, then inputSpecs replacing an entry of the

@@ -231,7 +231,10 @@ configs:
 		}},
 		{name: "a bad config value", yaml: "name: bad\ninputs: [t1]\nconfigs:\n  awsKinesisStreamName: s\n  collectionMaxCount: -5\n  awsKinesisStreamNmae: s\n" + creds,
 			want: effective{errFragment: `configs: "collectionMaxCount"`, noteFragments: []string{"did you mean"}}},
-		{name: "key ordering", yaml: "name: k\ninputs: [t]\nretainKeyOrdering: true\nconfigs: {awsKinesisStreamName: s}\n",
+		{name: "key ordering", yaml: "name: k\ninputs: [t]\nretainKeyOrdering: true\nconfigs:\n  awsKinesisStreamName: s\n" + creds, want: effective{
+			inputs: "t", sub: "public/default/k Key_Shared Latest", guarantees: "ATLEAST_ONCE", failurePolicy: "fail", stream: "s", parallelism: 1,
+		}},
+		{name: "key ordering and FAILOVER", yaml: "name: k\ninputs: [t]\nretainKeyOrdering: true\nretainOrdering: true\nconfigs: {awsKinesisStreamName: s}\n",
 			want: effective{errFragment: `"retainKeyOrdering"`}},
 		{name: "effectively once", yaml: "name: k\ninputs: [t]\nprocessingGuarantees: EFFECTIVELY_ONCE\nconfigs: {awsKinesisStreamName: s}\n",
 			want: effective{errFragment: `"processingGuarantees"`}},

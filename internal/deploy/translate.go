@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/lenient"
+	"github.com/pulsar-kinesis/kinesis-sink/runtime"
 )
 
 // redactedConfig is fc with the sink's secret config values and every
@@ -133,9 +134,10 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 		return nil, nil, deployFieldError(path, "processingGuarantees",
 			"EFFECTIVELY_ONCE is not available for Go functions (the worker refuses it); use ATLEAST_ONCE: Kinesis writes are at-least-once, so effectively-once could not hold anyway")
 	}
-	if f.RetainKeyOrdering != nil && *f.RetainKeyOrdering {
+	keyOrdering := f.RetainKeyOrdering != nil && *f.RetainKeyOrdering
+	if keyOrdering && f.RetainOrdering != nil && *f.RetainOrdering {
 		return nil, nil, deployFieldError(path, "retainKeyOrdering",
-			"the worker refuses key ordering (a KEY_SHARED subscription) for Go functions; use retainOrdering: true (a FAILOVER subscription: one instance per partition, so a key's records stay in order) and configs.retainOrdering: true to keep each partition key's order into Kinesis")
+			"retainOrdering (FAILOVER) and retainKeyOrdering (KEY_SHARED) are both true: keep one; KEY_SHARED keeps each key's order also while instances join and leave on a backlog")
 	}
 	for field, set := range map[string]bool{
 		"transformFunction":          f.TransformFunction != "",
@@ -236,6 +238,11 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 	for k, v := range f.Configs {
 		uc[k] = v
 	}
+	if keyOrdering {
+		// The worker refuses key ordering for Go functions; the runtime
+		// takes it from the user config instead and subscribes KEY_SHARED.
+		uc[runtime.UserConfigKeyOrdering] = true
+	}
 	dlqNotes, err := translateDeadLetter(path, f, uc)
 	if err != nil {
 		return nil, nil, err
@@ -329,6 +336,9 @@ func translateDeadLetter(path string, f *conf.SinkConfigFile, uc map[string]any)
 // the worker resolves (non-scalar secrets: values, e.g. Kubernetes
 // references) cannot be checked here; an error about such a key is skipped.
 func checkSinkConfigs(path string, f *conf.SinkConfigFile, uc map[string]any, secret func(string) (string, bool)) ([]string, error) {
+	// The runtime's own key, which it removes before the sink reads the rest.
+	uc = maps.Clone(uc)
+	delete(uc, runtime.UserConfigKeyOrdering)
 	_, warns, err := conf.FromMap(uc, secret)
 	var notes []string
 	for _, w := range warns {
