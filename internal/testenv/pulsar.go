@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +235,7 @@ type topicStats struct {
 	Subscriptions map[string]struct {
 		MsgBacklog int64      `json:"msgBacklog"`
 		Consumers  []struct{} `json:"consumers"`
+		Type       string     `json:"type"`
 	} `json:"subscriptions"`
 }
 
@@ -244,43 +246,51 @@ var ErrNoSubscription = errors.New("subscription not found")
 // Backlog for polling loops: errors are returned, not fatal. Pulsar counts backlog in entries: a batch sent by a
 // batching producer counts once, so tests that compare it with a message count should disable batching.
 func (p *PulsarEnv) BacklogOf(ctx context.Context, topic, subscription string) (int64, error) {
-	backlog, _, err := p.subscriptionStats(ctx, topic, subscription)
+	backlog, _, _, err := p.subscriptionStats(ctx, topic, subscription)
 	return backlog, err
 }
 
 // ConsumersOf returns how many consumers the subscription has on topic,
 // summed over the partitions of a partitioned topic.
 func (p *PulsarEnv) ConsumersOf(ctx context.Context, topic, subscription string) (int, error) {
-	_, consumers, err := p.subscriptionStats(ctx, topic, subscription)
+	_, consumers, _, err := p.subscriptionStats(ctx, topic, subscription)
 	return consumers, err
 }
 
-func (p *PulsarEnv) subscriptionStats(ctx context.Context, topic, subscription string) (backlog int64, consumers int, err error) {
+// SubscriptionTypeOf returns the type the broker reports for the
+// subscription (Shared, Failover, Key_Shared, Exclusive) while it has
+// consumers, with the partitions' types joined by "," where they differ.
+func (p *PulsarEnv) SubscriptionTypeOf(ctx context.Context, topic, subscription string) (string, error) {
+	_, _, types, err := p.subscriptionStats(ctx, topic, subscription)
+	return types, err
+}
+
+func (p *PulsarEnv) subscriptionStats(ctx context.Context, topic, subscription string) (backlog int64, consumers int, types string, err error) {
 	tp, err := topicPath(topic)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	n, err := p.Partitions(ctx, topic)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	var parts []topicStats
 	if n > 0 {
 		code, out, err := p.AdminREST(ctx, http.MethodGet, "/admin/v2/"+tp+"/partitioned-stats?perPartition=true", nil)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, "", err
 		}
 		if code != http.StatusOK {
-			return 0, 0, fmt.Errorf("partitioned-stats of %s: HTTP %d: %s", topic, code, strings.TrimSpace(string(out)))
+			return 0, 0, "", fmt.Errorf("partitioned-stats of %s: HTTP %d: %s", topic, code, strings.TrimSpace(string(out)))
 		}
 		var ps struct {
 			Partitions map[string]topicStats `json:"partitions"`
 		}
 		if err := json.Unmarshal(out, &ps); err != nil {
-			return 0, 0, fmt.Errorf("partitioned-stats of %s: %w", topic, err)
+			return 0, 0, "", fmt.Errorf("partitioned-stats of %s: %w", topic, err)
 		}
 		if len(ps.Partitions) != n {
-			return 0, 0, fmt.Errorf("partitioned-stats of %s: stats for %d of %d partitions", topic, len(ps.Partitions), n)
+			return 0, 0, "", fmt.Errorf("partitioned-stats of %s: stats for %d of %d partitions", topic, len(ps.Partitions), n)
 		}
 		for _, s := range ps.Partitions {
 			parts = append(parts, s)
@@ -288,29 +298,34 @@ func (p *PulsarEnv) subscriptionStats(ctx context.Context, topic, subscription s
 	} else {
 		code, out, err := p.AdminREST(ctx, http.MethodGet, "/admin/v2/"+tp+"/stats", nil)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, "", err
 		}
 		if code != http.StatusOK {
-			return 0, 0, fmt.Errorf("stats of %s: HTTP %d: %s", topic, code, strings.TrimSpace(string(out)))
+			return 0, 0, "", fmt.Errorf("stats of %s: HTTP %d: %s", topic, code, strings.TrimSpace(string(out)))
 		}
 		var s topicStats
 		if err := json.Unmarshal(out, &s); err != nil {
-			return 0, 0, fmt.Errorf("stats of %s: %w", topic, err)
+			return 0, 0, "", fmt.Errorf("stats of %s: %w", topic, err)
 		}
 		parts = append(parts, s)
 	}
 	found := false
+	var seen []string
 	for _, s := range parts {
 		if sub, ok := s.Subscriptions[subscription]; ok {
 			found = true
 			backlog += sub.MsgBacklog
 			consumers += len(sub.Consumers)
+			if sub.Type != "" && !slices.Contains(seen, sub.Type) {
+				seen = append(seen, sub.Type)
+			}
 		}
 	}
 	if !found {
-		return 0, 0, fmt.Errorf("backlog of %q on %s: %w", subscription, topic, ErrNoSubscription)
+		return 0, 0, "", fmt.Errorf("backlog of %q on %s: %w", subscription, topic, ErrNoSubscription)
 	}
-	return backlog, consumers, nil
+	slices.Sort(seen)
+	return backlog, consumers, strings.Join(seen, ","), nil
 }
 
 // Backlog returns the subscription's backlog on topic (summed over partitions), failing t on any error, including
