@@ -112,6 +112,11 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := endpointsFromEnv(&kinesisURL, &stsURL, &cwURL, func(service, variable, url string) {
+		log.Info("endpoint from the environment", "service", strings.ToLower(service), "variable", variable, "url", url)
+	}); err != nil {
+		return nil, err
+	}
 	plugin, err := Lookup(cfg.AWSCredentialPluginName)
 	if err != nil {
 		return nil, err
