@@ -671,10 +671,15 @@ start_pulsar() {
 	dir=$(svc_dir pulsar)
 	jh=$(pulsar_java_home)
 	pulsar_prepare
-	# KINESIS_SINK_METRICS_BIND: function instances inherit the worker's environment; the sink's metrics server
-	# reads it and binds loopback only on this machine.
+	# Function instances inherit the worker's environment. KINESIS_SINK_METRICS_BIND: the sink's metrics server binds
+	# loopback only on this machine. The AWS variables point a sink whose config names no endpoint (the example
+	# file, as the README deploys it) at kinesalite and moto, with the dummy credentials of `env`.
 	spawn pulsar "$dir" \
 		env ${jh:+JAVA_HOME="$jh"} KINESIS_SINK_METRICS_BIND=127.0.0.1 \
+		AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KINESALITE_PORT" \
+		AWS_ENDPOINT_URL_CLOUDWATCH="http://127.0.0.1:$MOTO_PORT" \
+		AWS_ENDPOINT_URL_STS="http://127.0.0.1:$MOTO_PORT" \
+		AWS_ACCESS_KEY_ID=AKIDLOCALENVTEST AWS_SECRET_ACCESS_KEY=local-env-dummy-secret AWS_EC2_METADATA_DISABLED=true \
 		PULSAR_MEM="$PULSAR_MEM_FLAGS" \
 		PULSAR_LOG_DIR="$dir/logs" \
 		PULSAR_STANDALONE_CONF="$dir/conf/standalone.conf" \
@@ -702,6 +707,27 @@ var srv = require('kinesalite')({createStreamMs: 50, deleteStreamMs: 50, updateS
 srv.on('error', function (e) { console.error('kinesalite: ' + e.message); process.exit(1); });
 srv.listen($KINESALITE_PORT, '127.0.0.1', function () { console.log('kinesalite $KINESALITE_VERSION listening on 127.0.0.1:$KINESALITE_PORT'); });"
 	spawn kinesalite "$(svc_dir kinesalite)" env NODE_PATH="$KINESALITE_PREFIX/node_modules" node -e "$js"
+}
+
+# The streams conf/examples/kinesis-sink.yaml writes to, so that the README's deploy example delivers to kinesalite.
+EXAMPLE_STREAMS="orders payments"
+ensure_example_streams() {
+	local name out code created=()
+	for name in $EXAMPLE_STREAMS; do
+		# kinesalite checks that a request is signed, not the signature.
+		out=$(curl -s -w '\n%{http_code}' --max-time 10 -X POST "http://127.0.0.1:$KINESALITE_PORT/" \
+			-H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: Kinesis_20131202.CreateStream' \
+			-H 'X-Amz-Date: 20260101T000000Z' \
+			-H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIDLOCALENVTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00' \
+			-d "{\"StreamName\":\"$name\",\"ShardCount\":1}") || true
+		code=${out##*$'\n'}
+		if [[ $code == 200 ]]; then
+			created+=("$name")
+		elif [[ $code != 400 || $out != *ResourceInUseException* ]]; then
+			die "could not create stream $name in kinesalite at 127.0.0.1:$KINESALITE_PORT (HTTP $code: ${out%$'\n'*})"
+		fi
+	done
+	((${#created[@]} == 0)) || log "created the example's streams in kinesalite: ${created[*]}"
 }
 
 start_moto() {
@@ -824,6 +850,7 @@ do_up() {
 			ensure_default_namespace
 		else
 			wait_ready "$svc" "$START_TIMEOUT"
+			[[ $svc != kinesalite ]] || ensure_example_streams
 		fi
 	done
 	log "all services are up ($((SECONDS - t0))s); use them with: eval \"\$(scripts/local-env.sh env)\""
