@@ -91,6 +91,76 @@ func TestReadmeDeployCommand(t *testing.T) {
 	}
 }
 
+// TestReadmeDeployExampleDelivers runs the README's deploy commands as
+// written, the admin address aside, against the local services: the example
+// file names no endpoint and the default credential chain, and the functions
+// worker that scripts/local-env.sh starts carries AWS_ENDPOINT_URL_KINESIS,
+// AWS_ENDPOINT_URL_CLOUDWATCH and dummy keys, so its instances write to
+// kinesalite's "orders" stream, which local-env creates. A record published to
+// the example's first topic must arrive there.
+func TestReadmeDeployExampleDelivers(t *testing.T) {
+	env := testenv.Pulsar(t)
+	k := testenv.Kinesis(t)
+	bin := e2e.KinesisSinkBinary(t)
+	const example = "../../conf/examples/kinesis-sink.yaml"
+	readme := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"deploy"}, args...)...)
+		cmd.Args[0] = "bin/kinesis-sink"
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bin/kinesis-sink deploy %s: %v\n%s\n(the worker's instances reach kinesalite through the AWS_ENDPOINT_URL_* variables scripts/local-env.sh gives the standalone; a Pulsar started otherwise lacks them)",
+				strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		cmd := exec.Command(bin, "deploy", "delete", "--admin-url", env.WebURL, "--sink-config-file", example)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("cleanup: deploy delete: %v\n%s", err, out)
+		}
+	})
+	readme("create", "--admin-url", env.WebURL, "--sink-config-file", example, "--wait", "2m")
+	if out := readme("status", "--admin-url", env.WebURL, "--sink-config-file", example); !strings.Contains(out, "2 of 2 instances running") {
+		t.Fatalf("deploy status:\n%s", out)
+	}
+
+	// The example expands a JSON value and keys the record by customer.id.
+	const orderSchema = `{"type":"record","name":"Order","fields":[{"name":"customer","type":{"type":"record","name":"Customer","fields":[{"name":"id","type":"string"}]}},{"name":"item","type":"string"}]}`
+	type customer struct {
+		ID string `json:"id"`
+	}
+	type order struct {
+		Customer customer `json:"customer"`
+		Item     string   `json:"item"`
+	}
+	p, err := env.Client(t).CreateProducer(pulsar.ProducerOptions{Topic: "persistent://public/default/orders",
+		Schema: pulsar.NewJSONSchema(orderSchema, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := fmt.Sprintf("readme-order-%d", time.Now().UnixNano())
+	if _, err := p.Send(context.Background(), &pulsar.ProducerMessage{Value: order{customer{"customer-1"}, payload}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	env.WaitFor(t, 2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		recs, err := k.ReadAllContext(ctx, "orders")
+		if err != nil {
+			t.Logf("read stream orders: %v", err)
+			return false
+		}
+		for _, r := range recs {
+			if strings.Contains(string(r.Data), payload) {
+				return r.PartitionKey == "customer-1"
+			}
+		}
+		return false
+	}, "the order published to persistent://public/default/orders in kinesalite's stream orders, keyed by its customer.id")
+}
+
 // TestAdminAuthAndTLS talks to a local HTTPS server: the token reaches it
 // as a bearer header (also after a redirect to another host name), the
 // trust store is used, and host name verification is off unless asked for,
@@ -298,8 +368,9 @@ configs:
 	// update with the binary: two instances, new output file.
 	writeConf(2, 2)
 	old := deployInstancePIDs(bin, name)
-	if code, _, errs := run("update", "--binary", bin, "--skip-config-check", "--wait", "90s"); code != 0 {
-		t.Fatalf("deploy update: exit %d: %s", code, errs)
+	if code, stdout, errs := run("update", "--binary", bin, "--skip-config-check", "--wait", "90s"); code != 0 ||
+		!strings.Contains(stdout, "2 of 2 instances running") {
+		t.Fatalf("deploy update to parallelism 2: exit %d: %s%s", code, stdout, errs)
 	}
 	deployWaitReplaced(t, env, bin, name, old, 2)
 	st, err := status()

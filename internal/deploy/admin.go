@@ -272,6 +272,10 @@ func newWorkerError(status int, body []byte) *workerError {
 		}
 	}
 	switch {
+	case e.field == "name" && strings.Contains(reason, "Package ") && strings.Contains(reason, "metadata already exists"):
+		// pulsar-admin functions delete leaves the uploaded executable.
+		e.reason += "; a deleted function of this name left its package behind: remove it with pulsar-admin packages delete " +
+			"(deploy delete removes both)"
 	case e.field == "name" && strings.Contains(reason, "already exists"):
 		e.reason += "; use deploy update"
 	case e.field == "name" || (status == http.StatusNotFound && e.field == ""):
@@ -421,6 +425,36 @@ func (d *deployer) upload(ctx context.Context, id functionID, fc *functionConfig
 	return d.call(ctx, method, id.path(""), body, ct, nil)
 }
 
+// deletePackages removes the executable the worker kept as a package
+// (function://tenant/namespace/name@version): it stays after the function
+// is deleted, and the worker refuses to create a function of the same name
+// while it exists. A worker without the packages service has none; any
+// other failure is a note, the function being gone already.
+func (d *deployer) deletePackages(ctx context.Context, id functionID) {
+	p := "/admin/v3/packages/function/" + url.PathEscape(id.tenant) + "/" + url.PathEscape(id.namespace) + "/" + url.PathEscape(id.name)
+	var versions []string
+	if err := d.call(ctx, http.MethodGet, p, nil, "", &versions); err != nil {
+		var we *workerError
+		if !errors.As(err, &we) || we.status != http.StatusNotFound {
+			d.note("the uploaded executable (package function://%s) is left: listing its versions: %v", id, err)
+		}
+		return
+	}
+	for _, v := range versions {
+		if err := d.call(ctx, http.MethodDelete, p+"/"+url.PathEscape(v), nil, "", nil); err != nil {
+			d.note("package function://%s@%s is left (a function of this name cannot be created again until it is deleted): %v", id, v, err)
+			continue
+		}
+		fmt.Fprintf(d.stdout, "deleted package function://%s@%s\n", id, v)
+	}
+}
+
+// allRunning reports whether every instance runs, and as many as want
+// when it is known.
+func allRunning(st *FunctionStatus, want int) bool {
+	return st.NumInstances > 0 && st.NumRunning == st.NumInstances && (want == 0 || st.NumInstances == want)
+}
+
 // restartGrace bounds how long waitRunning looks for a sign that an update
 // restarted the instances before it settles for "all running".
 const restartGrace = 15 * time.Second
@@ -430,7 +464,11 @@ const restartGrace = 15 * time.Second
 // until the worker replaces them, and the status carries no version, so it
 // first waits for a sign of the restart: an instance not running, counters
 // going back, a different instance count, or a status error.
-func (d *deployer) waitRunning(ctx context.Context, id functionID, timeout time.Duration, before *FunctionStatus) error {
+//
+// want is the parallelism the deployment asked for (0: unknown, as for an
+// update that leaves it): the worker's status lists the instances it has
+// scheduled so far, so "1 of 1 running" can come before the second of two.
+func (d *deployer) waitRunning(ctx context.Context, id functionID, timeout time.Duration, before *FunctionStatus, want int) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	restarted := before == nil
@@ -444,7 +482,7 @@ func (d *deployer) waitRunning(ctx context.Context, id functionID, timeout time.
 		}
 		if lastErr == nil {
 			last = st
-			if restarted && st.NumInstances > 0 && st.NumRunning == st.NumInstances {
+			if restarted && allRunning(&st, want) {
 				printStatus(d.stdout, id, &st)
 				return nil
 			}

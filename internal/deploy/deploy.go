@@ -148,7 +148,14 @@ func (d *deployer) run(ctx context.Context, binarySet bool) error {
 		}
 		fmt.Fprintf(d.stdout, "%s function %s (%s)\n", map[string]string{"create": "created", "update": "updated"}[o.Action], id, pkg.describe())
 		if o.Wait > 0 {
-			return d.waitRunning(ctx, id, o.Wait, before)
+			want := 0
+			switch {
+			case fc.Parallelism != nil:
+				want = *fc.Parallelism
+			case o.Action == "create":
+				want = 1
+			}
+			return d.waitRunning(ctx, id, o.Wait, before, want)
 		}
 		return nil
 	}
@@ -162,8 +169,11 @@ func (d *deployer) run(ctx context.Context, binarySet bool) error {
 		}
 		fmt.Fprintf(d.stdout, "deleted function %s\n", id)
 		if o.Wait > 0 {
-			return d.waitGone(ctx, id, o.Wait)
+			if err := d.waitGone(ctx, id, o.Wait); err != nil {
+				return err
+			}
 		}
+		d.deletePackages(ctx, id)
 		return nil
 	case "status":
 		var raw json.RawMessage

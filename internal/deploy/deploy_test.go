@@ -243,11 +243,13 @@ func TestTokenParams(t *testing.T) {
 
 func TestWorkerErrorField(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"reason":"Processing Guarantees cannot be altered"}`:  `"processingGuarantees": Processing Guarantees cannot be altered (worker HTTP 400)`,
-		`{"reason":"Function n already exists"}`:                `"name": Function n already exists; use deploy update (worker HTTP 400)`,
-		`{"reason":"Function n doesn't exist"}`:                 `"name": Function n doesn't exist; use deploy create (worker HTTP 400)`,
-		`{"reason":"Input Topics cannot be altered"}`:           `"inputs": Input Topics cannot be altered (worker HTTP 400)`,
-		"<html>\n<body>Service Unavailable</body>\n</html>\n\n": `the worker answered HTTP 400: <html> <body>Service Unavailable</body> </html>`,
+		`{"reason":"Processing Guarantees cannot be altered"}`: `"processingGuarantees": Processing Guarantees cannot be altered (worker HTTP 400)`,
+		`{"reason":"Function n already exists"}`:               `"name": Function n already exists; use deploy update (worker HTTP 400)`,
+		`{"reason":"Function n doesn't exist"}`:                `"name": Function n doesn't exist; use deploy create (worker HTTP 400)`,
+		// Pulsar 4.0.8's words, after pulsar-admin functions delete.
+		`{"reason":"Package 'function://public/default/n@0' metadata already exists"}`: `"name": Package 'function://public/default/n@0' metadata already exists; a deleted function of this name left its package behind: remove it with pulsar-admin packages delete (deploy delete removes both) (worker HTTP 400)`,
+		`{"reason":"Input Topics cannot be altered"}`:                                  `"inputs": Input Topics cannot be altered (worker HTTP 400)`,
+		"<html>\n<body>Service Unavailable</body>\n</html>\n\n":                        `the worker answered HTTP 400: <html> <body>Service Unavailable</body> </html>`,
 	} {
 		if got := newWorkerError(400, []byte(body)).Error(); got != want {
 			t.Errorf("%s:\n got %s\nwant %s", body, got, want)
@@ -271,6 +273,28 @@ func TestDeadLetterNoteFollowsRetainOrdering(t *testing.T) {
 		joined := strings.Join(notes, "\n")
 		if !strings.Contains(joined, tc.want) || strings.Contains(joined, tc.not) {
 			t.Errorf("configs %q: note %q, want %q and not %q", tc.ordering, joined, tc.want, tc.not)
+		}
+	}
+}
+
+// TestAllRunning: --wait ends when every instance of the asked parallelism
+// runs, not when the worker has scheduled one of two and it runs.
+func TestAllRunning(t *testing.T) {
+	for _, tc := range []struct {
+		instances, running, want int
+		done                     bool
+	}{
+		{0, 0, 0, false},
+		{1, 1, 2, false},
+		{2, 1, 2, false},
+		{2, 2, 2, true},
+		{2, 2, 0, true},
+		{3, 3, 0, true},
+		{1, 1, 1, true},
+	} {
+		st := &FunctionStatus{NumInstances: tc.instances, NumRunning: tc.running}
+		if got := allRunning(st, tc.want); got != tc.done {
+			t.Errorf("%d of %d running, parallelism %d: done %v, want %v", tc.running, tc.instances, tc.want, got, tc.done)
 		}
 	}
 }
