@@ -222,6 +222,11 @@ func TestNoSecretInAnythingTheProcessWrites(t *testing.T) {
 	run("missing stream, dead letters, secretsMap", []string{t1}, without(sinkConfig(ks.Endpoint, "scan-missing-"+stream, map[string]any{
 		"failurePolicy": "deadLetter", "deadLetterTopic": dlt,
 	}), "awsCredentialPluginParam"), map[string]any{"secretsMap": secretsMap(staticParam(scanSecretMap))}, nil, working("dead-lettering", t1))
+	// The missing stream is named at open with what to change.
+	if out := all.parts["missing stream, dead letters, secretsMap output"]; !strings.Contains(out, `fix="no stream \"scan-missing-`) ||
+		!strings.Contains(out, "correct awsKinesisStreamName") {
+		t.Errorf("the missing stream's open line lacks its fix:\n%s", out)
+	}
 	t2 := env.UniqueTopic(t, "scan-fail")
 	run("failing records, environment", []string{t2}, without(sinkConfig(ks.Endpoint, stream, nil), "awsCredentialPluginParam"),
 		map[string]any{"secretsMap": secretsMap("from-env")}, []string{"awsCredentialPluginParam=" + staticParam(scanSecretEnv)}, working("fail policy", t2))

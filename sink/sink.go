@@ -155,8 +155,12 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		info, err := s.prod.Prepare(pctx, stream)
 		cancel()
 		if err != nil {
+			attrs := []any{"stream", stream}
+			if fix := openFix(err, stream, cfg.SigningRegion()); fix != "" {
+				attrs = append(attrs, "fix", fix)
+			}
 			s.log.Error("kinesis stream not usable; its records will follow the failure policy",
-				"stream", stream, "error", err.Error(), "failurePolicy", string(cfg.FailurePolicy))
+				append(attrs, "error", err.Error(), "failurePolicy", string(cfg.FailurePolicy))...)
 			continue
 		}
 		s.log.Info("kinesis stream ready", "stream", stream, "status", info.Status,
