@@ -59,6 +59,9 @@ func loadDefaultChain(ctx context.Context, profile string, env Env) (aws.Credent
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(env.Region),
 	}
+	if env.Logger != nil {
+		opts = append(opts, config.WithLogger(sdkLogger{env.Logger}))
+	}
 	if env.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(env.HTTPClient))
 	}
