@@ -156,7 +156,7 @@ func (s *Sink) Open(ctx context.Context, sc *runtime.SinkContext) error {
 		cancel()
 		if err != nil {
 			attrs := []any{"stream", stream}
-			if fix := openFix(err, stream, cfg.SigningRegion()); fix != "" {
+			if fix := producer.Fix(err, stream, cfg.SigningRegion()); fix != "" {
 				attrs = append(attrs, "fix", fix)
 			}
 			s.log.Error("kinesis stream not usable; its records will follow the failure policy",

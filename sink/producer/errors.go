@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -148,66 +149,96 @@ const (
 	actClosed                   // the producer was hard-stopped
 )
 
-// Error codes, from the Kinesis API reference (PutRecords errors and
-// PutRecordsResultEntry) and the common AWS errors, grouped by what they
-// mean for a record.
-var (
-	// Retriable: the service is busy or failed internally; the same request
-	// can succeed later.
-	retriableCodes = map[string]bool{
-		"ProvisionedThroughputExceededException": true,
-		"InternalFailure":                        true, // per-entry and common error
-		"InternalFailureException":               true,
-		"KMSThrottlingException":                 true,
-		"ThrottlingException":                    true,
-		"LimitExceededException":                 true,
-		"ServiceUnavailable":                     true,
-		"ServiceUnavailableException":            true,
-		"RequestTimeout":                         true,
-		"RequestTimeoutException":                true,
-		"ExpiredTokenException":                  true, // the credentials cache refreshes
-		"RequestExpired":                         true, // clock skew; the SDK corrects it
-	}
-	// Invalid: something in the request is malformed; halving the request
-	// isolates the entry responsible.
-	invalidCodes = map[string]bool{
-		"InvalidArgumentException": true, // AWS
-		"ValidationException":      true, // kinesalite, and AWS's model validation
-		"SerializationException":   true,
-	}
-	// Fatal: the stream, account or key configuration is wrong; retrying
-	// the same request cannot help.
-	fatalCodes = map[string]bool{
-		"ResourceNotFoundException":           true,
-		"AccessDeniedException":               true,
-		"KMSAccessDeniedException":            true,
-		"KMSDisabledException":                true,
-		"KMSInvalidStateException":            true,
-		"KMSNotFoundException":                true,
-		"KMSOptInRequired":                    true,
-		"UnrecognizedClientException":         true,
-		"InvalidSignatureException":           true,
-		"IncompleteSignatureException":        true,
-		"MissingAuthenticationTokenException": true,
-		"InvalidClientTokenId":                true,
-		"UnknownOperationException":           true, // the endpoint is not Kinesis
-	}
+// codeInfo is what one error code means: for the records of the request
+// (act) and, where the user must change something, for the user (fix).
+type codeInfo struct {
+	act action
+	// fix is what to change, with %[1]q the stream, %[2]s the region, %[3]s
+	// the stream's ARN and %[4]s the code; "" when nothing is to change.
+	fix string
+}
+
+// Fixes shared by several codes.
+const (
+	fixKMS         = "the stream is encrypted with a KMS key these credentials cannot use (%[4]s): allow kms:GenerateDataKey on the stream's key, or fix the key"
+	fixCredentials = "AWS refused the credentials (%[4]s): check the access key and secret in awsCredentialPluginParam or the default chain, and awsRegion"
 )
 
+// kinesisCodes are the error codes of the Kinesis API reference (PutRecords
+// errors and PutRecordsResultEntry) and the common AWS errors. Retried: the
+// service is busy or failed internally, the same request can succeed later.
+// Split: something in the request is malformed; halving it isolates the
+// entry responsible. Fatal: the stream, account or key configuration is
+// wrong, retrying the same request cannot help. A code not listed is
+// retried: RecordTTL bounds the cost of being wrong, while failing a record
+// that would have gone through loses data.
+var kinesisCodes = map[string]codeInfo{
+	throttleCode:                  {act: actRetry},
+	"InternalFailure":             {act: actRetry}, // per-entry and common error
+	"InternalFailureException":    {act: actRetry},
+	"KMSThrottlingException":      {act: actRetry},
+	"ThrottlingException":         {act: actRetry},
+	"LimitExceededException":      {act: actRetry},
+	"ServiceUnavailable":          {act: actRetry},
+	"ServiceUnavailableException": {act: actRetry},
+	"RequestTimeout":              {act: actRetry},
+	"RequestTimeoutException":     {act: actRetry},
+	// The credentials cache refreshes; fixed session keys cannot be.
+	"ExpiredTokenException": {act: actRetry, fix: "the session credentials expired: renew them, or use a plugin that renews them (the default chain, or STS assume-role)"},
+	"RequestExpired":        {act: actRetry}, // clock skew; the SDK corrects it
+
+	"InvalidArgumentException": {act: actSplit}, // AWS
+	"ValidationException":      {act: actSplit}, // kinesalite, and AWS's model validation
+	"SerializationException":   {act: actSplit},
+
+	"ResourceNotFoundException":           {act: actFatal, fix: "no stream %[1]q in %[2]s for these credentials' account: create it, or correct awsKinesisStreamName, topicToStreamMap or awsRegion"},
+	"AccessDeniedException":               {act: actFatal, fix: "these credentials may not use the stream: allow " + StreamActions + " on %[3]s"},
+	"KMSAccessDeniedException":            {act: actFatal, fix: fixKMS},
+	"KMSDisabledException":                {act: actFatal, fix: fixKMS},
+	"KMSInvalidStateException":            {act: actFatal, fix: fixKMS},
+	"KMSNotFoundException":                {act: actFatal, fix: fixKMS},
+	"KMSOptInRequired":                    {act: actFatal, fix: fixKMS},
+	"UnrecognizedClientException":         {act: actFatal, fix: fixCredentials},
+	"InvalidSignatureException":           {act: actFatal, fix: fixCredentials},
+	"IncompleteSignatureException":        {act: actFatal, fix: fixCredentials},
+	"MissingAuthenticationTokenException": {act: actFatal, fix: fixCredentials},
+	"InvalidClientTokenId":                {act: actFatal, fix: fixCredentials},
+	"UnknownOperationException":           {act: actFatal, fix: "the endpoint does not speak Kinesis: check awsEndpoint"},
+}
+
+// StreamActions are the IAM actions the producer calls on a stream.
+const StreamActions = "kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords"
+
 // classifyCode maps a Kinesis error code (whole-request or per-entry) to an
-// action. Unknown codes are retried: RecordTTL bounds the cost of being
-// wrong, while failing a record that would have gone through loses data.
+// action.
 func classifyCode(code string) action {
-	switch {
-	case fatalCodes[code]:
-		return actFatal
-	case invalidCodes[code]:
-		return actSplit
-	case retriableCodes[code]:
-		return actRetry
-	default:
-		return actRetry
+	if c, ok := kinesisCodes[code]; ok {
+		return c.act
 	}
+	return actRetry
+}
+
+// resourceARN finds the resource AWS names in an AccessDenied message
+// ("... is not authorized to perform: kinesis:X on resource: arn:...").
+var resourceARN = regexp.MustCompile(`on resource: (arn:[^ ]+)`)
+
+// Fix says what to change about an error of a call on stream in region:
+// one line, or "" when the error names no cause a user fixes (a timeout, a
+// server error).
+func Fix(err error, stream, region string) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	c := kinesisCodes[ae.ErrorCode()]
+	if c.fix == "" {
+		return ""
+	}
+	arn := fmt.Sprintf("arn:aws:kinesis:%s:<account>:stream/%s", region, stream)
+	if m := resourceARN.FindStringSubmatch(ae.ErrorMessage()); m != nil {
+		arn = m[1]
+	}
+	return fmt.Sprintf(c.fix, stream, region, arn, ae.ErrorCode())
 }
 
 // classifyErr turns a failed PutRecords call into an action, a code and a

@@ -1,4 +1,4 @@
-package sink
+package producer
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-func TestOpenFix(t *testing.T) {
+func TestFix(t *testing.T) {
 	denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User: arn:aws:iam::444455556666:user/sink is not authorized to perform: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:eu-west-1:444455556666:stream/orders because no identity-based policy allows the kinesis:DescribeStreamSummary action"}
 	for _, tc := range []struct {
 		name string
@@ -27,7 +27,7 @@ func TestOpenFix(t *testing.T) {
 		{"a server error", &smithy.GenericAPIError{Code: "InternalFailure"}, nil},
 		{"not from AWS", fmt.Errorf("dial tcp: connection refused"), nil},
 	} {
-		got := openFix(tc.err, "orders", "eu-west-1")
+		got := Fix(tc.err, "orders", "eu-west-1")
 		if tc.want == nil && got != "" {
 			t.Errorf("%s: %q, want none", tc.name, got)
 		}
@@ -37,6 +37,21 @@ func TestOpenFix(t *testing.T) {
 		for _, w := range tc.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("%s: %q lacks %q", tc.name, got, w)
+			}
+		}
+	}
+}
+
+// TestEveryFatalCodeHasAFix: a code that fails every record of a stream
+// until the configuration changes must say what to change.
+func TestEveryFatalCodeHasAFix(t *testing.T) {
+	for code, c := range kinesisCodes {
+		if c.act == actFatal && c.fix == "" {
+			t.Errorf("%s fails records for good but names no fix", code)
+		}
+		if c.fix != "" {
+			if got := Fix(&smithy.GenericAPIError{Code: code}, "s", "r"); got == "" || strings.Contains(got, "%!") {
+				t.Errorf("%s: fix %q", code, got)
 			}
 		}
 	}
