@@ -153,15 +153,15 @@ const (
 // (act) and, where the user must change something, for the user (fix).
 type codeInfo struct {
 	act action
-	// fix is what to change, with %[1]q the stream, %[2]s the region, %[3]s
-	// the stream's ARN and %[4]s the code; "" when nothing is to change.
+	// fix is what to change, with {stream}, {region}, {arn} (the stream's)
+	// and {code} filled in; "" when nothing is to change.
 	fix string
 }
 
 // Fixes shared by several codes.
 const (
-	fixKMS         = "the stream is encrypted with a KMS key these credentials cannot use (%[4]s): allow kms:GenerateDataKey on the stream's key, or fix the key"
-	fixCredentials = "AWS refused the credentials (%[4]s): check the access key and secret in awsCredentialPluginParam or the default chain, and awsRegion"
+	fixKMS         = "the stream is encrypted with a KMS key these credentials cannot use ({code}): allow kms:GenerateDataKey on the stream's key, or fix the key"
+	fixCredentials = "AWS refused the credentials ({code}): check the access key and secret in awsCredentialPluginParam or the default chain, and awsRegion"
 )
 
 // kinesisCodes are the error codes of the Kinesis API reference (PutRecords
@@ -191,8 +191,8 @@ var kinesisCodes = map[string]codeInfo{
 	"ValidationException":      {act: actSplit}, // kinesalite, and AWS's model validation
 	"SerializationException":   {act: actSplit},
 
-	"ResourceNotFoundException":           {act: actFatal, fix: "no stream %[1]q in %[2]s for these credentials' account: create it, or correct awsKinesisStreamName, topicToStreamMap or awsRegion"},
-	"AccessDeniedException":               {act: actFatal, fix: "these credentials may not use the stream: allow " + StreamActions + " on %[3]s"},
+	"ResourceNotFoundException":           {act: actFatal, fix: "no stream \"{stream}\" in {region} for these credentials' account: create it, or correct awsKinesisStreamName, topicToStreamMap or awsRegion"},
+	"AccessDeniedException":               {act: actFatal, fix: "these credentials may not use the stream: allow " + StreamActions + " on {arn}"},
 	"KMSAccessDeniedException":            {act: actFatal, fix: fixKMS},
 	"KMSDisabledException":                {act: actFatal, fix: fixKMS},
 	"KMSInvalidStateException":            {act: actFatal, fix: fixKMS},
@@ -238,7 +238,7 @@ func Fix(err error, stream, region string) string {
 	if m := resourceARN.FindStringSubmatch(ae.ErrorMessage()); m != nil {
 		arn = m[1]
 	}
-	return fmt.Sprintf(c.fix, stream, region, arn, ae.ErrorCode())
+	return strings.NewReplacer("{stream}", stream, "{region}", region, "{arn}", arn, "{code}", ae.ErrorCode()).Replace(c.fix)
 }
 
 // classifyErr turns a failed PutRecords call into an action, a code and a

@@ -50,7 +50,7 @@ func TestEveryFatalCodeHasAFix(t *testing.T) {
 			t.Errorf("%s fails records for good but names no fix", code)
 		}
 		if c.fix != "" {
-			if got := Fix(&smithy.GenericAPIError{Code: code}, "s", "r"); got == "" || strings.Contains(got, "%!") {
+			if got := Fix(&smithy.GenericAPIError{Code: code}, "s", "r"); got == "" || strings.ContainsAny(got, "{}%") {
 				t.Errorf("%s: fix %q", code, got)
 			}
 		}
