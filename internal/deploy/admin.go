@@ -428,25 +428,33 @@ func (d *deployer) upload(ctx context.Context, id functionID, fc *functionConfig
 // deletePackages removes the executable the worker kept as a package
 // (function://tenant/namespace/name@version): it stays after the function
 // is deleted, and the worker refuses to create a function of the same name
-// while it exists. A worker without the packages service has none; any
-// other failure is a note, the function being gone already.
-func (d *deployer) deletePackages(ctx context.Context, id functionID) {
+// while it exists. It reports whether it deleted any. A worker without the
+// packages service (enablePackagesManagement=false, Pulsar's default) keeps
+// uploads elsewhere and has none to delete; any other failure is a note, the
+// function being gone already.
+func (d *deployer) deletePackages(ctx context.Context, id functionID) bool {
 	p := "/admin/v3/packages/function/" + url.PathEscape(id.tenant) + "/" + url.PathEscape(id.namespace) + "/" + url.PathEscape(id.name)
 	var versions []string
 	if err := d.call(ctx, http.MethodGet, p, nil, "", &versions); err != nil {
 		var we *workerError
-		if !errors.As(err, &we) || we.status != http.StatusNotFound {
-			d.note("the uploaded executable (package function://%s) is left: listing its versions: %v", id, err)
+		if !errors.As(err, &we) || (we.status != http.StatusNotFound && !strings.Contains(strings.ToLower(we.reason), "not enabled")) {
+			d.note("the uploaded executable (package function://%s) may be left: listing its versions: %v", id, err)
 		}
-		return
+		return false
 	}
+	deleted := false
 	for _, v := range versions {
 		if err := d.call(ctx, http.MethodDelete, p+"/"+url.PathEscape(v), nil, "", nil); err != nil {
-			d.note("package function://%s@%s is left (a function of this name cannot be created again until it is deleted): %v", id, v, err)
+			var we *workerError
+			if !errors.As(err, &we) || we.status != http.StatusNotFound {
+				d.note("package function://%s@%s is left (a function of this name cannot be created again until it is deleted): %v", id, v, err)
+			}
 			continue
 		}
+		deleted = true
 		fmt.Fprintf(d.stdout, "deleted package function://%s@%s\n", id, v)
 	}
+	return deleted
 }
 
 // allRunning reports whether every instance runs, and as many as want
@@ -500,6 +508,9 @@ func (d *deployer) waitRunning(ctx context.Context, id functionID, timeout time.
 		return fmt.Errorf("not running after %s: %v", timeout, lastErr)
 	}
 	msg := fmt.Sprintf("not running after %s: %d of %d instances running", timeout, last.NumRunning, last.NumInstances)
+	if want > 0 && last.NumInstances != want {
+		msg += fmt.Sprintf(" (parallelism %d asked)", want)
+	}
 	var restarts int64
 	for _, in := range last.Instances {
 		restarts += in.Status.NumRestarts

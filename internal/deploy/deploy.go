@@ -164,7 +164,20 @@ func (d *deployer) run(ctx context.Context, binarySet bool) error {
 	}
 	switch o.Action {
 	case "delete":
-		if err := d.call(ctx, http.MethodDelete, id.path(""), nil, "", nil); err != nil {
+		// A file whose archive is a package URL deploys a package the user
+		// uploaded, which other functions may use: only an executable the
+		// worker stored from an upload is deleted with the function.
+		uploaded := !strings.Contains(f.Archive, "://")
+		err := d.call(ctx, http.MethodDelete, id.path(""), nil, "", nil)
+		var we *workerError
+		if errors.As(err, &we) && we.status == http.StatusNotFound && uploaded {
+			// Gone already (pulsar-admin functions delete), perhaps leaving
+			// the package that keeps its name from being created again.
+			if d.deletePackages(ctx, id) {
+				return nil
+			}
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(d.stdout, "deleted function %s\n", id)
@@ -173,7 +186,9 @@ func (d *deployer) run(ctx context.Context, binarySet bool) error {
 				return err
 			}
 		}
-		d.deletePackages(ctx, id)
+		if uploaded {
+			d.deletePackages(ctx, id)
+		}
 		return nil
 	case "status":
 		var raw json.RawMessage

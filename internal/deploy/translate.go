@@ -243,6 +243,16 @@ func buildFunctionConfig(path string, f *conf.SinkConfigFile) (*functionConfig, 
 		// takes it from the user config instead and subscribes KEY_SHARED.
 		uc[runtime.UserConfigKeyOrdering] = true
 	}
+	// The runtime's rule, applied here so that a bad value (or KEY_SHARED
+	// against retainOrdering) fails deploy, not the instance in a restart loop.
+	probe := &runtime.InstanceConfig{UserConfig: maps.Clone(uc)}
+	if f.RetainOrdering != nil && *f.RetainOrdering {
+		probe.SubscriptionType = runtime.Failover
+	}
+	if err := probe.TakeKeyOrderingFromUserConfig(); err != nil {
+		return nil, nil, deployFieldError(path, "configs."+runtime.UserConfigKeyOrdering, "%s",
+			strings.TrimPrefix(err.Error(), `instance conf: "userConfig.retainKeyOrdering": `))
+	}
 	dlqNotes, err := translateDeadLetter(path, f, uc)
 	if err != nil {
 		return nil, nil, err
