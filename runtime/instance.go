@@ -271,10 +271,10 @@ func (in *Instance) subscribe() error {
 	in.log.Info("subscribed", "inputs", len(cfg.Inputs), "subscription", cfg.SubscriptionName,
 		"type", subscriptionTypeName(cfg.SubscriptionType))
 	if cfg.SubscriptionType == Failover && cfg.Parallelism > 1 {
-		// Seen on Pulsar 3.3 to 5.0: when a consumer joins, the broker hands
-		// it partitions while the previous consumer still writes what it had
-		// received, so a key's records can reach Kinesis out of order.
-		in.log.Info("FAILOVER with several instances keeps a key's order while the instances stay, not while one joins on a backlog (a restart, a scale-up, a start); for order through those, subscribe KEY_SHARED with retainKeyOrdering: true in the user config",
+		// Seen on Pulsar 4.0.8 (docs/cluster.md): when a consumer joins, the
+		// broker hands it partitions while the previous consumer still writes
+		// what it had received, so a key's records can reach Kinesis out of order.
+		in.log.Info("FAILOVER with several instances keeps a key's order while the instances stay, not while one joins on a backlog (a restart, a scale-up, a start); for order through those, subscribe KEY_SHARED: retainKeyOrdering: true in the user config instead of --retain-ordering",
 			"parallelism", cfg.Parallelism)
 	}
 	if in.opts.Subscribed != nil {

@@ -5,8 +5,12 @@
 // Every sh or bash block carries a marker on the line before its fence:
 //
 //	<!-- doc-test: run -->                      run it; it must exit 0
-//	<!-- doc-test: run; cleanup: COMMAND -->    run it, then COMMAND
+//	<!-- doc-test: run; cleanup: COMMAND -->    run it, then COMMAND (it must succeed)
+//	<!-- doc-test: run; check: NAME -->         run it, then the Go check NAME of the test
 //	<!-- doc-test: skip (REASON) -->            not run, and why
+//
+// Options are separated by "; ", so a cleanup command holds no ";" (join
+// commands with && instead).
 //
 // A run block is executed by bash with -e in a directory that mirrors the
 // repository (bin/kinesis-sink freshly built), with $PULSAR_HOME/bin on the

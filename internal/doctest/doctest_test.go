@@ -36,7 +36,7 @@ type block struct {
 func (b block) String() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
 
 var (
-	fenceRE  = regexp.MustCompile("^```(sh|bash|shell|console)\\s*$")
+	fenceRE  = regexp.MustCompile("^\\s*```(sh|bash|shell|console)\\s*$")
 	markerRE = regexp.MustCompile(`^<!-- doc-test: (run((?:; [a-z]+: [^;]+)*)|skip \((.+)\)) -->$`)
 )
 
@@ -75,7 +75,7 @@ func blocks(t *testing.T, root string) (all []block, bad []string) {
 			n++
 			line := sc.Text()
 			switch {
-			case cur != nil && strings.HasPrefix(line, "```"):
+			case cur != nil && strings.HasPrefix(strings.TrimSpace(line), "```"):
 				all = append(all, *cur)
 				cur = nil
 			case cur != nil:

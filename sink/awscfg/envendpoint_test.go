@@ -48,6 +48,7 @@ func TestEndpointFromEnv(t *testing.T) {
 // endpoints where the config names none, CloudWatch with the query protocol
 // an emulator needs.
 func TestNewTakesEndpointsFromEnv(t *testing.T) {
+	isolateAWSEnv(t)
 	t.Setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:4567")
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
 	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")

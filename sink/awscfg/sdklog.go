@@ -8,10 +8,11 @@ import (
 	"github.com/aws/smithy-go/logging"
 )
 
-// sdkLogger carries the AWS SDK's own log lines (the instance metadata
-// client's "falling back to IMDSv1", a retry's note) into the sink's
+// sdkLogger carries the lines the default credential chain logs (the
+// instance metadata client's "falling back to IMDSv1") into the sink's
 // logger, so that they come out in its format with its attributes instead
-// of on stderr in the SDK's.
+// of on stderr in the SDK's. The clients the sink builds log nothing (no
+// ClientLogMode).
 type sdkLogger struct{ log *slog.Logger }
 
 func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {

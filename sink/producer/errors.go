@@ -158,7 +158,7 @@ type codeInfo struct {
 	fix string
 }
 
-// Fixes shared by several codes.
+// One text per cause, whichever of its codes AWS answers.
 const (
 	fixKMS         = "the stream is encrypted with a KMS key these credentials cannot use ({code}): allow kms:GenerateDataKey on the stream's key, or fix the key"
 	fixCredentials = "AWS refused the credentials ({code}): check the access key and secret in awsCredentialPluginParam or the default chain, and awsRegion"
@@ -203,7 +203,7 @@ var kinesisCodes = map[string]codeInfo{
 	"IncompleteSignatureException":        {act: actFatal, fix: fixCredentials},
 	"MissingAuthenticationTokenException": {act: actFatal, fix: fixCredentials},
 	"InvalidClientTokenId":                {act: actFatal, fix: fixCredentials},
-	"UnknownOperationException":           {act: actFatal, fix: "the endpoint does not speak Kinesis: check awsEndpoint"},
+	"UnknownOperationException":           {act: actFatal, fix: "the endpoint does not speak Kinesis: check awsEndpoint, or AWS_ENDPOINT_URL_KINESIS in the instance's environment"},
 }
 
 // StreamActions are the IAM actions the producer calls on a stream.
