@@ -444,6 +444,14 @@ func (d *deployer) deletePackages(ctx context.Context, id functionID) bool {
 	}
 	deleted := false
 	for _, v := range versions {
+		// The listing keeps a version whose package was deleted (Pulsar 4.0.8
+		// lists the storage path); its metadata is gone, and deleting it again
+		// fails with a 500.
+		var meta json.RawMessage
+		var we *workerError
+		if err := d.call(ctx, http.MethodGet, p+"/"+url.PathEscape(v)+"/metadata", nil, "", &meta); errors.As(err, &we) && we.status == http.StatusNotFound {
+			continue
+		}
 		if err := d.call(ctx, http.MethodDelete, p+"/"+url.PathEscape(v), nil, "", nil); err != nil {
 			var we *workerError
 			if !errors.As(err, &we) || we.status != http.StatusNotFound {
