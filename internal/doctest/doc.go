@@ -15,5 +15,7 @@
 // A run block is executed by bash with -e in a directory that mirrors the
 // repository (bin/kinesis-sink freshly built), with $PULSAR_HOME/bin on the
 // PATH; only the service addresses are substituted (127.0.0.1:8080, :6650,
-// :4567 and :5000 for the addresses of the services the tests run against).
+// :4567 and :5000 for the addresses of the services the tests run against),
+// and pulsar-admin gets the web service and broker URLs through its client
+// config (PULSAR_CLIENT_CONF), as a user's installation is configured.
 package doctest

@@ -177,6 +177,15 @@ func TestShellBlocks(t *testing.T) {
 		t.Fatalf("unmarked blocks (TestEveryShellBlockIsMarked): %v", bad)
 	}
 	dir := mirror(t, root)
+	// pulsar-admin finds its cluster in its client config, as a user's does.
+	clientConf := filepath.Join(t.TempDir(), "client.conf")
+	conf := fmt.Sprintf("webServiceUrl=%s\nbrokerServiceUrl=%s\n", env.WebURL, env.ServiceURL)
+	if tok := os.Getenv("PULSAR_AUTH_TOKEN"); tok != "" {
+		conf += "authPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken\nauthParams=token:" + tok + "\n"
+	}
+	if err := os.WriteFile(clientConf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	addr := strings.NewReplacer(
 		"http://127.0.0.1:8080", env.WebURL,
 		"pulsar://127.0.0.1:6650", env.ServiceURL,
@@ -189,6 +198,7 @@ func TestShellBlocks(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", addr.Replace(script))
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "PATH="+filepath.Join(env.Home, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"PULSAR_CLIENT_CONF="+clientConf,
 			// pulsar-admin starts faster so (as testenv's Admin runs it).
 			"PULSAR_EXTRA_OPTS="+strings.TrimSpace(os.Getenv("PULSAR_EXTRA_OPTS")+" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"))
 		out, err := cmd.CombinedOutput()
