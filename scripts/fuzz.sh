@@ -5,7 +5,7 @@
 # written there by go test (commit it once fixed: it becomes a regression case run by every plain `go test`).
 #
 #   scripts/fuzz.sh            # 60s per target (make fuzz)
-#   FUZZTIME=3s scripts/fuzz.sh  # a short pass (make test)
+#   FUZZTIME=2000x scripts/fuzz.sh  # a short pass of 2,000 inputs per target (make test)
 #   FUZZ_PARALLEL=2 ...        # fuzzing workers per target (go test -parallel); default 2, the machine is shared
 set -euo pipefail
 cd "$(dirname "$0")/.."
