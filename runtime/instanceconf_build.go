@@ -181,20 +181,9 @@ func (c *InstanceConfig) TakeKeyOrderingFromUserConfig() error {
 	}
 	delete(c.UserConfig, UserConfigKeyOrdering)
 	key := "userConfig." + UserConfigKeyOrdering
-	on, isBool := v.(bool)
-	if s, isText := v.(string); isText {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true":
-			on, isBool = true, true
-		case "false":
-			on, isBool = false, true
-		}
-	}
-	if !isBool {
-		return confErrorf("%q: must be true or false, got %v", key, v)
-	}
-	if !on {
-		return nil
+	on, err := confBool(key, v)
+	if err != nil || !on {
+		return err
 	}
 	switch c.SubscriptionType {
 	case Failover:

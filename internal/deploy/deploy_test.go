@@ -133,7 +133,7 @@ func TestBuildFunctionConfigRefusals(t *testing.T) {
 		{"name: n\ninputs: [t]\nprocessingGuarantees: EFFECTIVELY_ONCE\n", `"processingGuarantees"`, "use ATLEAST_ONCE"},
 		{"name: n\ninputs: [t]\nretainKeyOrdering: true\nretainOrdering: true\n", `"retainKeyOrdering"`, "both true: keep one"},
 		{"name: n\ninputs: [t]\nretainOrdering: true\nconfigs: {retainKeyOrdering: true}\n", `"configs.retainKeyOrdering"`, "retainOrdering already chose FAILOVER"},
-		{"name: n\ninputs: [t]\nconfigs: {retainKeyOrdering: maybe}\n", `"configs.retainKeyOrdering"`, "must be true or false, got maybe"},
+		{"name: n\ninputs: [t]\nconfigs: {retainKeyOrdering: maybe}\n", `"configs.retainKeyOrdering"`, `must be true or false, got string "maybe"`},
 		{"name: n\ninputs: [t]\nmaxMessageRetries: 3\n", `"maxMessageRetries"`, "set deadLetterTopic"},
 		{"name: n\ninputs: [t]\nautoAck: false\n", `"autoAck"`, "MANUAL"},
 		{"name: n\ninputs: [t]\nprocessingGuarantees: ATMOST_ONCE\ntimeoutMs: 1000\n", `"timeoutMs"`, "ATLEAST_ONCE"},
