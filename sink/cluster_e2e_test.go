@@ -576,15 +576,7 @@ func runClusterDrain(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEn
 		"every instance running on its assigned worker")
 	t.Logf("placement %v", perWorker(assigned))
 	want := map[subscription]string{keyShared: "Key_Shared", failover: "Failover"}[sub]
-	cl.WaitFor(t, 2*time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		seen, err := cl.Brokers[0].SubscriptionTypeOf(ctx, d.topic, d.sub)
-		if seen != want {
-			t.Logf("subscription type %q (%v), want %s", seen, err, want)
-		}
-		return seen == want
-	}, "the broker to report the subscription as %s", want)
+	cl.Brokers[0].WaitSubscriptionType(t, 2*time.Minute, d.topic, d.sub, want)
 
 	client := cl.Brokers[0].Client(t)
 	start := time.Now()

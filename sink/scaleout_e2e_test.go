@@ -228,15 +228,7 @@ func runParallelInstances(t *testing.T, d scaleDeploy) {
 	t.Cleanup(del)
 	env.WaitFor(t, 2*time.Minute, func() bool { return len(instanceProcs(bin, name)) == 3 }, "3 instance processes")
 	want := map[subscription]string{"": "Shared", failover: "Failover", keyShared: "Key_Shared"}[d.sub]
-	env.WaitFor(t, 2*time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		got, err := env.SubscriptionTypeOf(ctx, topic, sub)
-		if got != want {
-			t.Logf("subscription type %q (%v), want %s", got, err, want)
-		}
-		return got == want
-	}, "the broker to report the subscription as %s", want)
+	env.WaitSubscriptionType(t, 2*time.Minute, topic, sub, want)
 
 	client := e2e.NewClient(t, env)
 	start := time.Now()

@@ -257,12 +257,21 @@ func (p *PulsarEnv) ConsumersOf(ctx context.Context, topic, subscription string)
 	return consumers, err
 }
 
-// SubscriptionTypeOf returns the type the broker reports for the
-// subscription (Shared, Failover, Key_Shared, Exclusive) while it has
-// consumers, with the partitions' types joined by "," where they differ.
-func (p *PulsarEnv) SubscriptionTypeOf(ctx context.Context, topic, subscription string) (string, error) {
-	_, _, types, err := p.subscriptionStats(ctx, topic, subscription)
-	return types, err
+// WaitSubscriptionType waits until the broker reports the subscription's
+// type as want (Shared, Failover, Key_Shared, Exclusive; it reports one
+// while the subscription has consumers, and the partitions' types joined by
+// "," where they differ), logging what it reports meanwhile.
+func (p *PulsarEnv) WaitSubscriptionType(t testing.TB, timeout time.Duration, topic, subscription, want string) {
+	t.Helper()
+	p.WaitFor(t, timeout, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, _, got, err := p.subscriptionStats(ctx, topic, subscription)
+		if got != want {
+			t.Logf("subscription type %q (%v), want %s", got, err, want)
+		}
+		return got == want
+	}, "the broker to report subscription %s of %s as %s", subscription, topic, want)
 }
 
 func (p *PulsarEnv) subscriptionStats(ctx context.Context, topic, subscription string) (backlog int64, consumers int, types string, err error) {
