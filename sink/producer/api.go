@@ -103,16 +103,7 @@ func (p *Producer) Prepare(ctx context.Context, stream string) (StreamInfo, erro
 		m, err := loadShardMap(ctx, p.client, stream)
 		p.hookShardMap(ShardMapInfo{Stream: stream, Reason: "start", Shards: mapShards(m), Err: err})
 		p.mu.Lock()
-		st := p.streamLocked(stream)
-		if err == nil {
-			p.mapLoads.Add(1)
-			p.setShardMapLocked(st, m)
-			st.mapNextLoad = time.Now().Add(minReload)
-		} else {
-			st.mapFailures++
-			st.mapNextLoad = time.Now().Add(p.opts.RetryInitialDelay)
-			st.mapReason = "retry"
-		}
+		p.mapLoadedLocked(p.streamLocked(stream), m, err, time.Now())
 		p.mu.Unlock()
 	}
 	return info, nil

@@ -6,7 +6,6 @@ package producer
 
 import (
 	"container/heap"
-	"math/rand/v2"
 	"time"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
@@ -248,21 +247,16 @@ func (p *Producer) complete(b *batch, w *callbackWatch) {
 	p.finish(w, recs[:k])
 }
 
-// backoffLocked is the delay before r's next attempt: exponential in its
-// attempts, at least its shard's throttling backoff, minus up to half as
-// jitter.
+// backoffLocked is the delay before r's next attempt: the backoff of its
+// attempts so far, at least its shard's throttling backoff.
 func (p *Producer) backoffLocked(r *record) time.Duration {
-	d := p.opts.RetryInitialDelay
-	for i := 1; i < r.attempts && d < p.opts.RetryMaxDelay; i++ {
-		d *= 2
-	}
+	var floor time.Duration
 	if r.shard != "" {
-		if s := p.shards[shardKey{r.st, r.shard}]; s != nil && s.delay > d {
-			d = s.delay
+		if s := p.shards[shardKey{r.st, r.shard}]; s != nil {
+			floor = s.delay
 		}
 	}
-	d = min(d, p.opts.RetryMaxDelay)
-	return d - rand.N(d/2+1)
+	return p.backoff().delay(r.attempts, floor)
 }
 
 // updatePauseLocked pauses the stream after a whole-request retriable
@@ -277,12 +271,7 @@ func (p *Producer) updatePauseLocked(b *batch, now time.Time) {
 		st.pausedUntil = time.Time{}
 	case b.failedWhole && !now.Before(st.pausedUntil):
 		st.failures++
-		d := p.opts.RetryInitialDelay
-		for i := 1; i < st.failures && d < p.opts.RetryMaxDelay; i++ {
-			d *= 2
-		}
-		d = min(d, p.opts.RetryMaxDelay)
-		st.pausedUntil = now.Add(d - rand.N(d/2+1))
+		st.pausedUntil = now.Add(p.backoff().delay(st.failures, 0))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -227,6 +228,13 @@ type Options struct {
 	// Logger receives the producer's own warnings (callbacks that keep a
 	// goroutine for seconds); nil means slog.Default().
 	Logger *slog.Logger
+
+	// Rand is the source of the retry backoffs' jitter; nil means
+	// math/rand/v2's global source. A seeded source makes a run's delays
+	// repeatable (the simulation passes one per seed). The producer uses it
+	// under its own lock only, so a *rand.Rand needs no locking of its own,
+	// but it must not be shared with anything else.
+	Rand *rand.Rand
 }
 
 // Hooks are callbacks for metrics. They run on the producer's goroutines,

@@ -49,25 +49,27 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 		p.hookShardMap(ShardMapInfo{Stream: st.name, Reason: reason, Shards: mapShards(m), Err: err})
 		p.mu.Lock()
 		st.mapLoading = false
-		now := time.Now()
-		if err == nil {
-			p.mapLoads.Add(1)
-			p.setShardMapLocked(st, m)
-			st.mapFailures = 0
-			st.mapReason = ""
-			st.mapNextLoad = now.Add(minReload)
-		} else {
-			st.mapFailures++
-			d := p.opts.RetryInitialDelay
-			for i := 1; i < st.mapFailures && d < p.opts.RetryMaxDelay; i++ {
-				d *= 2
-			}
-			st.mapNextLoad = now.Add(max(minReload, min(d, p.opts.RetryMaxDelay)))
-			st.mapReason = "retry"
-		}
+		p.mapLoadedLocked(st, m, err, time.Now())
 		p.mu.Unlock()
 		p.wake()
 	}()
+}
+
+// mapLoadedLocked installs the outcome of a load of st's shard map and
+// schedules the next: at least minReload away, and further, by the retry
+// backoff, after consecutive failures.
+func (p *Producer) mapLoadedLocked(st *streamState, m *shardMap, err error, now time.Time) {
+	if err != nil {
+		st.mapFailures++
+		st.mapNextLoad = now.Add(max(minReload, p.backoff().delay(st.mapFailures, 0)))
+		st.mapReason = "retry"
+		return
+	}
+	p.mapLoads.Add(1)
+	p.setShardMapLocked(st, m)
+	st.mapFailures = 0
+	st.mapReason = ""
+	st.mapNextLoad = now.Add(minReload)
 }
 
 // wantsMapLocked says whether st needs a shard map loaded: it has none and

@@ -12,10 +12,10 @@ package producer_test
 // key's first stored copies are in Put order; a blocked callback does not
 // hold back other records; and the buffers are empty after Close.
 //
-// A seed fixes the scenario and the fault draws, not the interleaving of
-// the producer's goroutines nor its backoff jitter (the producer draws
-// from the global source), so a failing seed reproduces its conditions;
-// run it with -count to see it fail again.
+// A seed fixes the scenario, the fault draws and the producer's backoff
+// jitter (Options.Rand), not the interleaving of the producer's
+// goroutines, so a failing seed reproduces its conditions; run it with
+// -count to see it fail again.
 
 import (
 	"bytes"
@@ -761,6 +761,7 @@ func (s *sim) run() {
 	c := &s.cfg
 	opts := c.opts
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Rand = rand.New(rand.NewPCG(s.seed, 0xb0ff))
 	p, err := producer.New(&simClient{c: s.model.Client(), s: s}, opts)
 	if err != nil {
 		t.Fatal(err)
