@@ -35,7 +35,7 @@ func New(client PutRecordsAPI, opts Options) (*Producer, error) {
 		done:    make(chan struct{}),
 		streams: make(map[string]*streamState),
 		limits:  make(map[string]int),
-		keys:    make(map[keyID]*keyState),
+		keys:    make(keyTable),
 		shards:  make(map[shardKey]*shardState),
 		lim:     newLimiter(opts.RateLimit, opts.AdaptiveRateLimit),
 	}
@@ -187,23 +187,9 @@ func (p *Producer) Put(ctx context.Context, e Entry) error {
 	p.bufRecords++
 	p.bufBytes += int64(size)
 	wake := false
-	parked := false
-	if p.opts.RetainOrdering {
-		id := keyID{st, e.PartitionKey}
-		if ks := p.keys[id]; ks != nil {
-			r.key = ks
-			ks.parked.push(r)
-			parked = true
-		} else {
-			ks = &keyState{id: id}
-			p.keys[id] = ks
-			r.key = ks
-		}
-	}
-	if !parked {
+	if !p.opts.RetainOrdering || p.keys.admit(r) {
 		before := st.freshBytes
-		st.fresh.push(r)
-		st.freshBytes += size
+		st.pushFresh(r)
 		n := st.fresh.len()
 		// The dispatcher needs to hear about a stream's first record (to arm
 		// the linger timer) and about a batch becoming full; other Puts

@@ -89,13 +89,13 @@ func TestBackoffUsers(t *testing.T) {
 	}
 
 	for i := 1; i <= 3; i++ {
-		p.updatePauseLocked(&batch{st: st, failedWhole: true}, now)
+		st.requestEnded(false, true, now, p.backoff())
 		if got, want := st.pausedUntil.Sub(now), ref.delay(i, 0); got != want {
 			t.Errorf("pause after %d whole-request failures: %s, want %s", i, got, want)
 		}
 		now = st.pausedUntil
 	}
-	p.updatePauseLocked(&batch{st: st, answered: true}, now)
+	st.requestEnded(true, false, now, p.backoff())
 	if !st.pausedUntil.IsZero() || st.failures != 0 {
 		t.Errorf("an answer left the stream paused until %v after %d failures", st.pausedUntil, st.failures)
 	}

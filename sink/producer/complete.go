@@ -88,15 +88,12 @@ func (p *Producer) releaseLocked(r *record) {
 		}
 		i++
 	}
-	if ks := r.key; ks != nil {
-		if ks.parked.len() > 0 {
+	if r.key != nil {
+		if next := p.keys.resolved(r); next != nil {
 			// The successor has waited since its Put, so it goes ahead of
 			// fresh records, lingering only what is left of its Linger.
-			next := ks.parked.pop()
 			next.readyAt = next.putAt
 			next.st.prio.push(next)
-		} else {
-			delete(p.keys, ks.id)
 		}
 	}
 	if p.spaceCh != nil {
@@ -218,7 +215,7 @@ func (p *Producer) complete(b *batch, w *callbackWatch) {
 	p.inFlight--
 	p.inFlightBytes -= b.bytes
 	p.updateShardsLocked(b, now)
-	p.updatePauseLocked(b, now)
+	b.st.requestEnded(b.answered, b.failedWhole, now, p.backoff())
 	if b.mismatch {
 		p.invalidateShardMapLocked(b.st, b.shardMap, "mismatch", now)
 	} else if b.fatal {
@@ -257,22 +254,6 @@ func (p *Producer) backoffLocked(r *record) time.Duration {
 		}
 	}
 	return p.backoff().delay(r.attempts, floor)
-}
-
-// updatePauseLocked pauses the stream after a whole-request retriable
-// failure (see streamState.pausedUntil), lengthening the pause at most once
-// per pause so that requests that were already in flight when an outage
-// began do not each double it; any response ends the pause.
-func (p *Producer) updatePauseLocked(b *batch, now time.Time) {
-	st := b.st
-	switch {
-	case b.answered:
-		st.failures = 0
-		st.pausedUntil = time.Time{}
-	case b.failedWhole && !now.Before(st.pausedUntil):
-		st.failures++
-		st.pausedUntil = now.Add(p.backoff().delay(st.failures, 0))
-	}
 }
 
 // updateShardsLocked feeds a batch's outcomes into the per-shard throttling
@@ -325,20 +306,11 @@ func (p *Producer) updateShardsLocked(b *batch, now time.Time) {
 			}
 		}
 		key := shardKey{st, t.shard}
-		s := p.shards[key]
-		switch {
-		case t.throttled > 0 && s == nil:
+		switch s := p.shards[key]; {
+		case s == nil && t.throttled > 0:
 			p.shards[key] = &shardState{delay: p.opts.RetryInitialDelay, changed: now}
-		case s == nil || now.Sub(s.changed) < s.delay:
-		case t.throttled > 0 && t.ok == 0:
-			s.delay = min(2*s.delay, p.opts.RetryMaxDelay)
-			s.changed = now
-		case t.throttled == 0:
-			s.delay /= 2
-			s.changed = now
-			if s.delay < p.opts.RetryInitialDelay {
-				delete(p.shards, key)
-			}
+		case s != nil && !s.observe(t.throttled, t.ok, now, p.backoff()):
+			delete(p.shards, key)
 		}
 	}
 }

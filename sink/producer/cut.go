@@ -79,8 +79,7 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 		// fresh is in Put order, so its deadlines rise: only heads can be due.
 		for _, st := range p.streamList {
 			for st.fresh.len() > 0 && !st.fresh.peek().deadline.After(now) {
-				r := st.fresh.pop()
-				st.freshBytes -= r.size
+				r := st.popFresh()
 				p.expire(r)
 				expired = append(expired, r)
 			}
@@ -103,7 +102,7 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 			var b *batch
 			b, expired = p.takeLocked(st, now, expired)
 			if st.heldCount > 0 || len(st.heldList) > 0 {
-				p.pruneHeldLocked(st)
+				st.pruneHeld()
 			}
 			if b == nil {
 				// Everything went to held queues or expired: taking again
@@ -125,7 +124,7 @@ func (p *Producer) planLocked(now time.Time, expired []*record, batches []*batch
 }
 
 func (p *Producer) sendableLocked(st *streamState, now time.Time, hurry bool) bool {
-	if now.Before(st.pausedUntil) {
+	if st.paused(now) {
 		return false
 	}
 	if st.heldCount > 0 && p.heldSendableLocked(st, now) {
@@ -279,33 +278,14 @@ func (p *Producer) drainLocked(expired []*record) []*record {
 		expired = append(expired, r)
 	}
 	for _, st := range p.streamList {
-		for st.prio.len() > 0 {
-			closeRec(st.prio.pop())
-		}
-		for st.fresh.len() > 0 {
-			closeRec(st.fresh.pop())
-		}
-		st.freshBytes = 0
-		for _, b := range st.heldList {
-			for b.held.len() > 0 {
-				closeRec(b.held.pop())
-			}
-			b.listed = false
-		}
-		clear(st.heldList)
-		st.heldList = st.heldList[:0]
-		st.heldCount = 0
+		st.drain(closeRec)
 	}
 	for _, r := range p.waiting {
 		closeRec(r)
 	}
 	clear(p.waiting)
 	p.waiting = p.waiting[:0]
-	for _, ks := range p.keys {
-		for ks.parked.len() > 0 {
-			closeRec(ks.parked.pop())
-		}
-	}
+	p.keys.drain(closeRec)
 	return expired
 }
 
@@ -364,14 +344,11 @@ func (p *Producer) nextLiveLocked(st *streamState, c *cutSource, now time.Time, 
 func (p *Producer) popLocked(st *streamState, c *cutSource) *record {
 	switch c.from {
 	case fromHeld:
-		st.heldCount--
-		return c.b.held.pop()
+		return st.popHeld(c.b)
 	case fromPrio:
 		return st.prio.pop()
 	}
-	r := st.fresh.pop()
-	st.freshBytes -= r.size
-	return r
+	return st.popFresh()
 }
 
 // roomForRequestLocked says whether another request may start: a sender is

@@ -306,27 +306,6 @@ func (l *limiter) earliest(b *bucket, size int, now, late time.Time) time.Time {
 	return hi
 }
 
-// unholdLocked moves every held record of st ahead of its priority queue.
-func (p *Producer) unholdLocked(st *streamState) {
-	if st.heldCount == 0 {
-		return
-	}
-	var q ring
-	for _, b := range st.heldList {
-		for b.held.len() > 0 {
-			q.push(b.held.pop())
-		}
-		b.listed = false
-	}
-	for st.prio.len() > 0 {
-		q.push(st.prio.pop())
-	}
-	st.prio = q
-	clear(st.heldList)
-	st.heldList = st.heldList[:0]
-	st.heldCount = 0
-}
-
 // bucketLocked returns the bucket of r's predicted shard, nil when st is not
 // limited (no limit, or no shard map).
 func (p *Producer) bucketLocked(st *streamState, r *record) *bucket {
@@ -346,28 +325,8 @@ func (p *Producer) shardIndex(m *shardMap, r *record) int {
 }
 
 func (p *Producer) holdLocked(st *streamState, b *bucket, r *record) {
-	b.held.push(r)
-	st.heldCount++
+	st.hold(b, r)
 	p.rateLimited++
-	if !b.listed {
-		b.listed = true
-		st.heldList = append(st.heldList, b)
-	}
-}
-
-// pruneHeldLocked drops emptied queues from st.heldList after a cut.
-func (p *Producer) pruneHeldLocked(st *streamState) {
-	j := 0
-	for _, b := range st.heldList {
-		if b.held.len() > 0 {
-			st.heldList[j] = b
-			j++
-		} else {
-			b.listed = false
-		}
-	}
-	clear(st.heldList[j:])
-	st.heldList = st.heldList[:j]
 }
 
 // heldSendableLocked says whether some held record of st can go now.

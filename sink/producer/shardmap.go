@@ -56,20 +56,15 @@ func (p *Producer) maybeLoadShardMapLocked(st *streamState, now time.Time) {
 }
 
 // mapLoadedLocked installs the outcome of a load of st's shard map and
-// schedules the next: at least minReload away, and further, by the retry
-// backoff, after consecutive failures.
+// schedules the next (see streamState.mapLoadFailed).
 func (p *Producer) mapLoadedLocked(st *streamState, m *shardMap, err error, now time.Time) {
 	if err != nil {
-		st.mapFailures++
-		st.mapNextLoad = now.Add(max(minReload, p.backoff().delay(st.mapFailures, 0)))
-		st.mapReason = "retry"
+		st.mapLoadFailed(now, p.backoff())
 		return
 	}
 	p.mapLoads.Add(1)
 	p.setShardMapLocked(st, m)
-	st.mapFailures = 0
-	st.mapReason = ""
-	st.mapNextLoad = now.Add(minReload)
+	st.mapLoadSucceeded(now)
 }
 
 // wantsMapLocked says whether st needs a shard map loaded: it has none and
@@ -77,7 +72,7 @@ func (p *Producer) mapLoadedLocked(st *streamState, m *shardMap, err error, now 
 // which case the map is reloaded without waiting for traffic.
 func (p *Producer) wantsMapLocked(st *streamState) bool {
 	return p.needsMap() && st.shardMap == nil && !p.closing &&
-		(st.mapReason != "" || st.prio.len()+st.fresh.len() > 0)
+		(st.mapReason != "" || st.queued() > 0)
 }
 
 // invalidateShardMapLocked drops st's shard map if it is still m (a batch
@@ -101,7 +96,7 @@ func (p *Producer) setShardMapLocked(st *streamState, m *shardMap) {
 	if !p.lim.on() {
 		return
 	}
-	p.unholdLocked(st)
+	st.unhold()
 	if m == nil {
 		st.buckets = st.buckets[:0]
 		return

@@ -1,8 +1,11 @@
 package producer
 
-// The producer's state: the Producer, its streams, keys and shards, the
-// records it holds and the batches it sends. Everything here is guarded by
-// Producer.mu unless its comment says otherwise.
+// The producer's state: the Producer, which coordinates, the records it
+// holds and the batches it sends. A stream's queues and pause
+// (streamState, stream.go), the ordering scopes (keyTable, key.go) and a
+// shard's throttling backoff (shardState, shardbackoff.go) keep their own
+// invariants. Everything here is guarded by Producer.mu unless its comment
+// says otherwise.
 
 import (
 	"cmp"
@@ -59,7 +62,7 @@ type Producer struct {
 	streamList    []*streamState // round-robin order
 	rr            int
 	limits        map[string]int // stream -> max record size learnt by Prepare
-	keys          map[keyID]*keyState
+	keys          keyTable
 	waiting       retryHeap // records backing off, by notBefore
 	shards        map[shardKey]*shardState
 	seq           uint64
@@ -122,74 +125,6 @@ const (
 	outFail          // failed for good (final is set)
 )
 
-type streamState struct {
-	name string
-	// nameRef and arnRef name the stream in requests (see streamRef).
-	nameRef, arnRef *string
-	maxRecordSize   int
-	fresh           ring // never sent, in Put order
-	freshBytes      int
-	prio            ring // due retries and released same-key successors: sent before fresh
-
-	// A request that fails as a whole with a retriable error (endpoint
-	// unreachable, timeout, 5xx, request-level throttling) pauses the
-	// stream: nothing is sent to it until pausedUntil, and the pause doubles
-	// with each consecutive such failure until a response arrives. During an
-	// outage that is one probe per backoff window instead of every record
-	// retrying on its own in tiny requests; when it ends, the backlog goes
-	// out in full requests.
-	pausedUntil time.Time
-	failures    int
-
-	// Shard map (AggregateByShard): nil while none is available, and then
-	// records go unaggregated. mapLoading says a load is running;
-	// mapNextLoad is the earliest next one (minReload apart, backing off
-	// after failures).
-	shardMap    *shardMap
-	mapLoading  bool
-	mapNextLoad time.Time
-	mapFailures int
-	mapReason   string // why the next load happens, for ShardMapInfo
-
-	// Rate limiting (see ratelimit.go): buckets is parallel to
-	// shardMap.shards while both a limit and a map exist, else empty;
-	// byShard keeps the buckets across map reloads; heldList lists the
-	// buckets with held records, heldCount counts those records.
-	buckets   []*bucket
-	byShard   map[string]*bucket
-	heldList  []*bucket
-	heldCount int
-}
-
-// keyID names an ordering scope (RetainOrdering): stream and partition key.
-type keyID struct {
-	st *streamState
-	pk string
-}
-
-// keyState exists while a record of its key is somewhere between Put and
-// its resolution. Only that record (the head) can be queued, in flight or
-// backing off; later records of the key wait in parked, in Put order.
-type keyState struct {
-	id     keyID
-	parked ring
-}
-
-type shardKey struct {
-	st    *streamState
-	shard string
-}
-
-// shardState is a per-shard throttling backoff: the floor for the retry
-// delay of records throttled on that shard. It doubles at most once per
-// window while the shard keeps throttling and halves once per window while
-// it accepts records, so parallel requests hitting the same hot shard do not
-// each double it.
-type shardState struct {
-	delay   time.Duration
-	changed time.Time
-}
-
 type batch struct {
 	st   *streamState
 	recs []*record // grouped by entry, in entry order
@@ -249,9 +184,7 @@ func (p *Producer) whereLocked(now time.Time) string {
 		prio += st.prio.len()
 		held += st.heldCount
 	}
-	for _, ks := range p.keys {
-		parked += ks.parked.len()
-	}
+	parked = p.keys.parked()
 	s := fmt.Sprintf("%d queued, %d due for retry, %d held by the rate limit, %d parked behind their key, %d backing off",
 		fresh, prio, held, parked, len(p.waiting))
 	if len(p.waiting) > 0 {
