@@ -12,8 +12,8 @@ func TestCertificateErrorsAreFinal(t *testing.T) {
 		fmt.Errorf("send: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}),
 		fmt.Errorf("send: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "kinesis"}),
 	} {
-		if a, code, _ := classifyErr(err, false); a != actFatal || code != CodeCertificate {
-			t.Errorf("%v: action %v code %q, want fatal %s", err, a, code, CodeCertificate)
+		if a, code, _ := classifyErr(err, false); a != fateFail || code != CodeCertificate {
+			t.Errorf("%v: fate %v code %q, want fatal %s", err, a, code, CodeCertificate)
 		}
 	}
 }

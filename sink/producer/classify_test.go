@@ -29,34 +29,34 @@ func apiErr(status int, code string) error {
 func TestClassifyErr(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		act  action
+		fate fate
 		code string
 	}{
-		{apiErr(400, "ProvisionedThroughputExceededException"), actRetry, "ProvisionedThroughputExceededException"},
-		{apiErr(400, "KMSThrottlingException"), actRetry, "KMSThrottlingException"},
-		{apiErr(500, "InternalFailure"), actRetry, "InternalFailure"},
-		{apiErr(503, "UnknownError"), actRetry, "UnknownError"},
-		{apiErr(400, "SomethingNew"), actRetry, "SomethingNew"},
-		{apiErr(413, "UnknownError"), actSplit, CodeRequestTooLarge},
-		{apiErr(400, "InvalidArgumentException"), actSplit, "InvalidArgumentException"},
-		{apiErr(400, "ValidationException"), actSplit, "ValidationException"},
-		{apiErr(400, "ResourceNotFoundException"), actFatal, "ResourceNotFoundException"},
-		{apiErr(400, "AccessDeniedException"), actFatal, "AccessDeniedException"},
-		{apiErr(400, "KMSDisabledException"), actFatal, "KMSDisabledException"},
-		{apiErr(400, "KMSInvalidStateException"), actFatal, "KMSInvalidStateException"},
-		{apiErr(400, "KMSNotFoundException"), actFatal, "KMSNotFoundException"},
-		{apiErr(400, "KMSOptInRequired"), actFatal, "KMSOptInRequired"},
-		{apiErr(400, "KMSAccessDeniedException"), actFatal, "KMSAccessDeniedException"},
-		{fmt.Errorf("send: %w", context.DeadlineExceeded), actRetry, CodeRequestTimeout},
-		{errors.New("read: connection reset by peer"), actRetry, CodeTransport},
+		{apiErr(400, "ProvisionedThroughputExceededException"), fateRetry, "ProvisionedThroughputExceededException"},
+		{apiErr(400, "KMSThrottlingException"), fateRetry, "KMSThrottlingException"},
+		{apiErr(500, "InternalFailure"), fateRetry, "InternalFailure"},
+		{apiErr(503, "UnknownError"), fateRetry, "UnknownError"},
+		{apiErr(400, "SomethingNew"), fateRetry, "SomethingNew"},
+		{apiErr(413, "UnknownError"), fateSplit, CodeRequestTooLarge},
+		{apiErr(400, "InvalidArgumentException"), fateSplit, "InvalidArgumentException"},
+		{apiErr(400, "ValidationException"), fateSplit, "ValidationException"},
+		{apiErr(400, "ResourceNotFoundException"), fateFail, "ResourceNotFoundException"},
+		{apiErr(400, "AccessDeniedException"), fateFail, "AccessDeniedException"},
+		{apiErr(400, "KMSDisabledException"), fateFail, "KMSDisabledException"},
+		{apiErr(400, "KMSInvalidStateException"), fateFail, "KMSInvalidStateException"},
+		{apiErr(400, "KMSNotFoundException"), fateFail, "KMSNotFoundException"},
+		{apiErr(400, "KMSOptInRequired"), fateFail, "KMSOptInRequired"},
+		{apiErr(400, "KMSAccessDeniedException"), fateFail, "KMSAccessDeniedException"},
+		{fmt.Errorf("send: %w", context.DeadlineExceeded), fateRetry, CodeRequestTimeout},
+		{errors.New("read: connection reset by peer"), fateRetry, CodeTransport},
 	} {
-		act, code, _ := classifyErr(tc.err, false)
-		if act != tc.act || code != tc.code {
-			t.Errorf("%v: got action %d code %q, want %d %q", tc.err, act, code, tc.act, tc.code)
+		f, code, _ := classifyErr(tc.err, false)
+		if f != tc.fate || code != tc.code {
+			t.Errorf("%v: got fate %d code %q, want %d %q", tc.err, f, code, tc.fate, tc.code)
 		}
 	}
-	if act, _, _ := classifyErr(context.Canceled, true); act != actClosed {
-		t.Errorf("stopped producer: action %d", act)
+	if f, _, _ := classifyErr(context.Canceled, true); f != fateClosed {
+		t.Errorf("stopped producer: fate %d", f)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 func (p *Producer) expire(r *record) {
-	r.out = outFail
+	r.fate = fateFail
 	r.final = &Error{Kind: KindTTLExpired, Stream: r.st.name, Code: r.code, Message: r.msg, Attempts: r.attempts, Err: r.err}
 	if r.attempts == 0 {
 		r.final.Message = "never sent: no sender was free before the deadline"
@@ -112,7 +112,7 @@ func (p *Producer) apply(b *batch, e *kEntry, v verdict, err error) {
 	switch v.fate {
 	case fateAccepted:
 		for j, r := range e.recs {
-			r.out = outOK
+			r.fate = fateAccepted
 			r.shard, r.seqNo = v.shard, v.seq
 			r.krUsers, r.krBytes, r.krFirst = len(e.recs), e.size-len(e.pk), j == 0
 		}
@@ -147,7 +147,7 @@ func (p *Producer) failEntry(st *streamState, e *kEntry, kind Kind, code, msg st
 }
 
 func (p *Producer) failNow(r *record, kind Kind, code, msg string, err error) {
-	r.out = outFail
+	r.fate = fateFail
 	r.code, r.msg, r.err = code, errtext.Truncate(msg, maxMessage), err
 	r.final = &Error{Kind: kind, Stream: r.st.name, Code: code, Message: r.msg, Attempts: r.attempts, Err: err}
 }
@@ -162,7 +162,7 @@ func (p *Producer) retryEntry(st *streamState, e *kEntry, code, msg string, err 
 	}
 	msg = errtext.Truncate(msg, maxMessage)
 	for _, r := range e.recs {
-		r.out = outRetry
+		r.fate = fateRetry
 		r.code, r.msg, r.err = code, msg, err
 		r.shard = shard
 	}
@@ -202,7 +202,7 @@ func (p *Producer) complete(b *batch, w *callbackWatch) {
 	// (a batch holds at most one record per key under RetainOrdering).
 	k := 0
 	for i, r := range recs {
-		if r.out != outRetry {
+		if r.fate != fateRetry {
 			recs[i], recs[k] = recs[k], recs[i]
 			k++
 		}
@@ -293,9 +293,9 @@ func (p *Producer) updateShardsLocked(b *batch, now time.Time) {
 	}
 	for _, r := range recs {
 		switch {
-		case r.out == outRetry && r.code == throttleCode && r.shard != "":
+		case r.fate == fateRetry && r.code == throttleCode && r.shard != "":
 			note(r.shard, true)
-		case r.out == outOK && (len(p.shards) > 0 || p.lim.adaptive):
+		case r.fate == fateAccepted && (len(p.shards) > 0 || p.lim.adaptive):
 			note(r.shard, false)
 		}
 	}

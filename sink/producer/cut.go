@@ -274,7 +274,7 @@ func (p *Producer) nextWakeLocked(now time.Time) time.Time {
 func (p *Producer) drainLocked(expired []*record) []*record {
 	closeRec := func(r *record) {
 		r.final = &Error{Kind: KindClosed, Stream: r.st.name, Code: r.code, Message: r.msg, Attempts: r.attempts, Err: r.err}
-		r.out = outFail
+		r.fate = fateFail
 		expired = append(expired, r)
 	}
 	for _, st := range p.streamList {

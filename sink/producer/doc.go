@@ -27,7 +27,7 @@
 //     to per-entry outcomes by index. A request rejected as too large (HTTP
 //     413) or invalid (InvalidArgumentException, ValidationException) is
 //     halved and each half sent, so one bad entry fails alone.
-//   - Classify (errors.go): error codes and HTTP status to an action: retry,
+//   - Classify (errors.go): error codes and HTTP status to a fate: retry,
 //     split, or fail as fatal. Per-entry codes and whole-request errors use
 //     the same table; unknown codes are retried (RecordTTL bounds them).
 //

@@ -139,20 +139,11 @@ func (e *Error) Is(target error) bool {
 	return int(e.Kind) < len(kindSentinels) && target == kindSentinels[e.Kind] && target != nil
 }
 
-// action is what to do with the records of a request after an outcome.
-type action uint8
-
-const (
-	actRetry  action = iota + 1 // back off and send again
-	actSplit                    // request too large or invalid: halve it; a single entry fails
-	actFatal                    // every record of the request fails with KindFatal
-	actClosed                   // the producer was hard-stopped
-)
-
 // codeInfo is what one error code means: for the records of the request
-// (act) and, where the user must change something, for the user (fix).
+// (their fate: fateRetry, fateSplit or fateFail, which is KindFatal) and,
+// where the user must change something, for the user (fix).
 type codeInfo struct {
-	act action
+	fate fate
 	// fix is what to change, with {stream}, {region}, {arn} (the stream's)
 	// and {code} filled in; "" when nothing is to change.
 	fix string
@@ -173,49 +164,49 @@ const (
 // retried: RecordTTL bounds the cost of being wrong, while failing a record
 // that would have gone through loses data.
 var kinesisCodes = map[string]codeInfo{
-	throttleCode:                  {act: actRetry},
-	"InternalFailure":             {act: actRetry}, // per-entry and common error
-	"InternalFailureException":    {act: actRetry},
-	"KMSThrottlingException":      {act: actRetry},
-	"ThrottlingException":         {act: actRetry},
-	"LimitExceededException":      {act: actRetry},
-	"ServiceUnavailable":          {act: actRetry},
-	"ServiceUnavailableException": {act: actRetry},
-	"RequestTimeout":              {act: actRetry},
-	"RequestTimeoutException":     {act: actRetry},
+	throttleCode:                  {fate: fateRetry},
+	"InternalFailure":             {fate: fateRetry}, // per-entry and common error
+	"InternalFailureException":    {fate: fateRetry},
+	"KMSThrottlingException":      {fate: fateRetry},
+	"ThrottlingException":         {fate: fateRetry},
+	"LimitExceededException":      {fate: fateRetry},
+	"ServiceUnavailable":          {fate: fateRetry},
+	"ServiceUnavailableException": {fate: fateRetry},
+	"RequestTimeout":              {fate: fateRetry},
+	"RequestTimeoutException":     {fate: fateRetry},
 	// The credentials cache refreshes; fixed session keys cannot be.
-	"ExpiredTokenException": {act: actRetry, fix: "the session credentials expired: renew them, or use a plugin that renews them (the default chain, or STS assume-role)"},
-	"RequestExpired":        {act: actRetry}, // clock skew; the SDK corrects it
+	"ExpiredTokenException": {fate: fateRetry, fix: "the session credentials expired: renew them, or use a plugin that renews them (the default chain, or STS assume-role)"},
+	"RequestExpired":        {fate: fateRetry}, // clock skew; the SDK corrects it
 
-	"InvalidArgumentException": {act: actSplit}, // AWS
-	"ValidationException":      {act: actSplit}, // kinesalite, and AWS's model validation
-	"SerializationException":   {act: actSplit},
+	"InvalidArgumentException": {fate: fateSplit}, // AWS
+	"ValidationException":      {fate: fateSplit}, // kinesalite, and AWS's model validation
+	"SerializationException":   {fate: fateSplit},
 
-	"ResourceNotFoundException":           {act: actFatal, fix: "no stream \"{stream}\" in {region} for these credentials' account: create it, or correct awsKinesisStreamName, topicToStreamMap or awsRegion"},
-	"AccessDeniedException":               {act: actFatal, fix: "these credentials may not use the stream: allow " + StreamActions + " on {arn}"},
-	"KMSAccessDeniedException":            {act: actFatal, fix: fixKMS},
-	"KMSDisabledException":                {act: actFatal, fix: fixKMS},
-	"KMSInvalidStateException":            {act: actFatal, fix: fixKMS},
-	"KMSNotFoundException":                {act: actFatal, fix: fixKMS},
-	"KMSOptInRequired":                    {act: actFatal, fix: fixKMS},
-	"UnrecognizedClientException":         {act: actFatal, fix: fixCredentials},
-	"InvalidSignatureException":           {act: actFatal, fix: fixCredentials},
-	"IncompleteSignatureException":        {act: actFatal, fix: fixCredentials},
-	"MissingAuthenticationTokenException": {act: actFatal, fix: fixCredentials},
-	"InvalidClientTokenId":                {act: actFatal, fix: fixCredentials},
-	"UnknownOperationException":           {act: actFatal, fix: "the endpoint does not speak Kinesis: check awsEndpoint, or AWS_ENDPOINT_URL_KINESIS in the instance's environment"},
+	"ResourceNotFoundException":           {fate: fateFail, fix: "no stream \"{stream}\" in {region} for these credentials' account: create it, or correct awsKinesisStreamName, topicToStreamMap or awsRegion"},
+	"AccessDeniedException":               {fate: fateFail, fix: "these credentials may not use the stream: allow " + StreamActions + " on {arn}"},
+	"KMSAccessDeniedException":            {fate: fateFail, fix: fixKMS},
+	"KMSDisabledException":                {fate: fateFail, fix: fixKMS},
+	"KMSInvalidStateException":            {fate: fateFail, fix: fixKMS},
+	"KMSNotFoundException":                {fate: fateFail, fix: fixKMS},
+	"KMSOptInRequired":                    {fate: fateFail, fix: fixKMS},
+	"UnrecognizedClientException":         {fate: fateFail, fix: fixCredentials},
+	"InvalidSignatureException":           {fate: fateFail, fix: fixCredentials},
+	"IncompleteSignatureException":        {fate: fateFail, fix: fixCredentials},
+	"MissingAuthenticationTokenException": {fate: fateFail, fix: fixCredentials},
+	"InvalidClientTokenId":                {fate: fateFail, fix: fixCredentials},
+	"UnknownOperationException":           {fate: fateFail, fix: "the endpoint does not speak Kinesis: check awsEndpoint, or AWS_ENDPOINT_URL_KINESIS in the instance's environment"},
 }
 
 // StreamActions are the IAM actions the producer calls on a stream.
 const StreamActions = "kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords"
 
-// classifyCode maps a Kinesis error code (whole-request or per-entry) to an
-// action.
-func classifyCode(code string) action {
+// classifyCode maps a Kinesis error code (whole-request or per-entry) to
+// the fate of the records it was answered for.
+func classifyCode(code string) fate {
 	if c, ok := kinesisCodes[code]; ok {
-		return c.act
+		return c.fate
 	}
-	return actRetry
+	return fateRetry
 }
 
 // resourceARN finds the resource AWS names in an AccessDenied message
@@ -241,11 +232,11 @@ func Fix(err error, stream, region string) string {
 	return strings.NewReplacer("{stream}", stream, "{region}", region, "{arn}", arn, "{code}", ae.ErrorCode()).Replace(c.fix)
 }
 
-// classifyErr turns a failed PutRecords call into an action, a code and a
+// classifyErr turns a failed PutRecords call into a fate, a code and a
 // message. stopped says the producer's own context was cancelled.
-func classifyErr(err error, stopped bool) (action, string, string) {
+func classifyErr(err error, stopped bool) (fate, string, string) {
 	if stopped {
-		return actClosed, "", err.Error()
+		return fateClosed, "", err.Error()
 	}
 	status := 0
 	var re *smithyhttp.ResponseError
@@ -261,25 +252,25 @@ func classifyErr(err error, stopped bool) (action, string, string) {
 			if code == "" || code == "UnknownError" {
 				code = CodeRequestTooLarge
 			}
-			return actSplit, code, msg
+			return fateSplit, code, msg
 		}
 		return classifyCode(code), code, msg
 	}
 	if status == 413 {
-		return actSplit, CodeRequestTooLarge, err.Error()
+		return fateSplit, CodeRequestTooLarge, err.Error()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return actRetry, CodeRequestTimeout, "no response within RequestTimeout"
+		return fateRetry, CodeRequestTimeout, "no response within RequestTimeout"
 	}
 	// A certificate the sink does not trust will not become trusted by
 	// retrying; it is a setting to fix (a CA, or skipCertificateValidation).
 	if certerr.Is(err) {
-		return actFatal, CodeCertificate, err.Error()
+		return fateFail, CodeCertificate, err.Error()
 	}
 	// Transport errors (refused, reset, EOF, DNS, TLS) and anything else the
 	// SDK reports without a service code: the request may or may not have
 	// reached Kinesis, so retrying can duplicate, which at-least-once allows.
-	return actRetry, CodeTransport, err.Error()
+	return fateRetry, CodeTransport, err.Error()
 }
 
 // shardFromMessage extracts "shardId-000000000001" from a throttling

@@ -46,7 +46,7 @@ func TestFix(t *testing.T) {
 // until the configuration changes must say what to change.
 func TestEveryFatalCodeHasAFix(t *testing.T) {
 	for code, c := range kinesisCodes {
-		if c.act == actFatal && c.fix == "" {
+		if c.fate == fateFail && c.fix == "" {
 			t.Errorf("%s fails records for good but names no fix", code)
 		}
 		if c.fix != "" {

@@ -11,15 +11,20 @@ import (
 // errors.go. Both take no producer state, so they are unit-tested with
 // built responses and errors.
 
-// fate is what happens to one entry of a request.
+// fate is the one name of a retry decision along the whole path: what an
+// error code means (the table in errors.go), what the policy decides for
+// an entry (verdict), and where each record stands (record.fate). A record
+// that fails for good says why in its Error's Kind.
 type fate uint8
 
 const (
-	fateAccepted   fate = iota + 1 // stored by Kinesis
-	fateRetry                      // back off and send again
-	fateRetryAlone                 // an aggregate refused as invalid: its records retried one by one, unaggregated
-	fateFail                       // fails for good, with verdict.kind
-	fateClosed                     // the producer was hard-stopped
+	fateNone       fate = iota // not decided: a record not answered yet
+	fateAccepted               // stored by Kinesis
+	fateRetry                  // back off and send again
+	fateRetryAlone             // an aggregate refused as invalid: its records retried one by one, unaggregated
+	fateSplit                  // the request was refused for something in it: halve it; a single entry fails (error table only)
+	fateFail                   // fails for good, with verdict.kind (KindFatal from the error table)
+	fateClosed                 // the producer was hard-stopped
 )
 
 // verdict is the decision for one entry.
@@ -41,22 +46,22 @@ type policy struct {
 	aggByShard      bool // Options.Aggregation == AggregateByShard
 }
 
-// failure decides the fate of an entry that failed with act, for a
-// per-entry error and a whole-request error alike (for a request, after it
-// was halved down to one entry where act is actSplit). agg says the entry
-// is an aggregate.
-func (o policy) failure(act action, code, msg string, agg bool) verdict {
+// failure decides the fate of an entry whose error's code the table gave
+// f, for a per-entry error and a whole-request error alike (for a request,
+// after it was halved down to one entry where f is fateSplit). agg says
+// the entry is an aggregate.
+func (o policy) failure(f fate, code, msg string, agg bool) verdict {
 	v := verdict{code: code, msg: msg}
 	switch {
-	case act == actClosed:
+	case f == fateClosed:
 		v.fate, v.kind = fateClosed, KindClosed
-	case act == actFatal:
+	case f == fateFail:
 		v.fate, v.kind = fateFail, KindFatal
-	case act == actSplit && agg:
+	case f == fateSplit && agg:
 		v.fate = fateRetryAlone
-	case act == actSplit && code == CodeRequestTooLarge:
+	case f == fateSplit && code == CodeRequestTooLarge:
 		v.fate, v.kind = fateFail, KindOversize
-	case act == actSplit:
+	case f == fateSplit:
 		v.fate, v.kind = fateFail, KindRejected
 	case code == throttleCode && o.failIfThrottled:
 		v.fate, v.kind = fateFail, KindThrottled
@@ -89,9 +94,9 @@ func (o policy) entryVerdict(res *types.PutRecordsResultEntry, predicted string,
 // more than one entry); otherwise the verdict applies to every entry.
 // stopped says the producer's own context was cancelled.
 func (o policy) requestVerdict(err error, stopped bool, n int, firstAgg bool) (v verdict, split bool) {
-	act, code, msg := classifyErr(err, stopped)
-	if act == actSplit && n > 1 {
+	f, code, msg := classifyErr(err, stopped)
+	if f == fateSplit && n > 1 {
 		return verdict{code: code, msg: msg}, true
 	}
-	return o.failure(act, code, msg, firstAgg), false
+	return o.failure(f, code, msg, firstAgg), false
 }

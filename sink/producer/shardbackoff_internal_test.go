@@ -13,8 +13,8 @@ func TestShardBackoffOneDecisionPerResponse(t *testing.T) {
 	p := &Producer{opts: Options{RetryInitialDelay: 100 * time.Millisecond, RetryMaxDelay: 60 * time.Second},
 		shards: map[shardKey]*shardState{}}
 	st := &streamState{name: "s"}
-	throttled := func(shard string) *record { return &record{out: outRetry, code: throttleCode, shard: shard} }
-	ok := func(shard string) *record { return &record{out: outOK, shard: shard} }
+	throttled := func(shard string) *record { return &record{fate: fateRetry, code: throttleCode, shard: shard} }
+	ok := func(shard string) *record { return &record{fate: fateAccepted, shard: shard} }
 	delay := func(shard string) time.Duration {
 		if s := p.shards[shardKey{st, shard}]; s != nil {
 			return s.delay

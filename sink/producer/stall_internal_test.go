@@ -31,9 +31,9 @@ func TestRetriesQueuedBeforeCallbacks(t *testing.T) {
 			close(release)
 		}
 	}()
-	ok := &record{st: st, size: 10, out: outOK, attempts: 1,
+	ok := &record{st: st, size: 10, fate: fateAccepted, attempts: 1,
 		e: Entry{Stream: "s", PartitionKey: "a", Callback: func(Result) { close(inCallback); <-release }}}
-	throttled := &record{st: st, size: 10, out: outRetry, attempts: 1, code: throttleCode, shard: "shardId-000000000003",
+	throttled := &record{st: st, size: 10, fate: fateRetry, attempts: 1, code: throttleCode, shard: "shardId-000000000003",
 		e: Entry{Stream: "s", PartitionKey: "b", Callback: func(r Result) { t.Errorf("throttled record resolved: %+v", r) }}}
 	p.bufRecords, p.bufBytes = 2, 20
 	p.inFlight, p.inFlightBytes = 1, 20

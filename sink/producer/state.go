@@ -104,7 +104,7 @@ type record struct {
 	noAgg  bool // an aggregate holding it was rejected as invalid: send it alone
 
 	// Outcome of the latest attempt.
-	out   outcome
+	fate  fate   // fateNone, then fateAccepted, fateRetry or fateFail (final is set)
 	shard string // accepted: the shard; throttled: the shard named in the message
 	seqNo string
 	// The accepted Kinesis record that carried it (see Result).
@@ -115,15 +115,6 @@ type record struct {
 	err              error  // last underlying error
 	final            *Error // set when the record failed for good
 }
-
-type outcome uint8
-
-const (
-	outNone  outcome = iota
-	outOK            // accepted by Kinesis
-	outRetry         // failed, retriable
-	outFail          // failed for good (final is set)
-)
 
 type batch struct {
 	st   *streamState
