@@ -1,6 +1,6 @@
 package producer
 
-// Completion: applying a request's verdicts (outcome.go) to its records,
+// Completion: applying a request's verdicts (fate.go) to its records,
 // then resolving them (deliver), scheduling retries with backoff, pausing
 // a stream after whole-request failures, and updating shard backoffs.
 

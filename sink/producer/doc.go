@@ -115,4 +115,26 @@
 // consumer's queue fills, the broker stops dispatching). Request bodies are
 // built per call and dropped afterwards; aggregates are encoded into pooled
 // buffers, whose total size follows the buffered bytes in flight.
+//
+// # Files
+//
+//   - api.go: New, Prepare, Put, Flush, Close, Stats; intake and backpressure.
+//   - entry.go: Entry and Result, and the checks an entry passes at Put.
+//   - options.go: Options, their defaults and limits, and the HTTP client.
+//   - state.go: the Producer's own state, records, batches, Close's summary.
+//   - stream.go: streamState, a stream's queues, pause and shard-map timing.
+//   - key.go: keyTable, the ordering scopes of RetainOrdering.
+//   - shardbackoff.go: shardState, a shard's throttling backoff.
+//   - queue.go: the ring queue and the retry heap.
+//   - cut.go: the dispatcher: when a stream is due, and the plain cut.
+//   - aggregate.go: the aggregated cut and the encoding of aggregates.
+//   - ratelimit.go: the per-shard token buckets and the adaptive limit.
+//   - shardmap.go: shard maps: loading, predicting, invalidating.
+//   - sender.go: the senders: one PutRecords call per batch, splitting.
+//   - putbody.go: the PutRecords request body, written without reflection.
+//   - errors.go: Error and Kind, the error-code table, Fix.
+//   - fate.go: the retry policy as pure functions (fate, verdict).
+//   - backoff.go: the one exponential, jittered backoff.
+//   - complete.go: applying a response: results, retries, pauses.
+//   - callbacks.go: watching callbacks that hold a goroutine.
 package producer
