@@ -16,6 +16,11 @@
 // much it gets throttled there, can be measured against an emulator that
 // has none.
 //
+// What each call meets is decided by an Injector (inject.go), as a
+// kinesisfake.Fault the proxy carries out over HTTP; the same injector is
+// the in-process model's fault hook (Injector.ModelFault), so that tests
+// on the model and tests behind the proxy mean the same by a rule.
+//
 // Faults apply to PutRecords calls (X-Amz-Target Kinesis_20131202.PutRecords)
 // except Unreachable, which applies to every connection, and FailListShards.
 // Every other call is passed through untouched. Rules can be changed at any time with
@@ -33,9 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math/big"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -177,21 +180,18 @@ type Counters struct {
 	ForwardFailures   int64 // forwards that failed (target down)
 }
 
-// Proxy is a running fault-injecting proxy bound to 127.0.0.1.
+// Proxy is a running fault-injecting proxy bound to 127.0.0.1: it carries
+// out its Injector's decisions over HTTP.
 type Proxy struct {
 	target string
 	ln     net.Listener
 	srv    *http.Server
 	client *http.Client
+	in     *Injector
 
 	mu       sync.Mutex
-	rules    Rules
-	rng      *rand.Rand
-	counters Counters
-	gate     chan struct{} // non-nil while held; closed by Release
 	shardMap map[string][]shardRange
-	buckets  map[string]*kinesisfake.Bucket // by stream + "/" + shard, for ShardLimit
-	now      func() time.Time               // time.Now; tests move it by hand
+	now      func() time.Time // time.Now; tests move it by hand
 }
 
 type shardRange struct {
@@ -213,9 +213,8 @@ func New(target string, seed uint64) (*Proxy, error) {
 	}
 	p := &Proxy{
 		target:   target,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		in:       NewInjector(seed),
 		shardMap: make(map[string][]shardRange),
-		buckets:  make(map[string]*kinesisfake.Bucket),
 		now:      time.Now,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns:        64,
@@ -241,18 +240,10 @@ func (p *Proxy) Close() error {
 }
 
 // SetRules replaces the rules; requests already past a decision keep it.
-func (p *Proxy) SetRules(r Rules) {
-	p.mu.Lock()
-	p.rules = r
-	p.mu.Unlock()
-}
+func (p *Proxy) SetRules(r Rules) { p.in.SetRules(r) }
 
 // Rules returns the current rules.
-func (p *Proxy) Rules() Rules {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rules
-}
+func (p *Proxy) Rules() Rules { return p.in.Rules() }
 
 // SetClock replaces the clock ShardLimit refills by (time.Now), so that a
 // test can move time by hand and count tokens exactly.
@@ -263,13 +254,7 @@ func (p *Proxy) SetClock(now func() time.Time) {
 }
 
 // Counters returns a snapshot of the counters.
-func (p *Proxy) Counters() Counters {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := p.counters
-	c.StreamARNRequests = maps.Clone(c.StreamARNRequests)
-	return c
-}
+func (p *Proxy) Counters() Counters { return p.in.Counters() }
 
 // translateStreamARN rewrites a request that names its stream by StreamARN
 // into one naming it by StreamName. kinesalite predates StreamARN (it
@@ -312,23 +297,10 @@ func translateStreamARN(body []byte) (out []byte, ok bool, err error) {
 
 // Hold makes PutRecords requests wait (before forwarding) until Release,
 // so that tests can hold a producer's requests in flight deterministically.
-func (p *Proxy) Hold() {
-	p.mu.Lock()
-	if p.gate == nil {
-		p.gate = make(chan struct{})
-	}
-	p.mu.Unlock()
-}
+func (p *Proxy) Hold() { p.in.Hold() }
 
 // Release lets held requests, and later ones, through.
-func (p *Proxy) Release() {
-	p.mu.Lock()
-	if p.gate != nil {
-		close(p.gate)
-		p.gate = nil
-	}
-	p.mu.Unlock()
-}
+func (p *Proxy) Release() { p.in.Release() }
 
 // HashKey is the 128-bit hash key Kinesis routes an entry by: the explicit
 // hash key when given, else MD5 of the UTF-8 partition key read as a
@@ -363,9 +335,7 @@ func (p *Proxy) shardFor(ctx context.Context, stream string, h *big.Int) (string
 		if !ok || attempt == 1 {
 			var err error
 			if ranges, err = p.listShards(ctx, stream); err != nil {
-				p.mu.Lock()
-				p.counters.ShardMapFailures++
-				p.mu.Unlock()
+				p.in.count(func(c *Counters) { c.ShardMapFailures++ })
 				return "", err
 			}
 			p.mu.Lock()
@@ -448,20 +418,12 @@ func (l *refusingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !l.p.unreachable() {
+		if !l.p.in.unreachable(time.Now()) {
 			return c, nil
 		}
-		l.p.mu.Lock()
-		l.p.counters.Refused++
-		l.p.mu.Unlock()
+		l.p.in.count(func(c *Counters) { c.Refused++ })
 		resetConn(c)
 	}
-}
-
-func (p *Proxy) unreachable() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return time.Now().Before(p.rules.UnreachableUntil)
 }
 
 // resetConn closes with an RST rather than a FIN, as a crashed peer or a
@@ -486,75 +448,53 @@ func hangUp(w http.ResponseWriter) {
 	resetConn(c)
 }
 
-// decision is every random choice for one PutRecords request, drawn
-// together under the lock so that the sequence is reproducible.
-type decision struct {
-	reset, httpErr, delay, resetAfter bool
-	drop                              []bool
-	rules                             Rules
-}
-
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	p.counters.Requests++
-	down := time.Now().Before(p.rules.UnreachableUntil)
-	if down {
-		p.counters.Refused++
-	}
-	p.mu.Unlock()
-	if down {
-		hangUp(w)
-		return
-	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // the client went away
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op := strings.TrimPrefix(target, "Kinesis_20131202.")
+	if op == target {
+		op = "" // not a Kinesis call: no rule names it
+	}
+	f, num, stop := p.in.admit(op, time.Now())
+	if stop {
+		p.carryOut(w, r, f)
+		return
 	}
 	if translated, ok, err := translateStreamARN(body); err != nil {
 		writeErrorMessage(w, http.StatusBadRequest, "ValidationException", err.Error())
 		return
 	} else if ok {
 		body = translated
-		p.mu.Lock()
-		if p.counters.StreamARNRequests == nil {
-			p.counters.StreamARNRequests = map[string]int64{}
-		}
-		p.counters.StreamARNRequests[r.Header.Get("X-Amz-Target")]++
-		p.mu.Unlock()
+		p.in.count(func(c *Counters) {
+			if c.StreamARNRequests == nil {
+				c.StreamARNRequests = map[string]int64{}
+			}
+			c.StreamARNRequests[target]++
+		})
 	}
-	if r.Header.Get("X-Amz-Target") == listShardsTarget {
-		p.mu.Lock()
-		fail := p.rules.FailListShards
-		if fail {
-			p.counters.ListShardsFailed++
-		}
-		p.mu.Unlock()
-		if fail {
-			writeError(w, http.StatusBadRequest, "AccessDeniedException")
-			return
-		}
-	}
-	if r.Header.Get("X-Amz-Target") != PutRecordsTarget {
+	if target != PutRecordsTarget {
 		p.passThrough(w, r, body)
 		return
 	}
-
-	p.mu.Lock()
-	p.counters.PutRecords++
-	num := p.counters.PutRecords
-	gate := p.gate
-	if gate != nil {
-		p.counters.Held++
-	}
-	p.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		}
+	if p.in.Wait(r.Context()) != nil {
+		return
 	}
 	p.putRecords(w, r, body, num)
+}
+
+// carryOut answers a call refused before it is processed.
+func (p *Proxy) carryOut(w http.ResponseWriter, r *http.Request, f kinesisfake.Fault) {
+	switch {
+	case f.Unreachable, f.Reset:
+		hangUp(w)
+	case f.Timeout:
+		<-r.Context().Done()
+	case f.Error != nil:
+		writeError(w, f.Error.HTTPStatus(), f.Error.Code)
+	}
 }
 
 type putRecordsEntry struct {
@@ -569,24 +509,8 @@ func (e *putRecordsEntry) size() int {
 	return base64.StdEncoding.DecodedLen(len(e.Data)) - strings.Count(e.Data[max(len(e.Data)-2, 0):], "=") + len(e.PartitionKey)
 }
 
-// overLimitLocked reports whether shard cannot take an entry of size bytes
-// now, and takes the entry's tokens when it can.
-func (p *Proxy) overLimitLocked(l *ShardLimit, stream, shard string, size int, now time.Time) bool {
-	key := stream + "/" + shard
-	b := p.buckets[key]
-	if b == nil {
-		b = &kinesisfake.Bucket{}
-		p.buckets[key] = b
-	}
-	if !b.Take(*l, now, size) {
-		p.counters.EntriesOverLimit++
-		return true
-	}
-	p.counters.EntriesUnderLimit++
-	return false
-}
-
-// putRecords serves PutRecords request number num.
+// putRecords serves PutRecords request number num: the injector decides,
+// the proxy forwards what is to be written and answers for the rest.
 func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, num int64) {
 	var req map[string]json.RawMessage
 	var entries []json.RawMessage
@@ -597,69 +521,44 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 	}
 	_ = json.Unmarshal(req["StreamName"], &stream)
 
-	p.mu.Lock()
-	d := decision{rules: p.rules, drop: make([]bool, len(entries))}
-	rl := &d.rules
-	d.reset = p.draw(rl.ResetFraction)
-	d.httpErr = p.draw(rl.ErrorFraction)
-	d.resetAfter = p.draw(rl.ResetAfterForwardFraction)
-	d.delay = rl.Delay > 0 && p.draw(rl.DelayFraction)
-	for i := range d.drop {
-		d.drop[i] = p.draw(rl.DropFraction)
-	}
-	if rl.names(num) {
-		d.reset = slices.Contains(rl.ResetRequests, num)
-		d.httpErr = slices.Contains(rl.ErrorRequests, num)
-		d.resetAfter = slices.Contains(rl.ResetAfterForwardRequests, num)
-		d.delay = rl.Delay > 0 && slices.Contains(rl.DelayRequests, num)
-		dropAll := slices.Contains(rl.DropRequests, num)
-		for i := range d.drop {
-			d.drop[i] = dropAll
+	parsed := make([]*putRecordsEntry, len(entries))
+	entry := func(i int) *putRecordsEntry {
+		if parsed[i] == nil {
+			parsed[i] = &putRecordsEntry{}
+			_ = json.Unmarshal(entries[i], parsed[i])
 		}
+		return parsed[i]
 	}
-	switch {
-	case d.reset:
-		p.counters.Resets++
-	case d.httpErr:
-		p.counters.HTTPErrors++
-	}
-	p.mu.Unlock()
-
-	if d.reset {
-		hangUp(w)
-		return
-	}
-	if d.httpErr {
-		writeError(w, rl.ErrorStatus, rl.ErrorCode)
-		return
-	}
-
-	// Per entry: forward it, or answer it as failed.
 	p.mu.Lock()
 	now := p.now()
 	p.mu.Unlock()
+	d := p.in.decidePut(putCall{num: num, stream: stream, entries: len(entries), now: now,
+		shard: func(i int) string {
+			e := entry(i)
+			h, err := HashKey(e.PartitionKey, e.ExplicitHashKey)
+			if err != nil {
+				return ""
+			}
+			shard, _ := p.shardFor(r.Context(), stream, h)
+			return shard
+		},
+		size: func(i int) int { return entry(i).size() },
+	})
+	if d.Reset || d.Timeout || d.Error != nil {
+		p.carryOut(w, r, d.Fault)
+		return
+	}
+
 	failed := make([]json.RawMessage, len(entries)) // nil: forwarded
 	var forward []json.RawMessage
-	var nDropped, nDown int64
 	for i, raw := range entries {
-		code, msg, why := p.entryFault(r.Context(), &d, stream, raw, d.drop[i], now)
-		if code == "" {
+		if d.EntryErrors == nil || d.EntryErrors[i] == "" {
 			forward = append(forward, raw)
 			continue
 		}
-		switch why {
-		case faultDropped:
-			nDropped++
-		case faultShardDown:
-			nDown++
-		}
+		code, msg := entryError(d.EntryErrors[i], stream, d.shards[i])
 		failed[i], _ = json.Marshal(map[string]string{"ErrorCode": code, "ErrorMessage": msg})
 	}
-	p.mu.Lock()
-	p.counters.EntriesDropped += nDropped
-	p.counters.EntriesShardDown += nDown
-	p.counters.EntriesForwarded += int64(len(forward))
-	p.mu.Unlock()
 
 	var status int
 	var respBody []byte
@@ -688,11 +587,8 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 		}
 	}
 
-	if d.delay {
-		p.mu.Lock()
-		p.counters.Delayed++
-		p.mu.Unlock()
-		t := time.NewTimer(rl.Delay)
+	if d.Delay > 0 {
+		t := time.NewTimer(d.Delay)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
@@ -700,17 +596,16 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 			return
 		}
 	}
-	if d.resetAfter {
-		p.mu.Lock()
-		p.counters.ResetsAfterWrite++
-		p.mu.Unlock()
+	switch {
+	case d.ResetAfterWrite:
 		hangUp(w)
+		return
+	case d.TimeoutAfterWrite:
+		<-r.Context().Done()
 		return
 	}
 	writeResponse(w, status, header, respBody)
 }
-
-func (p *Proxy) draw(f float64) bool { return f > 0 && p.rng.Float64() < f }
 
 // names reports whether a scripted fault names PutRecords request num.
 func (r *Rules) names(num int64) bool {
@@ -721,62 +616,6 @@ func (r *Rules) names(num int64) bool {
 	}
 	return false
 }
-
-// entryFault decides whether one entry fails, and how, without forwarding.
-func (p *Proxy) entryFault(ctx context.Context, d *decision, stream string, raw json.RawMessage, drop bool, now time.Time) (code, msg string, why faultKind) {
-	var outage *ShardOutage
-	for i := range d.rules.ShardOutages {
-		o := &d.rules.ShardOutages[i]
-		if o.Stream == stream && now.Before(o.Until) {
-			outage = o
-			break
-		}
-	}
-	limit := d.rules.ShardLimit
-	if !drop && outage == nil && limit == nil {
-		return "", "", 0
-	}
-	needShard := outage != nil || limit != nil || d.rules.DropCode == "" || d.rules.DropCode == CodeThrottled
-	shard := ""
-	var e putRecordsEntry
-	if needShard && json.Unmarshal(raw, &e) == nil {
-		if h, err := HashKey(e.PartitionKey, e.ExplicitHashKey); err == nil {
-			shard, _ = p.shardFor(ctx, stream, h)
-		}
-	}
-	if outage != nil && shard != "" {
-		for i := range d.rules.ShardOutages {
-			o := &d.rules.ShardOutages[i]
-			if o.Stream == stream && o.ShardID == shard && now.Before(o.Until) {
-				code, msg := entryError(o.Code, stream, shard)
-				return code, msg, faultShardDown
-			}
-		}
-	}
-	if drop {
-		code, msg := entryError(d.rules.DropCode, stream, shard)
-		return code, msg, faultDropped
-	}
-	if limit != nil && shard != "" {
-		p.mu.Lock()
-		over := p.overLimitLocked(limit, stream, shard, e.size(), now)
-		p.mu.Unlock()
-		if over {
-			code, msg := entryError(CodeThrottled, stream, shard)
-			return code, msg, faultOverLimit
-		}
-	}
-	return "", "", 0
-}
-
-// faultKind says why an entry failed.
-type faultKind uint8
-
-const (
-	faultDropped faultKind = iota + 1
-	faultShardDown
-	faultOverLimit // counted by overLimitLocked
-)
 
 // entryError builds a per-entry error as Kinesis words it.
 func entryError(code, stream, shard string) (string, string) {
@@ -857,9 +696,7 @@ func (p *Proxy) forward(r *http.Request, body []byte) (*forwarded, error) {
 		b, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err == nil {
-			p.mu.Lock()
-			p.counters.Forwarded++
-			p.mu.Unlock()
+			p.in.count(func(c *Counters) { c.Forwarded++ })
 			h := resp.Header.Clone()
 			h.Del("Content-Length")
 			h.Del("Connection")
@@ -867,9 +704,7 @@ func (p *Proxy) forward(r *http.Request, body []byte) (*forwarded, error) {
 		}
 	}
 	if !errors.Is(err, context.Canceled) {
-		p.mu.Lock()
-		p.counters.ForwardFailures++
-		p.mu.Unlock()
+		p.in.count(func(c *Counters) { c.ForwardFailures++ })
 	}
 	return nil, err
 }
