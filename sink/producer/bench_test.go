@@ -4,61 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
 )
-
-// acceptAll is a PutRecords endpoint that stores nothing and accepts every
-// entry, so that the benchmark measures the producer and the SDK, not an
-// emulator (kinesalite tops out near 15k records/s on its own).
-func acceptAll(b *testing.B) *httptest.Server {
-	var mu sync.Mutex
-	responses := map[int][]byte{}
-	marker := []byte(`"PartitionKey"`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.DescribeStreamSummary" {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			_, _ = io.WriteString(w, `{"StreamDescriptionSummary":{"StreamName":"bench","StreamStatus":"ACTIVE","OpenShardCount":1}}`)
-			return
-		}
-		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.ListShards" {
-			// One open shard over the whole hash key space, for AggregateByShard.
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			_, _ = io.WriteString(w, `{"Shards":[{"ShardId":"shardId-000000000000","HashKeyRange":{"StartingHashKey":"0",`+
-				`"EndingHashKey":"340282366920938463463374607431768211455"},"SequenceNumberRange":{"StartingSequenceNumber":"1"}}]}`)
-			return
-		}
-		n := bytes.Count(body, marker)
-		mu.Lock()
-		resp, ok := responses[n]
-		if !ok {
-			var buf bytes.Buffer
-			buf.WriteString(`{"FailedRecordCount":0,"Records":[`)
-			for i := range n {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				fmt.Fprintf(&buf, `{"SequenceNumber":"4959%016d","ShardId":"shardId-000000000000"}`, i)
-			}
-			buf.WriteString(`]}`)
-			resp = buf.Bytes()
-			responses[n] = resp
-		}
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		_, _ = w.Write(resp)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
-}
 
 // BenchmarkPut measures Put through to the acknowledgement callback. One
 // op is one record; records/s counts records acknowledged per second of
@@ -77,7 +30,8 @@ func BenchmarkPut(b *testing.B) {
 		{"100B-aggregated-key", 100, false, producer.AggregateByKey},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv := acceptAll(b)
+			srv := httptest.NewServer(kinesisfake.AcceptAll(true))
+			b.Cleanup(srv.Close)
 			opts := producer.Options{RetainOrdering: bc.ordered, Linger: 5 * time.Millisecond, MaxBufferedRecords: 50000, Aggregation: bc.agg}
 			p, err := producer.New(newClient(srv.URL, opts), opts)
 			if err != nil {
