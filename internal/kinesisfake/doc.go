@@ -71,23 +71,21 @@
 // compares the answers. Where kinesalite and Kinesis differ the model
 // follows Kinesis, and the test names the difference.
 //
-// # Moving the other fakes onto it
+// # The other faces of Kinesis in the tests
 //
-// Three other pieces answer as Kinesis today; each is meant to become a
-// thin front on this model, so that one type decides what Kinesis does:
-//
-//   - internal/faultproxy: its rule logic (fractions, named requests, shard
-//     outages, the shard-limit buckets, FailListShards) is Rules and
-//     ShardLimit here. The proxy keeps its HTTP/TLS front for the Java sink
-//     and process-level runs, and either forwards to kinesalite with the
-//     model deciding the faults (a FaultFunc per proxied request, its
-//     shard ids from kinesalite's ListShards) or serves Handler directly
-//     where kinesalite's storage is not the point.
-//   - scripts/bench's do-nothing endpoint: Handler with NoShardLimit and
-//     Discard, so that the benchmark measures the sink rather than the
-//     endpoint; its counting of user records becomes an OnStored hook.
-//   - sink/producer's acceptAll and the producer tests that need no
-//     kinesalite: Client, under testing/synctest, with Rules for the faults
-//     they inject today through the proxy. A few kinesalite tests stay,
-//     for parity.
+//   - internal/faultproxy: its Injector decides the proxy's rules as Faults
+//     of this package (and limits shards with Bucket); the proxy carries
+//     them out over HTTP in front of kinesalite, and Injector.ModelFault
+//     carries them out here, so that the producer's fault tests mean the
+//     same on either. faultproxy.Rules stays the vocabulary of the
+//     process-level suites (with their counters); Rules here is the compact
+//     one of the model's own tests.
+//   - AcceptAll: the in-process benchmarks' endpoint, which must cost
+//     next to nothing, since they count the whole process's allocations.
+//   - scripts/bench's endpoint stays its own: it serves both sinks over
+//     HTTPS, deaggregates and timestamps every user record for latency,
+//     and forwards to kinesalite; Handler would add its request decoding
+//     to the 2 cores the benchmark shares with the sinks it measures.
+//   - The producer's tests run on Client under testing/synctest; a few
+//     kinesalite tests stay, for parity.
 package kinesisfake
