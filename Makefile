@@ -8,6 +8,7 @@ SHELL := bash
 .DEFAULT_GOAL := build
 
 GO ?= go
+MVN ?= mvn
 MODULE := github.com/pulsar-kinesis/kinesis-sink
 # Downloads and tool installs; scripts/local-env.sh uses the same directory.
 CACHE_DIR ?= $(or $(KS_CACHE_DIR),$(CURDIR)/.cache)
@@ -30,7 +31,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The variables integration tests read: `make unit` clears them so that nothing reaches for a service.
 SERVICE_VARS := PULSAR_HOME PULSAR_SERVICE_URL PULSAR_WEB_URL KINESIS_ENDPOINT AWS_EMULATOR_ENDPOINT KS_REQUIRE_SERVICES
 
-.PHONY: help build test test-tools test-faults test-compat soak unit lint generate generate-tools up down env status clean demo bench package fuzz
+.PHONY: help build test test-tools test-faults test-compat soak unit lint generate generate-tools up down env status clean demo bench package fuzz test-nar-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -50,6 +51,10 @@ SOAK_RATE ?= 200
 test: build test-tools ## build, start the local services, run every test against them, a short fault suite and the Pulsar-line tests, stop the services
 	scripts/lib/with-services.sh bash -c '$(GO) test -count=1 -timeout 40m -p 2 ./... && (cd packaging/grafana && $(GO) test -count=1 ./...) && KS_SINK_VIA_NAR=archive $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_SINK_VIA_NAR=sink-type $(GO) test -count=1 -timeout 15m -run "^TestEveryFormatThroughTheRuntime$$" ./sink/ && KS_FAULTS_N=$(FAULTS_SHORT_N) scripts/fault-suite.sh suite && scripts/compat.sh'
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
+	$(MAKE) test-nar-java
+
+test-nar-java: ## the NAR's JUnit tests (the sidecar protocol's golden frames, shared with runtime/sidecar)
+	$(MVN) -q -B -Dstyle.color=never -f packaging/nar/pom.xml test
 
 # Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.
 SINKS ?= go

@@ -33,7 +33,7 @@ for arch in $ARCHES; do
 done
 
 stamp=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-"$MVN" -q -B -Dstyle.color=never -f packaging/nar/pom.xml package \
+"$MVN" -q -B -Dstyle.color=never -f packaging/nar/pom.xml package -Dmaven.test.skip=true \
 	-Drevision="$VERSION" -Dkinesis.bin.dir="$work/bin" -Dnar.build.dir="$work/target" \
 	-Dproject.build.outputTimestamp="$stamp" >&2
 nar=$(ls "$work"/target/*.nar)

@@ -164,10 +164,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := o.Sink.Open(ctx, sc); err != nil {
 		return s.openFailed(err)
 	}
-	var e enc
-	e.start(frameReady)
-	e.u32(Version)
-	s.out.send(e.finish())
+	s.out.send(readyFrame())
 	s.log.Info("sidecar open", "tenant", h.tenant, "namespace", h.namespace, "name", h.name, "instance", h.instanceID)
 	mctx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
@@ -184,10 +181,7 @@ func Run(ctx context.Context, o Options) error {
 // openFailed reports a failed open to the Java side, whose open() throws
 // it as the instance's error: one line, as the function path prints it.
 func (s *session) openFailed(err error) error {
-	var e enc
-	e.start(frameOpenFailed)
-	e.str(errtext.OneLine(err.Error()))
-	s.out.send(e.finish())
+	s.out.send(openFailedFrame(errtext.OneLine(err.Error())))
 	return err
 }
 
@@ -263,26 +257,21 @@ func (s *session) decode(fr *frameReader) item {
 		}
 		return item{err: fmt.Errorf("reading from the Java sink: %w", err)}
 	}
-	d := dec{b: body}
 	it := item{typ: typ, size: int64(len(body)) + 5}
 	switch typ {
 	case frameSchema:
-		it.schema = schemaFrame{id: d.u32("schema id"), typ: d.str("type"), name: d.str("name"),
-			data: d.bytes("data"), props: d.strMap("properties"), version: d.bytes("version")}
-		it.err = d.end("SCHEMA")
+		it.schema, it.err = decodeSchema(body)
 	case frameRecord, frameUnreadable:
-		it.rec, it.err = decodeRecord(&d, typ)
+		it.rec, it.err = decodeRecord(&dec{b: body}, typ)
 	case framePublished:
-		id := d.u64("request id")
-		msg := d.str("error")
-		if it.err = d.end("PUBLISHED"); it.err == nil {
+		id, msg, err := decodePublished(body)
+		if it.err = err; err == nil {
 			s.published(id, msg)
 		} else {
 			it.typ = 0
 		}
 	case frameClose:
-		it.timeout = time.Duration(d.u32("timeout")) * time.Millisecond
-		it.err = d.end("CLOSE")
+		it.timeout, it.err = decodeClose(body)
 	default:
 		it.err = fmt.Errorf("frame type 0x%02x: not one the Java sink sends (protocol version %d)", typ, Version)
 	}
@@ -455,13 +444,11 @@ func (s *session) unreadable(f recordFrame) {
 // Pulsar record.
 func (s *session) resolved(typ byte, seq uint64, reason string) {
 	s.pending.Add(-1)
-	var e enc
-	e.start(typ)
-	e.u64(seq)
 	if typ == frameFail {
-		e.str(reason)
+		s.out.send(failFrame(seq, reason))
+	} else {
+		s.out.send(ackFrame(seq))
 	}
-	s.out.send(e.finish())
 }
 
 // Publish implements runtime.Publisher over the pipe: the Java side
@@ -473,14 +460,7 @@ func (s *session) Publish(ctx context.Context, topic string, payload []byte, key
 	id := s.pubSeq
 	s.pubs[id] = ch
 	s.pubMu.Unlock()
-	var e enc
-	e.start(framePublish)
-	e.u64(id)
-	e.str(topic)
-	e.str(key)
-	e.strMap(props)
-	e.bytes(payload)
-	s.out.send(e.finish())
+	s.out.send(publishFrame(id, topic, key, props, payload))
 	select {
 	case err := <-ch:
 		return err
@@ -529,11 +509,7 @@ func (s *session) sendMetrics() {
 	s.metrics = nil
 	s.metricMu.Unlock()
 	for name, v := range m {
-		var e enc
-		e.start(frameMetric)
-		e.str(name)
-		e.f64(v)
-		s.out.send(e.finish())
+		s.out.send(metricFrame(name, v))
 	}
 }
 
@@ -552,9 +528,7 @@ func (s *session) heartbeat(ctx context.Context) {
 	for {
 		select {
 		case <-t.C:
-			var e enc
-			e.start(frameHeartbeat)
-			s.out.send(e.finish())
+			s.out.send(heartbeatFrame())
 		case <-ctx.Done():
 			return
 		}
@@ -578,10 +552,7 @@ func (s *session) metricsLoop(ctx context.Context) {
 // restarts it) and this process stops reading.
 func (s *session) fatal(err error) {
 	s.fatalOnce.Do(func() {
-		var e enc
-		e.start(frameFatal)
-		e.str(errtext.OneLine(err.Error()))
-		s.out.send(e.finish())
+		s.out.send(fatalFrame(errtext.OneLine(err.Error())))
 		s.cancel(&runtime.FatalError{Err: err})
 	})
 }
@@ -601,9 +572,6 @@ func (s *session) close(ctx context.Context, timeout time.Duration) error {
 		msg = errtext.OneLine(err.Error())
 	}
 	s.log.Info("sidecar closed", "unresolved", s.pending.Load(), "error", msg)
-	var e enc
-	e.start(frameClosed)
-	e.str(msg)
-	s.out.send(e.finish())
+	s.out.send(closedFrame(msg))
 	return err
 }

@@ -42,6 +42,67 @@ final class Frames {
 
     private Frames() {}
 
+    /** HELLO: the instance the child runs as, and the window it may count on. */
+    static Builder hello(String configJson, Map<String, String> secrets, String tenant, String namespace, String name,
+            int instanceId, int parallelism, int windowRecords, long windowBytes) {
+        return new Builder(HELLO, 512 + configJson.length())
+                .u32(VERSION)
+                .str(configJson)
+                .strMap(secrets)
+                .str(tenant)
+                .str(namespace)
+                .str(name)
+                .u32(instanceId)
+                .u32(parallelism)
+                .str("") // the cluster: the child needs none
+                .u32(windowRecords)
+                .u64(windowBytes)
+                .finish();
+    }
+
+    static Builder schema(int id, String type, String name, byte[] data, Map<String, String> properties, byte[] version) {
+        return new Builder(SCHEMA, data.length + 128)
+                .u32(id)
+                .str(type)
+                .str(name)
+                .bytes(data)
+                .strMap(properties)
+                .bytes(version)
+                .finish();
+    }
+
+    /**
+     * A RECORD (or UNREADABLE) frame, unfinished (UNREADABLE's reason follows), its sequence 0 until the
+     * record has its place in the window (see KinesisGoSink.SEQ_OFFSET). A RECORD's payload is not copied
+     * into the frame but written after it, so it must end the frame.
+     */
+    static Builder record(byte type, int schemaId, String topic, boolean hasKey, String key, Map<String, String> props,
+            long eventTime, long publishTime, KinesisGoSink.IdParts id, int redeliveries, byte[] version, byte[] payload) {
+        int flags = (hasKey ? FLAG_HAS_KEY : 0) | (eventTime > 0 ? FLAG_HAS_EVENT_TIME : 0) | (id.chunked() ? FLAG_CHUNKED : 0);
+        Builder b = new Builder(type, 256 + (type == RECORD || payload == null ? 0 : payload.length))
+                .u64(0)
+                .u32(schemaId)
+                .str(topic)
+                .u8(flags)
+                .str(key)
+                .strMap(props)
+                .u64(eventTime)
+                .u64(publishTime)
+                .u64(id.ledger()).u64(id.entry()).u32(id.partition()).u32(id.batch())
+                .u32(redeliveries)
+                .bytes(version);
+        // UNREADABLE has its reason after the payload, so only RECORD can end with it uncopied.
+        return type == RECORD ? b.lastBytes(payload) : b.bytes(payload);
+    }
+
+    static Builder published(long requestId, String error) {
+        return new Builder(PUBLISHED, 64).u64(requestId).str(error).finish();
+    }
+
+    static Builder close(long timeoutMs) {
+        return new Builder(CLOSE, 8).u32(timeoutMs).finish();
+    }
+
     /** Builds one frame; {@link #finish} gives the bytes to write. */
     static final class Builder extends ByteArrayOutputStream {
         /** The last field's bytes, written after the buffer rather than copied into it. */
@@ -171,6 +232,11 @@ final class Frames {
 
         int u32() {
             return body.getInt();
+        }
+
+        /** Bytes of the body not read yet: a frame is read exactly, to its end. */
+        int remaining() {
+            return body.remaining();
         }
 
         long u64() {

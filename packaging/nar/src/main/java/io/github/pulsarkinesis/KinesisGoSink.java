@@ -154,19 +154,9 @@ public class KinesisGoSink implements Sink<GenericObject> {
         flusher = startDaemon("kinesis-sink-flush", this::flushLoop);
         watchdog = startDaemon("kinesis-sink-watchdog", this::watch);
 
-        send(new Frames.Builder(Frames.HELLO, 512)
-                .u32(Frames.VERSION)
-                .str(Json.write(config == null ? Map.of() : config))
-                .strMap(secrets)
-                .str(sinkContext.getTenant())
-                .str(sinkContext.getNamespace())
-                .str(sinkContext.getSinkName())
-                .u32(sinkContext.getInstanceId())
-                .u32(sinkContext.getNumInstances())
-                .str("")
-                .u32(window.maxRecords())
-                .u64(window.maxBytes())
-                .finish(), true);
+        send(Frames.hello(Json.write(config == null ? Map.of() : config), secrets, sinkContext.getTenant(),
+                sinkContext.getNamespace(), sinkContext.getSinkName(), sinkContext.getInstanceId(),
+                sinkContext.getNumInstances(), window.maxRecords(), window.maxBytes()), true);
         String failure;
         try {
             failure = opened.get(OPEN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -244,7 +234,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
         closing = true;
         if (child.isAlive() && fatal == null) {
             try {
-                send(new Frames.Builder(Frames.CLOSE, 8).u32(CLOSE_TIMEOUT_MS).finish(), true);
+                send(Frames.close(CLOSE_TIMEOUT_MS), true);
                 String err = closed.get(CLOSE_TIMEOUT_MS + 5_000, TimeUnit.MILLISECONDS);
                 if (err != null && !err.isEmpty()) {
                     LOG.warn("kinesis-sink closed with an error: {}", err);
@@ -306,7 +296,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
      * frame: the failure policy gets what could be read (a dead letter keeps
      * the payload when only the schema could not be read).
      */
-    private static Frames.Builder recordFrame(byte type, int schemaId, Message<GenericObject> msg, boolean lenient) {
+    static Frames.Builder recordFrame(byte type, int schemaId, Message<?> msg, boolean lenient) {
         // A null value (a tombstone, or KEY_VALUE's null value) has no data:
         // sent empty, which is what the Go client gives the function path
         // for it, so both write the same record.
@@ -320,26 +310,12 @@ public class KinesisGoSink implements Sink<GenericObject> {
         IdParts id = read(() -> IdParts.of(msg.getMessageId()), IdParts.NONE, lenient);
         int redeliveries = read(msg::getRedeliveryCount, 0, lenient);
         byte[] version = read(msg::getSchemaVersion, null, lenient);
-        int flags = (hasKey ? Frames.FLAG_HAS_KEY : 0) | (eventTime > 0 ? Frames.FLAG_HAS_EVENT_TIME : 0)
-                | (id.chunked() ? Frames.FLAG_CHUNKED : 0);
-        Frames.Builder b = new Frames.Builder(type, 256 + (type == Frames.RECORD || payload == null ? 0 : payload.length))
-                .u64(0) // the sequence, set once the record has its place in the window
-                .u32(schemaId)
-                .str(topic)
-                .u8(flags)
-                .str(key)
-                .strMap(props)
-                .u64(eventTime)
-                .u64(publishTime)
-                .u64(id.ledger()).u64(id.entry()).u32(id.partition()).u32(id.batch())
-                .u32(redeliveries)
-                .bytes(version);
-        // UNREADABLE has its reason after the payload, so only RECORD can end with it uncopied.
-        return type == Frames.RECORD ? b.lastBytes(payload) : b.bytes(payload);
+        return Frames.record(type, schemaId, topic, hasKey, key, props, eventTime, publishTime, id, redeliveries,
+                version, payload);
     }
 
     /** Where a RECORD's sequence is: after the length and the type. */
-    private static final int SEQ_OFFSET = 5;
+    static final int SEQ_OFFSET = 5;
 
     private static <T> T read(Supplier<T> getter, T empty, boolean lenient) {
         if (!lenient) {
@@ -378,14 +354,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
             return id;
         }
         id = schemaIds.size() + 1;
-        send(new Frames.Builder(Frames.SCHEMA, data.length + 128)
-                .u32(id)
-                .str(info.getType().name())
-                .str(info.getName())
-                .bytes(data)
-                .strMap(info.getProperties())
-                .bytes(version)
-                .finish(), false);
+        send(Frames.schema(id, info.getType().name(), info.getName(), data, info.getProperties(), version), false);
         schemaIds.put(key, id);
         return id;
     }
@@ -408,10 +377,11 @@ public class KinesisGoSink implements Sink<GenericObject> {
         static final IdParts NONE = new IdParts(-1, -1, -1, -1, false);
 
         static IdParts of(MessageId id) {
-            if (id == null) {
-                return NONE;
-            }
-            String text = id.toString();
+            return id == null ? NONE : parse(id.toString());
+        }
+
+        /** From a message id's text: "ledger:entry:partition[:batch]", or "first;last" for a chunked one. */
+        static IdParts parse(String text) {
             int last = text.lastIndexOf(';');
             String[] parts = text.substring(last + 1).split(":");
             long[] v = {-1, -1, -1, -1};
@@ -642,7 +612,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
         }
         f.whenCompleteAsync((ok, err) -> {
             try {
-                send(new Frames.Builder(Frames.PUBLISHED, 64).u64(id).str(err == null ? "" : oneLine(unwrap(err))).finish(), true);
+                send(Frames.published(id, err == null ? "" : oneLine(unwrap(err))), true);
             } catch (IOException e) {
                 LOG.debug("answering a publish: {}", e.toString());
             }
