@@ -69,6 +69,10 @@ public class KinesisGoSink implements Sink<GenericObject> {
     private static final long PRODUCER_RETRY_MS = 30_000;
     private static final long DEFAULT_MAX_BUFFERED_BYTES = 64L << 20;
 
+    /** OPEN_TIMEOUT_MS and SILENCE_LIMIT_MS, shorter in tests. */
+    long openTimeoutMs = OPEN_TIMEOUT_MS;
+    long silenceLimitMs = SILENCE_LIMIT_MS;
+
     private SinkContext ctx;
     private Path binary;
     private Process child;
@@ -159,11 +163,11 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 sinkContext.getNumInstances(), window.maxRecords(), window.maxBytes()), true);
         String failure;
         try {
-            failure = opened.get(OPEN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            failure = opened.get(openTimeoutMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             closing = true;
             stopChild();
-            throw new IllegalStateException("kinesis-sink did not open within " + OPEN_TIMEOUT_MS / 1000 + " s");
+            throw new IllegalStateException("kinesis-sink did not open within " + openTimeoutMs / 1000 + " s");
         }
         if (failure != null) {
             closing = true;
@@ -677,7 +681,7 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 continue;
             }
             long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastHeard);
-            if (silent > SILENCE_LIMIT_MS) {
+            if (silent > silenceLimitMs) {
                 fail(new IllegalStateException("kinesis-sink (pid " + child.pid() + ") sent nothing for " + silent / 1000
                         + " s (it heartbeats every 5 s): stopped or hung; ending it"));
                 return;
@@ -712,7 +716,8 @@ public class KinesisGoSink implements Sink<GenericObject> {
     }
 
     /** Copies this machine's kinesis-sink out of the NAR (its files lose their mode on extraction). */
-    private static Path extractBinary() throws IOException {
+    /** The binary to run as the child: the NAR's own, copied out (tests run a stand-in). */
+    Path extractBinary() throws IOException {
         String os = System.getProperty("os.name", "");
         String arch = System.getProperty("os.arch", "");
         String dir = switch (arch) {
