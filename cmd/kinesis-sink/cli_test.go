@@ -393,3 +393,59 @@ func TestInstanceStopsWithItsWorker(t *testing.T) {
 		t.Fatalf("the instance's log does not say it stopped because its parent went:\n%s", l)
 	}
 }
+
+// TestSidecarIgnoresSIGINT: the sidecar ignores SIGINT (Ctrl-C reaches the
+// JVM and its child alike, and the JVM's close must find the child there
+// to flush), as the kernel's view of the process shows, and a SIGINT sent
+// does not end it.
+func TestSidecarIgnoresSIGINT(t *testing.T) {
+	bin := e2e.KinesisSinkBinary(t)
+	cmd := exec.Command(bin, "sidecar")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mask := func(line string) uint64 {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(l, line+":"); ok {
+				var m uint64
+				fmt.Sscanf(strings.TrimSpace(v), "%x", &m)
+				return m
+			}
+		}
+		t.Fatalf("no %s in /proc/%d/status", line, cmd.Process.Pid)
+		return 0
+	}
+	bit := func(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
+	// The Go runtime catches every signal from its start; the sidecar sets
+	// SIGINT's disposition to ignored once it runs.
+	deadline := time.Now().Add(10 * time.Second)
+	for mask("SigIgn")&bit(syscall.SIGINT) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGINT not ignored within 10 s of the start (SigIgn %x)", mask("SigIgn"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if mask("SigCgt")&bit(syscall.SIGTERM) == 0 {
+		t.Errorf("SIGTERM is not caught (SigCgt %x)", mask("SigCgt"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// Its stdin, the Java side's pipe, is what ends it.
+	stdin.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stderr.String(), "closed the pipe without CLOSE") {
+		t.Errorf("after SIGINT and the end of stdin: %v: %s", err, stderr.String())
+	}
+}

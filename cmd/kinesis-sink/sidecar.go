@@ -27,7 +27,7 @@ func (c *cli) sidecarCmd() *cobra.Command {
 		Long: `sidecar is what the kinesis-go NAR's Java sink starts: records arrive as
 frames on stdin, results go back on stdout, log lines on stderr (the Java side
 copies them into the instance's log). It stops at a CLOSE frame, at the end of
-stdin, on SIGTERM or SIGINT, or when its parent is gone. See
+stdin, on SIGTERM, or when its parent is gone; it ignores SIGINT. See
 docs/sidecar-protocol.md; it is not meant to be run by hand.`,
 		Example: `  # As the Java sink starts it
   kinesis-sink sidecar -metrics-addr 127.0.0.1:9464`,
@@ -52,10 +52,15 @@ func sidecarRun(metricsAddr string) int {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	// The Java side asks us to close with a CLOSE frame; a signal means it
-	// (or the worker) is past asking.
+	// The Java side asks us to close with a CLOSE frame; SIGTERM means it
+	// (or the worker) is past asking. SIGINT is ignored: Ctrl-C at a
+	// terminal (a worker or localrun in the foreground) reaches the whole
+	// process group, and the JVM's shutdown closes the sink, which sends
+	// CLOSE and waits for our flush; ended by the same Ctrl-C, we would
+	// leave it nothing to wait for and our buffered records to redeliver.
+	signal.Ignore(syscall.SIGINT)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
 		cancel(fmt.Errorf("%s received", s))
