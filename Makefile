@@ -53,7 +53,8 @@ test: build test-tools ## build, start the local services, run every test agains
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) scripts/fuzz.sh
 	$(MAKE) test-nar-java
 
-test-nar-java: ## the NAR's JUnit tests (the sidecar protocol's golden frames, shared with runtime/sidecar)
+test-nar-java: ## the NAR's JUnit tests (the sidecar protocol's golden frames, shared with runtime/sidecar; the Java sink against a stand-in child)
+	$(GO) build -o packaging/nar/target/nar_fakechild ./sink/testdata/nar_fakechild
 	$(MVN) -q -B -Dstyle.color=never -f packaging/nar/pom.xml test
 
 # Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.

@@ -330,9 +330,11 @@ type Config struct {
 	MetricsUploadDelayInMillis int64 `json:"metricsUploadDelayInMillis"`
 	// The kinesis-go NAR only (pulsar-admin sinks create): host:port where its
 	// kinesis-sink child serves the kinesis_sink_* Prometheus families at
-	// /metrics, for example 127.0.0.1:9464 (each instance needs its own
-	// port). Empty: not served. The Go function serves them on the
-	// instance's metrics port instead and ignores this.
+	// /metrics, for example 127.0.0.1:9464. That is instance 0's address;
+	// instance N serves at the port plus N (9465 for instance 1), so that
+	// the instances on one host do not collide. Empty: not served. The Go
+	// function serves them on the instance's metrics port instead and
+	// ignores this.
 	SidecarMetricsAddress string `json:"sidecarMetricsAddress"`
 
 	// origin names where a key's value came from when it was not the key

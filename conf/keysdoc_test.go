@@ -13,12 +13,40 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite KEYS.md from the doc comments of Config")
+var update = flag.Bool("update", false, "rewrite KEYS.md and the NAR's config class from the doc comments of Config")
 
 // keysMarkdown builds the key table from the doc comments of Config's fields
 // in conf.go and the defaults and ranges the loader uses, so the key
 // table cannot drift from the code.
 func keysMarkdown(t *testing.T) string {
+	t.Helper()
+	docs := keyDocs(t)
+	def := Default()
+	var b strings.Builder
+	b.WriteString("<!-- Generated from conf/conf.go by `go test ./conf -run TestKeysDoc -update`; do not edit. -->\n")
+	b.WriteString("# Kinesis sink configuration keys\n\n")
+	b.WriteString("Values may be given as strings (\"100\", \"true\"), as Pulsar passes them. " +
+		"Enumerated values match regardless of case. Unknown keys are logged as warnings.\n")
+	for _, java := range []bool{true, false} {
+		if java {
+			b.WriteString("\n## Keys of the Java Kinesis sink (same names, types and defaults)\n\n")
+		} else {
+			b.WriteString("\n## Keys added by this sink\n\n")
+		}
+		b.WriteString("| Key | Type | Default | Allowed | Description |\n|---|---|---|---|---|\n")
+		for _, sp := range specs {
+			if sp.java != java {
+				continue
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", sp.name, typeLabel(&sp), defaultLabel(def, sp.name),
+				allowedLabel(&sp), strings.ReplaceAll(docs[sp.name], "|", `\|`))
+		}
+	}
+	return b.String()
+}
+
+// keyDocs reads each key's doc comment from Config's fields in conf.go.
+func keyDocs(t *testing.T) map[string]string {
 	t.Helper()
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, "conf.go", nil, parser.ParseComments)
@@ -48,28 +76,7 @@ func keysMarkdown(t *testing.T) string {
 		}
 		return false
 	})
-	def := Default()
-	var b strings.Builder
-	b.WriteString("<!-- Generated from conf/conf.go by `go test ./conf -run TestKeysDoc -update`; do not edit. -->\n")
-	b.WriteString("# Kinesis sink configuration keys\n\n")
-	b.WriteString("Values may be given as strings (\"100\", \"true\"), as Pulsar passes them. " +
-		"Enumerated values match regardless of case. Unknown keys are logged as warnings.\n")
-	for _, java := range []bool{true, false} {
-		if java {
-			b.WriteString("\n## Keys of the Java Kinesis sink (same names, types and defaults)\n\n")
-		} else {
-			b.WriteString("\n## Keys added by this sink\n\n")
-		}
-		b.WriteString("| Key | Type | Default | Allowed | Description |\n|---|---|---|---|---|\n")
-		for _, sp := range specs {
-			if sp.java != java {
-				continue
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", sp.name, typeLabel(&sp), defaultLabel(def, sp.name),
-				allowedLabel(&sp), strings.ReplaceAll(docs[sp.name], "|", `\|`))
-		}
-	}
-	return b.String()
+	return docs
 }
 
 func typeLabel(sp *spec) string {

@@ -398,7 +398,7 @@ var kplKeys = []kplKey{
 	{name: "VerifyCertificate", target: "skipCertificateValidation", invert: true},
 
 	{name: "NativeExecutable", why: whyDaemon},
-	{name: "TempDirectory", why: whyDaemon},
+	{name: "TempDirectory", why: "the Go engine runs from its own file; the kinesis-go NAR copies kinesis-sink there to run it"},
 	{name: "ThreadingModel", why: whyDaemon},
 	{name: "ThreadPoolSize", why: whyDaemon},
 	{name: "LogLevel", why: whyDaemon},

@@ -10,6 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
+	"github.com/pulsar-kinesis/kinesis-sink/conf"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/testenv"
@@ -39,6 +43,14 @@ func deployNAR(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 		installConnector(t, env, nar)
 		from = []string{"--sink-type", "kinesis-go"}
 	}
+	// One address for the sink: instance N's child serves its metrics on
+	// the port plus N, so both instances of this host serve theirs.
+	metricsBase := e2e.FreePorts(t, 2)
+	userConfig = maps.Clone(userConfig)
+	userConfig["sidecarMetricsAddress"] = fmt.Sprintf("127.0.0.1:%d", metricsBase)
+	// The KPL's tempDirectory: where the instance copies the binary to run.
+	binDir := t.TempDir()
+	userConfig["extraKinesisProducerConfig"] = map[string]any{"tempDirectory": binDir}
 	uc, _ := json.Marshal(userConfig)
 	args := append([]string{"sinks", "create"}, from...)
 	args = append(args, "--tenant", "public", "--namespace", "default",
@@ -50,6 +62,23 @@ func deployNAR(t *testing.T, env *testenv.PulsarEnv, name string, topics []strin
 	t.Cleanup(func() { deleteSink(t, env, name) })
 	env.WaitFor(t, 2*time.Minute, func() bool { return len(sidecarProcs(name)) == 2 }, "2 kinesis-sink children of %s", name)
 	waitSubscribed(t, env, "public/default/"+name, topics, 2)
+	for pid := range sidecarProcs(name) {
+		// Unlinked once running: the kernel still names the file it ran.
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); !strings.HasPrefix(exe, filepath.Join(binDir, "kinesis-sink-")) {
+			t.Errorf("child %d runs %q, not a copy in tempDirectory %s", pid, exe, binDir)
+		}
+	}
+	for port := metricsBase; port < metricsBase+2; port++ {
+		env.WaitFor(t, time.Minute, func() bool {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(body), "kinesis_sink_")
+		}, "a child serving kinesis_sink_* on 127.0.0.1:%d", port)
+	}
 	return func() error {
 		if n := len(sidecarProcs(name)); n != 2 {
 			return fmt.Errorf("%d of 2 kinesis-sink children of %s run; sinks status:\n%s", n, name, sinkStatus(t, env, name))
@@ -281,6 +310,33 @@ func installConnector(t *testing.T, env *testenv.PulsarEnv, nar string) {
 		out, _ := env.Admin(t, "sinks", "available-sinks")
 		return strings.Contains(out, "kinesis-go")
 	}, "kinesis-go in sinks available-sinks")
+
+	// The worker shows every key the sink reads, the secret one marked.
+	resp, err := http.Get(env.WebURL + "/admin/v3/sinks/builtinsinks/kinesis-go/configdefinition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var fields []struct {
+		FieldName  string
+		Attributes map[string]string
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatalf("config definition of kinesis-go: HTTP %d %v: %.300s", resp.StatusCode, err, body)
+	}
+	got := map[string]map[string]string{}
+	for _, f := range fields {
+		got[f.FieldName] = f.Attributes
+	}
+	for _, k := range conf.Keys() {
+		if _, ok := got[k]; !ok {
+			t.Errorf("the worker's config definition of kinesis-go lacks %s", k)
+		}
+	}
+	if len(got) != len(conf.Keys()) || got["awsCredentialPluginParam"]["sensitive"] != "true" {
+		t.Errorf("config definition: %d fields for %d keys; awsCredentialPluginParam %v", len(got), len(conf.Keys()), got["awsCredentialPluginParam"])
+	}
 }
 
 // waitAllStored reads the stream until every sent value is in it, or

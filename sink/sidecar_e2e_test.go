@@ -146,7 +146,7 @@ func TestSidecarProtocol(t *testing.T) {
 			t.Fatalf("got frame 0x%02x (%v), want OPEN_FAILED", typ, err)
 		}
 		msg := string(body[4:])
-		if !strings.Contains(msg, "version 1") || !strings.Contains(msg, "speaks 2") {
+		if !strings.Contains(msg, "version 1") || !strings.Contains(msg, fmt.Sprintf("speaks %d", sidecar.Version)) {
 			t.Errorf("OPEN_FAILED %q: want both versions named", msg)
 		}
 		if err := <-r.done; err == nil {
@@ -157,7 +157,7 @@ func TestSidecarProtocol(t *testing.T) {
 	t.Run("bad-config", func(t *testing.T) {
 		r := startSidecar(t)
 		cfg := sinkConfig(ks.Endpoint, "", map[string]any{"retainOrdering": "perhaps"})
-		r.send(t, helloFrame(2, cfg, nil))
+		r.send(t, helloFrame(sidecar.Version, cfg, nil))
 		typ, body, err := readFrame(r.out)
 		if err != nil || typ != 0x82 {
 			t.Fatalf("got frame 0x%02x (%v), want OPEN_FAILED", typ, err)
@@ -182,10 +182,10 @@ func TestSidecarProtocol(t *testing.T) {
 		// gives it, not in the configuration.
 		secret := cfg["awsCredentialPluginParam"].(string)
 		delete(cfg, "awsCredentialPluginParam")
-		r.send(t, helloFrame(2, cfg, map[string]string{"awsCredentialPluginParam": secret}))
+		r.send(t, helloFrame(sidecar.Version, cfg, map[string]string{"awsCredentialPluginParam": secret}))
 		typ, body, err := readFrame(r.out)
-		if err != nil || typ != 0x81 || binary.BigEndian.Uint32(body) != 2 {
-			t.Fatalf("got frame 0x%02x %q (%v), want READY version 2", typ, body, err)
+		if err != nil || typ != 0x81 || binary.BigEndian.Uint32(body) != sidecar.Version {
+			t.Fatalf("got frame 0x%02x %q (%v), want READY version %d", typ, body, err, sidecar.Version)
 		}
 		const n = 50
 		for i := 1; i <= n; i++ {
@@ -243,7 +243,7 @@ func TestSidecarProtocol(t *testing.T) {
 		stream := ks.UniqueStream(t, "sidecar-gone")
 		ks.CreateStream(t, stream, 1)
 		r := startSidecar(t)
-		r.send(t, helloFrame(2, sinkConfig(ks.Endpoint, stream, nil), nil))
+		r.send(t, helloFrame(sidecar.Version, sinkConfig(ks.Endpoint, stream, nil), nil))
 		if typ, _, err := readFrame(r.out); err != nil || typ != 0x81 {
 			t.Fatalf("got frame 0x%02x (%v), want READY", typ, err)
 		}

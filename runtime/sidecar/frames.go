@@ -1,6 +1,10 @@
 package sidecar
 
-import "time"
+import (
+	"time"
+
+	"github.com/pulsar-kinesis/kinesis-sink/runtime"
+)
 
 // The frames this process writes, one function each, and the decoders of
 // the small frames it reads (HELLO and RECORD have theirs in sidecar.go):
@@ -83,4 +87,32 @@ func decodeClose(b []byte) (time.Duration, error) {
 	d := dec{b: b}
 	t := time.Duration(d.u32("timeout")) * time.Millisecond
 	return t, d.end("CLOSE")
+}
+
+// decodeEncryption reads a RECORD's encryption context (flag 8): the data
+// keys, then param, algorithm, compression type, uncompressed size and
+// batch size (-1: not a batch), as the function path's Go client gives
+// them.
+func decodeEncryption(d *dec) *runtime.EncryptionContext {
+	n := d.u32("encryption key count")
+	if d.err != nil {
+		return nil
+	}
+	if uint64(n)*12 > uint64(len(d.b)) {
+		d.fail("encryption keys", int(n)*12)
+		return nil
+	}
+	ec := &runtime.EncryptionContext{Keys: make(map[string]runtime.EncryptionKey, n)}
+	for range n {
+		name := d.str("encryption key name")
+		ec.Keys[name] = runtime.EncryptionKey{Value: d.bytes("encryption key value"), Metadata: d.strMap("encryption key metadata")}
+	}
+	ec.Param = d.bytes("encryption param")
+	ec.Algorithm = d.str("encryption algorithm")
+	ec.CompressionType = d.str("compression type")
+	ec.UncompressedSize = int(int32(d.u32("uncompressed size")))
+	if b := int32(d.u32("batch size")); b >= 0 {
+		ec.BatchSize, ec.HasBatchSize = int(b), true
+	}
+	return ec
 }

@@ -122,6 +122,17 @@ func TestGoldenFramesRead(t *testing.T) {
 		t.Errorf("UNREADABLE: %+v, %v\nwant %+v", rec, err, wantRec)
 	}
 
+	// A payload still encrypted, with its context.
+	rec, err = decodeRecord(&dec{b: readGolden(t, "record-encrypted", frameRecord)}, frameRecord)
+	wantRec = recordFrame{seq: 45, data: runtime.RecordData{Payload: []byte{0xde, 0xad}, Topic: "persistent://public/default/secret",
+		Partition: -1, MessageID: messageID{ledger: 17, entry: 6}, PublishTime: time.UnixMilli(1767225601000), SchemaVersion: []byte{},
+		Encryption: &runtime.EncryptionContext{
+			Keys:  map[string]runtime.EncryptionKey{"consumer-key": {Value: []byte{9, 8, 7}, Metadata: map[string]string{"version": "1"}}},
+			Param: []byte{1, 2, 3, 4}, Algorithm: "RSA", CompressionType: "LZ4", UncompressedSize: 1024, BatchSize: 5, HasBatchSize: true}}}
+	if err != nil || !reflect.DeepEqual(rec, wantRec) {
+		t.Errorf("encrypted RECORD: %+v, %v\nwant %+v", rec, err, wantRec)
+	}
+
 	id, msg, err := decodePublished(readGolden(t, "published", framePublished))
 	if err != nil || id != 7 || msg != "topic persistent://public/default/dlq: not found" {
 		t.Errorf("PUBLISHED: %d %q %v", id, msg, err)

@@ -286,6 +286,9 @@ const (
 	// chunk's, which is what the Go client's id of a chunked message
 	// answers (LedgerID, EntryID) with batch index -1.
 	flagChunked = 1 << 2
+	// flagEncrypted: the payload is still encrypted (the consumer's crypto
+	// failure action CONSUME), and its encryption context precedes it.
+	flagEncrypted = 1 << 3
 )
 
 // decodeRecord reads a RECORD body, or an UNREADABLE one: the same fields
@@ -308,6 +311,10 @@ func decodeRecord(d *dec, typ byte) (recordFrame, error) {
 	}
 	redeliveries := d.u32("redelivery count")
 	version := d.bytes("schema version")
+	var enc *runtime.EncryptionContext
+	if flags&flagEncrypted != 0 {
+		enc = decodeEncryption(d)
+	}
 	payload := d.bytes("payload")
 	name := "RECORD"
 	if typ == frameUnreadable {
@@ -321,6 +328,7 @@ func decodeRecord(d *dec, typ byte) (recordFrame, error) {
 		Payload: payload, Key: key, HasKey: flags&flagHasKey != 0, Properties: props,
 		Topic: topic, Partition: record.PartitionOf(topic), MessageID: id,
 		PublishTime: time.UnixMilli(publishMs), RedeliveryCount: redeliveries, SchemaVersion: version,
+		Encryption: enc,
 	}
 	if flags&flagHasEventTime != 0 {
 		f.data.EventTime = time.UnixMilli(eventMs)

@@ -11,7 +11,7 @@ import (
 
 // Version is the wire protocol version this side speaks; HELLO and READY
 // carry it and each side refuses another (docs/sidecar-protocol.md).
-const Version = 2
+const Version = 3
 
 // Frame types. Frames from the Java sink have the high bit clear, frames
 // from this process have it set.

@@ -1,25 +1,32 @@
-// Command nar_fakechild stands in for kinesis-sink as the NAR's child in
-// testdata/nar_robust.java: it speaks the sidecar protocol (version 2)
-// from a script chosen by FAKE_CHILD_MODE, so that the Java class meets
-// what the real child does only when broken.
+// Command nar_fakechild stands in for kinesis-sink as the NAR's child, in
+// testdata/nar_robust.java and in the NAR's JUnit tests (KinesisGoSinkTest):
+// it speaks the sidecar protocol (the version HELLO carries) from a script
+// chosen by FAKE_CHILD_MODE or, failing that, the sink config's
+// fakeChildMode, so that the Java class meets what the real child does
+// only when broken.
 //
 //	publish: each RECORD gets a PUBLISH to the record's key as topic, then
 //	         at once its ACK; each PUBLISHED is printed to stderr (the
 //	         instance's log) as "PUBLISHED <id> <error>".
 //	metric:  each RECORD is acked, then a METRIC follows.
 //	silent:  READY, then nothing at all (no heartbeat): a hung child.
+//	mute:    nothing at all, not even READY: a child hung while opening.
+//	crash:   READY, then half a frame, and exit 1.
+//	flood:   20 MB of log lines on stderr before READY.
 //
-// Every mode but silent heartbeats each second, and answers CLOSE with
-// CLOSED.
+// Every mode but silent and mute heartbeats each second, and answers
+// CLOSE with CLOSED.
 package main
 
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,8 +71,30 @@ func main() {
 			os.Exit(3)
 		}
 		switch typ, body := b[0], b[1:]; typ {
-		case 0x01: // HELLO
-			send(0x81, u32(2))
+		case 0x01: // HELLO: version, config (JSON), ...
+			version := body[:4]
+			if mode == "" {
+				cfg, _ := field(body[4:])
+				var c struct{ FakeChildMode string }
+				json.Unmarshal(cfg, &c)
+				mode = c.FakeChildMode
+			}
+			switch mode {
+			case "mute":
+				continue
+			case "flood":
+				line := strings.Repeat("x", 99) + "\n"
+				for range 200_000 {
+					os.Stderr.WriteString(line)
+				}
+			}
+			send(0x81, version)
+			if mode == "crash" {
+				mu.Lock()
+				out.Write([]byte{0, 0, 0, 50, 0x83, 1, 2})
+				out.Flush()
+				os.Exit(1)
+			}
 			if mode != "silent" {
 				go func() {
 					for range time.Tick(time.Second) {

@@ -15,7 +15,7 @@ import java.util.Map;
  * arrays as [u32 length][bytes], maps as [u32 count][key][value]...
  */
 final class Frames {
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     static final byte HELLO = 0x01;
     static final byte SCHEMA = 0x02;
@@ -37,6 +37,7 @@ final class Frames {
     static final int FLAG_HAS_KEY = 1;
     static final int FLAG_HAS_EVENT_TIME = 2;
     static final int FLAG_CHUNKED = 4;
+    static final int FLAG_ENCRYPTED = 8;
 
     private static final int MAX_FRAME = 256 << 20;
 
@@ -77,8 +78,10 @@ final class Frames {
      * into the frame but written after it, so it must end the frame.
      */
     static Builder record(byte type, int schemaId, String topic, boolean hasKey, String key, Map<String, String> props,
-            long eventTime, long publishTime, KinesisGoSink.IdParts id, int redeliveries, byte[] version, byte[] payload) {
-        int flags = (hasKey ? FLAG_HAS_KEY : 0) | (eventTime > 0 ? FLAG_HAS_EVENT_TIME : 0) | (id.chunked() ? FLAG_CHUNKED : 0);
+            long eventTime, long publishTime, KinesisGoSink.IdParts id, int redeliveries, byte[] version, Encryption enc,
+            byte[] payload) {
+        int flags = (hasKey ? FLAG_HAS_KEY : 0) | (eventTime > 0 ? FLAG_HAS_EVENT_TIME : 0) | (id.chunked() ? FLAG_CHUNKED : 0)
+                | (enc != null ? FLAG_ENCRYPTED : 0);
         Builder b = new Builder(type, 256 + (type == RECORD || payload == null ? 0 : payload.length))
                 .u64(0)
                 .u32(schemaId)
@@ -91,8 +94,25 @@ final class Frames {
                 .u64(id.ledger()).u64(id.entry()).u32(id.partition()).u32(id.batch())
                 .u32(redeliveries)
                 .bytes(version);
+        if (enc != null) {
+            b.u32(enc.keys().size());
+            for (Map.Entry<String, Encryption.Key> k : enc.keys().entrySet()) {
+                b.str(k.getKey()).bytes(k.getValue().value()).strMap(k.getValue().metadata());
+            }
+            b.bytes(enc.param()).str(enc.algorithm()).str(enc.compressionType()).u32(enc.uncompressedSize()).u32(enc.batchSize());
+        }
         // UNREADABLE has its reason after the payload, so only RECORD can end with it uncopied.
         return type == RECORD ? b.lastBytes(payload) : b.bytes(payload);
+    }
+
+    /**
+     * A payload Pulsar delivered still encrypted (the consumer's crypto failure action CONSUME) and how: the
+     * message's EncryptionContext, which the JSON and FlatBuffers formats write. batchSize is -1 when the message
+     * was not a batch.
+     */
+    record Encryption(Map<String, Key> keys, byte[] param, String algorithm, String compressionType, int uncompressedSize,
+            int batchSize) {
+        record Key(byte[] value, Map<String, String> metadata) {}
     }
 
     static Builder published(long requestId, String error) {

@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import org.apache.pulsar.client.api.Message;
+import org.apache.pulsar.common.api.EncryptionContext;
 import org.apache.pulsar.client.api.MessageId;
 import org.apache.pulsar.client.api.Producer;
 import org.apache.pulsar.client.api.Schema;
@@ -116,12 +117,13 @@ public class KinesisGoSink implements Sink<GenericObject> {
             }
         }
         window = new Window(windowSize(config), windowBytes(config));
-        binary = extractBinary();
+        Path tmpDir = tempDirectory(config);
+        binary = extractBinary(tmpDir);
         java.util.List<String> cmd = new ArrayList<>(java.util.List.of(binary.toString(), "sidecar"));
         Object metricsAddr = config == null ? null : config.get("sidecarMetricsAddress");
         if (metricsAddr != null && !metricsAddr.toString().isBlank()) {
             cmd.add("-metrics-addr");
-            cmd.add(metricsAddr.toString().trim());
+            cmd.add(metricsAddress(metricsAddr.toString().trim(), sinkContext.getInstanceId()));
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.PIPE);
@@ -130,6 +132,9 @@ public class KinesisGoSink implements Sink<GenericObject> {
         // stdin, on which it exits.
         try {
             child = pb.start();
+        } catch (IOException e) {
+            throw new IOException("cannot run kinesis-sink from " + tmpDir + " (" + e.getMessage()
+                    + "): a noexec mount? Set extraKinesisProducerConfig.tempDirectory to a directory it may run from", e);
         } finally {
             // The running child keeps its inode; unlinked now, the copy is
             // gone on every exit path, a SIGKILLed JVM's included, and a
@@ -314,8 +319,22 @@ public class KinesisGoSink implements Sink<GenericObject> {
         IdParts id = read(() -> IdParts.of(msg.getMessageId()), IdParts.NONE, lenient);
         int redeliveries = read(msg::getRedeliveryCount, 0, lenient);
         byte[] version = read(msg::getSchemaVersion, null, lenient);
+        Frames.Encryption enc = read(() -> encryption(msg), null, lenient);
         return Frames.record(type, schemaId, topic, hasKey, key, props, eventTime, publishTime, id, redeliveries,
-                version, payload);
+                version, enc, payload);
+    }
+
+    /** The message's encryption context when its payload is still encrypted, else null. */
+    static Frames.Encryption encryption(Message<?> msg) {
+        EncryptionContext ec = msg.getEncryptionCtx().orElse(null);
+        if (ec == null || ec.getKeys() == null || ec.getKeys().isEmpty()) {
+            return null;
+        }
+        Map<String, Frames.Encryption.Key> keys = new LinkedHashMap<>();
+        ec.getKeys().forEach((name, k) -> keys.put(name, new Frames.Encryption.Key(k.getKeyValue(), k.getMetadata())));
+        return new Frames.Encryption(keys, ec.getParam(), ec.getAlgorithm(),
+                ec.getCompressionType() == null ? "NONE" : ec.getCompressionType().name(), ec.getUncompressedMessageSize(),
+                ec.getBatchSize().orElse(-1));
     }
 
     /** Where a RECORD's sequence is: after the length and the type. */
@@ -397,6 +416,27 @@ public class KinesisGoSink implements Sink<GenericObject> {
                 }
             }
             return new IdParts(v[0], v[1], v[2], v[3], last >= 0);
+        }
+    }
+
+    /**
+     * sidecarMetricsAddress for one instance: the configured port plus the instance id, so that the instances of
+     * a sink that share a host each serve their own (127.0.0.1:9464 is instance 0's, 9465 instance 1's); port 0
+     * (any free port) stays 0. An address that does not parse is passed on as written: the child names it.
+     */
+    static String metricsAddress(String configured, int instanceId) {
+        int colon = configured.lastIndexOf(':');
+        if (colon < 0) {
+            return configured;
+        }
+        try {
+            int port = Integer.parseInt(configured.substring(colon + 1));
+            if (port == 0 || port + instanceId > 65535) {
+                return configured;
+            }
+            return configured.substring(0, colon + 1) + (port + instanceId);
+        } catch (NumberFormatException e) {
+            return configured;
         }
     }
 
@@ -716,25 +756,44 @@ public class KinesisGoSink implements Sink<GenericObject> {
     }
 
     /** Copies this machine's kinesis-sink out of the NAR (its files lose their mode on extraction). */
-    /** The binary to run as the child: the NAR's own, copied out (tests run a stand-in). */
-    Path extractBinary() throws IOException {
+    /**
+     * Where the child's binary is copied to run: the KPL's tempDirectory (extraKinesisProducerConfig), where the
+     * Java sink's KPL puts its native daemon for the same reason, else java.io.tmpdir. A /tmp mounted noexec is
+     * the case for setting it.
+     */
+    static Path tempDirectory(Map<String, Object> config) {
+        Object extra = config == null ? null : config.get("extraKinesisProducerConfig");
+        if (extra instanceof Map<?, ?> m) {
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                if (String.valueOf(e.getKey()).equalsIgnoreCase("tempDirectory") && e.getValue() != null
+                        && !e.getValue().toString().isBlank()) {
+                    return Path.of(e.getValue().toString().trim());
+                }
+            }
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /** The binary to run as the child: the NAR's own, copied into dir (tests run a stand-in). */
+    Path extractBinary(Path dir) throws IOException {
         String os = System.getProperty("os.name", "");
         String arch = System.getProperty("os.arch", "");
-        String dir = switch (arch) {
+        String platform = switch (arch) {
             case "amd64", "x86_64" -> "linux-amd64";
             case "aarch64", "arm64" -> "linux-arm64";
             default -> null;
         };
-        if (!os.startsWith("Linux") || dir == null) {
+        if (!os.startsWith("Linux") || platform == null) {
             throw new IllegalStateException("the kinesis-go NAR carries kinesis-sink for linux/amd64 and linux/arm64; this is "
                     + os + "/" + arch);
         }
-        String res = "/kinesis-sink/" + dir + "/kinesis-sink";
+        String res = "/kinesis-sink/" + platform + "/kinesis-sink";
         try (InputStream is = KinesisGoSink.class.getResourceAsStream(res)) {
             if (is == null) {
                 throw new IllegalStateException("the NAR has no " + res);
             }
-            Path p = Files.createTempFile("kinesis-sink-", "");
+            Files.createDirectories(dir);
+            Path p = Files.createTempFile(dir, "kinesis-sink-", "");
             Files.copy(is, p, StandardCopyOption.REPLACE_EXISTING);
             if (!p.toFile().setExecutable(true, true)) {
                 throw new IOException("cannot make " + p + " executable");

@@ -46,16 +46,28 @@ class FramesGoldenTest {
     void record() throws IOException {
         Frames.Builder b = Frames.record(Frames.RECORD, 1, "persistent://public/default/orders-partition-2", true, "customer-1",
                 Map.of("trace", "t-1"), 1767225600000L, 1767225601000L, KinesisGoSink.IdParts.parse("17:4:2:3"), 1,
-                SCHEMA_VERSION, "{\"id\":1}".getBytes(StandardCharsets.UTF_8)).finish();
+                SCHEMA_VERSION, null, "{\"id\":1}".getBytes(StandardCharsets.UTF_8)).finish();
         b.putU64(KinesisGoSink.SEQ_OFFSET, 42);
         golden("record", b);
+    }
+
+    /** A payload still encrypted: its encryption context before the payload, flag 8. */
+    @Test
+    void recordEncrypted() throws IOException {
+        Frames.Encryption enc = new Frames.Encryption(
+                Map.of("consumer-key", new Frames.Encryption.Key(new byte[] {9, 8, 7}, Map.of("version", "1"))),
+                new byte[] {1, 2, 3, 4}, "RSA", "LZ4", 1024, 5);
+        Frames.Builder b = Frames.record(Frames.RECORD, 0, "persistent://public/default/secret", false, "", null, 0L,
+                1767225601000L, KinesisGoSink.IdParts.parse("17:6:-1:-1"), 0, null, enc, new byte[] {(byte) 0xde, (byte) 0xad}).finish();
+        b.putU64(KinesisGoSink.SEQ_OFFSET, 45);
+        golden("record-encrypted", b);
     }
 
     /** A chunked message with a null value: named by its last chunk, an empty payload, no key, no event time. */
     @Test
     void recordChunkedNullValue() throws IOException {
         Frames.Builder b = Frames.record(Frames.RECORD, 0, "persistent://public/default/orders", false, "", Map.of(), 0L,
-                1767225601000L, KinesisGoSink.IdParts.parse("17:9:-1;17:12:-1"), 0, null, null).finish();
+                1767225601000L, KinesisGoSink.IdParts.parse("17:9:-1;17:12:-1"), 0, null, null, null).finish();
         b.putU64(KinesisGoSink.SEQ_OFFSET, 43);
         golden("record-chunked-null", b);
     }
@@ -64,7 +76,7 @@ class FramesGoldenTest {
     @Test
     void unreadable() throws IOException {
         Frames.Builder b = Frames.record(Frames.UNREADABLE, 0, "persistent://public/default/orders", true, "k", null, 0L,
-                1767225601000L, KinesisGoSink.IdParts.parse("17:5:-1:-1"), 2, null, new byte[] {1, 2, 3})
+                1767225601000L, KinesisGoSink.IdParts.parse("17:5:-1:-1"), 2, null, null, new byte[] {1, 2, 3})
                 .str("reader schema: unreachable").finish();
         b.putU64(KinesisGoSink.SEQ_OFFSET, 44);
         golden("unreadable", b);

@@ -9,10 +9,10 @@ import java.io.IOException;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.apache.pulsar.io.core.SinkContext;
 import org.junit.jupiter.api.AfterEach;
@@ -20,37 +20,34 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * KinesisGoSink against a child that misbehaves (FakeChild, run in place of kinesis-sink): it must never
- * hang the instance, leave the child running, or wait on Pulsar in its results reader.
+ * KinesisGoSink against a child that misbehaves: sink/testdata/nar_fakechild, the stand-in the end-to-end
+ * tests also run (make test-nar-java builds it; -Dfake.child names it), in place of kinesis-sink. It must never
+ * hang the instance or leave the child running. (Dead letters against a real Pulsar client: the end-to-end
+ * TestNARSinkReaderRobust.)
  */
 class KinesisGoSinkTest {
     @TempDir
     Path tmp;
 
     private final CompletableFuture<Throwable> fatal = new CompletableFuture<>();
-    private final AtomicInteger clientCalls = new AtomicInteger();
-    private Path report;
 
-    /**
-     * The sink, running FakeChild with scenario instead of the NAR's binary. The stand-in is a script whose
-     * shebang line runs java itself: the sink unlinks its binary as soon as the child has started, and a
-     * script that its interpreter opened by name only then would be gone before it was read.
-     */
-    private KinesisGoSink sink(String scenario) {
-        report = tmp.resolve("report.txt");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = Path.of("target", "test-classes").toAbsolutePath() + ":" + Path.of("target", "classes").toAbsolutePath();
-        String shebang = "#!/usr/bin/env -S " + java + " -cp " + cp + " " + FakeChild.class.getName() + " " + scenario + " " + report;
-        assertTrue(shebang.length() < 250, "the stand-in's shebang line is too long for the kernel: " + shebang);
+    /** The sink, running the fake child instead of the NAR's binary. */
+    private KinesisGoSink sink() {
+        Path fake = Path.of(System.getProperty("fake.child", "target/nar_fakechild"));
+        assertTrue(Files.isExecutable(fake), fake + " is not built: run make test-nar-java");
         return new KinesisGoSink() {
             @Override
-            Path extractBinary() throws IOException {
+            Path extractBinary(Path dir) throws IOException {
                 Path p = Files.createTempFile(tmp, "kinesis-sink-", "");
-                Files.writeString(p, shebang + "\n");
+                Files.copy(fake, p, StandardCopyOption.REPLACE_EXISTING);
                 assertTrue(p.toFile().setExecutable(true, true));
                 return p;
             }
         };
+    }
+
+    private static Map<String, Object> mode(String mode) {
+        return Map.of("fakeChildMode", mode);
     }
 
     private SinkContext context() {
@@ -65,10 +62,6 @@ class KinesisGoSinkTest {
                     case "fatal" -> {
                         fatal.complete((Throwable) args[0]);
                         yield null;
-                    }
-                    case "getPulsarClient" -> {
-                        clientCalls.incrementAndGet();
-                        throw new IllegalStateException("the client is closed");
                     }
                     case "toString" -> "test context";
                     case "hashCode" -> 0;
@@ -95,18 +88,17 @@ class KinesisGoSinkTest {
 
     @Test
     void hungBeforeReady() throws Exception {
-        KinesisGoSink s = sink("hang-before-ready");
+        KinesisGoSink s = sink();
         s.openTimeoutMs = 1_000;
-        Exception e = assertThrows(IllegalStateException.class, () -> s.open(Map.of(), context()));
+        Exception e = assertThrows(IllegalStateException.class, () -> s.open(mode("mute"), context()));
         assertEquals("kinesis-sink did not open within 1 s", e.getMessage());
-        assertTrue(Files.readString(report).startsWith("hello version " + Frames.VERSION));
         s.close();
     }
 
     @Test
     void crashMidFrame() throws Exception {
-        KinesisGoSink s = sink("crash-mid-frame");
-        s.open(Map.of(), context());
+        KinesisGoSink s = sink();
+        s.open(mode("crash"), context());
         Throwable t = fatal.get(20, TimeUnit.SECONDS);
         // Its exit code and the frame it broke off: what an operator needs in the instance's log.
         assertTrue(t.getMessage().matches("kinesis-sink \\(pid \\d+\\) exited with code 1 \\(java.io.EOFException\\)"), t.getMessage());
@@ -115,9 +107,9 @@ class KinesisGoSinkTest {
 
     @Test
     void hungAfterReady() throws Exception {
-        KinesisGoSink s = sink("hang-after-ready");
+        KinesisGoSink s = sink();
         s.silenceLimitMs = 1_500;
-        s.open(Map.of(), context());
+        s.open(mode("silent"), context());
         Throwable t = fatal.get(20, TimeUnit.SECONDS);
         assertTrue(t.getMessage().contains("sent nothing for") && t.getMessage().contains("stopped or hung"), t.getMessage());
         s.close();
@@ -125,8 +117,8 @@ class KinesisGoSinkTest {
 
     @Test
     void stderrFlood() throws Exception {
-        KinesisGoSink s = sink("stderr-flood");
-        s.open(Map.of(), context());
+        KinesisGoSink s = sink();
+        s.open(mode("flood"), context());
         long t0 = System.nanoTime();
         s.close();
         assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0) < 15, "close took too long");
@@ -134,22 +126,21 @@ class KinesisGoSinkTest {
     }
 
     @Test
-    void deadLetterProducerFails() throws Exception {
-        KinesisGoSink s = sink("dead-letter");
-        s.open(Map.of(), context());
-        waitFor("two PUBLISHED answers", () -> {
-            try {
-                return Files.readString(report).contains("published 2");
-            } catch (IOException e) {
-                return false;
-            }
-        });
-        String got = Files.readString(report);
-        assertTrue(got.contains("published 1: java.lang.IllegalStateException: the client is closed")
-                && got.contains("published 2: java.lang.IllegalStateException: the client is closed"), got);
-        // The failed creation is remembered: the second dead letter is answered without asking again.
-        assertEquals(1, clientCalls.get());
-        assertFalse(fatal.isDone(), () -> "fatal: " + fatal.join());
-        s.close();
+    void metricsAddressPerInstance() {
+        assertEquals("127.0.0.1:9464", KinesisGoSink.metricsAddress("127.0.0.1:9464", 0));
+        assertEquals("127.0.0.1:9466", KinesisGoSink.metricsAddress("127.0.0.1:9464", 2));
+        assertEquals("[::1]:9465", KinesisGoSink.metricsAddress("[::1]:9464", 1));
+        assertEquals(":9467", KinesisGoSink.metricsAddress(":9464", 3));
+        assertEquals("127.0.0.1:0", KinesisGoSink.metricsAddress("127.0.0.1:0", 5));
+        assertEquals("localhost:http", KinesisGoSink.metricsAddress("localhost:http", 1));
+        assertEquals("127.0.0.1:65535", KinesisGoSink.metricsAddress("127.0.0.1:65535", 1));
+    }
+
+    @Test
+    void tempDirectory() {
+        assertEquals(Path.of(System.getProperty("java.io.tmpdir")), KinesisGoSink.tempDirectory(Map.of()));
+        assertEquals(Path.of("/var/lib/pulsar/tmp"),
+                KinesisGoSink.tempDirectory(Map.of("extraKinesisProducerConfig", Map.of("TempDirectory", " /var/lib/pulsar/tmp "))));
+        assertEquals(Path.of("/srv/kpl"), KinesisGoSink.tempDirectory(Map.of("extraKinesisProducerConfig", Map.of("tempDirectory", "/srv/kpl"))));
     }
 }
