@@ -399,6 +399,20 @@ func TestInstanceStopsWithItsWorker(t *testing.T) {
 // to flush), as the kernel's view of the process shows, and a SIGINT sent
 // does not end it.
 func TestSidecarIgnoresSIGINT(t *testing.T) {
+	// A process started with SIGINT ignored (a background job of a
+	// non-interactive shell) hands that on: the child would ignore it
+	// whatever the sidecar does, and the test would prove nothing.
+	if self, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(self), "\n") {
+			if v, ok := strings.CutPrefix(l, "SigIgn:"); ok {
+				var m uint64
+				fmt.Sscanf(strings.TrimSpace(v), "%x", &m)
+				if m&(1<<(uint(syscall.SIGINT)-1)) != 0 {
+					t.Skip("this test process ignores SIGINT already; its children inherit that")
+				}
+			}
+		}
+	}
 	bin := e2e.KinesisSinkBinary(t)
 	cmd := exec.Command(bin, "sidecar")
 	stdin, err := cmd.StdinPipe()
@@ -434,9 +448,6 @@ func TestSidecarIgnoresSIGINT(t *testing.T) {
 			t.Fatalf("SIGINT not ignored within 10 s of the start (SigIgn %x)", mask("SigIgn"))
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if mask("SigCgt")&bit(syscall.SIGTERM) == 0 {
-		t.Errorf("SIGTERM is not caught (SigCgt %x)", mask("SigCgt"))
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -522,10 +522,11 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 	_ = json.Unmarshal(req["StreamName"], &stream)
 
 	parsed := make([]*putRecordsEntry, len(entries))
+	bad := make([]bool, len(entries)) // an entry that does not parse has no shard; the emulator answers it
 	entry := func(i int) *putRecordsEntry {
 		if parsed[i] == nil {
 			parsed[i] = &putRecordsEntry{}
-			_ = json.Unmarshal(entries[i], parsed[i])
+			bad[i] = json.Unmarshal(entries[i], parsed[i]) != nil
 		}
 		return parsed[i]
 	}
@@ -535,6 +536,9 @@ func (p *Proxy) putRecords(w http.ResponseWriter, r *http.Request, body []byte, 
 	d := p.in.decidePut(putCall{num: num, stream: stream, entries: len(entries), now: now,
 		shard: func(i int) string {
 			e := entry(i)
+			if bad[i] {
+				return ""
+			}
 			h, err := HashKey(e.PartitionKey, e.ExplicitHashKey)
 			if err != nil {
 				return ""

@@ -111,7 +111,9 @@ func decodeEncryption(d *dec) *runtime.EncryptionContext {
 	ec.Algorithm = d.str("encryption algorithm")
 	ec.CompressionType = d.str("compression type")
 	ec.UncompressedSize = int(int32(d.u32("uncompressed size")))
-	if b := int32(d.u32("batch size")); b >= 0 {
+	// As the function path reads the Go client's context: a batch size
+	// of 0 is no batch.
+	if b := int32(d.u32("batch size")); b > 0 {
 		ec.BatchSize, ec.HasBatchSize = int(b), true
 	}
 	return ec

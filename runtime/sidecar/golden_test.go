@@ -133,6 +133,15 @@ func TestGoldenFramesRead(t *testing.T) {
 		t.Errorf("encrypted RECORD: %+v, %v\nwant %+v", rec, err, wantRec)
 	}
 
+	rec, err = decodeRecord(&dec{b: readGolden(t, "record-encrypted-bare", frameRecord)}, frameRecord)
+	wantRec = recordFrame{seq: 46, data: runtime.RecordData{Payload: []byte{1}, Topic: "persistent://public/default/secret",
+		Partition: -1, MessageID: messageID{ledger: 17, entry: 7}, PublishTime: time.UnixMilli(1767225601000), SchemaVersion: []byte{},
+		Encryption: &runtime.EncryptionContext{Keys: map[string]runtime.EncryptionKey{"k": {Value: []byte{1}}},
+			Param: []byte{}, Algorithm: "RSA", CompressionType: "NONE", UncompressedSize: 2}}}
+	if err != nil || !reflect.DeepEqual(rec, wantRec) {
+		t.Errorf("encrypted RECORD, no batch: %+v, %v\nwant %+v", rec, err, wantRec)
+	}
+
 	id, msg, err := decodePublished(readGolden(t, "published", framePublished))
 	if err != nil || id != 7 || msg != "topic persistent://public/default/dlq: not found" {
 		t.Errorf("PUBLISHED: %d %q %v", id, msg, err)

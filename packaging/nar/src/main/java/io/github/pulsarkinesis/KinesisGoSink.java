@@ -117,13 +117,15 @@ public class KinesisGoSink implements Sink<GenericObject> {
             }
         }
         window = new Window(windowSize(config), windowBytes(config));
+        Object metricsAddr = config == null ? null : config.get("sidecarMetricsAddress");
+        String metrics = metricsAddr == null || metricsAddr.toString().isBlank() ? null
+                : metricsAddress(metricsAddr.toString().trim(), sinkContext.getInstanceId());
         Path tmpDir = tempDirectory(config);
         binary = extractBinary(tmpDir);
         java.util.List<String> cmd = new ArrayList<>(java.util.List.of(binary.toString(), "sidecar"));
-        Object metricsAddr = config == null ? null : config.get("sidecarMetricsAddress");
-        if (metricsAddr != null && !metricsAddr.toString().isBlank()) {
+        if (metrics != null) {
             cmd.add("-metrics-addr");
-            cmd.add(metricsAddress(metricsAddr.toString().trim(), sinkContext.getInstanceId()));
+            cmd.add(metrics);
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.PIPE);
@@ -422,22 +424,29 @@ public class KinesisGoSink implements Sink<GenericObject> {
     /**
      * sidecarMetricsAddress for one instance: the configured port plus the instance id, so that the instances of
      * a sink that share a host each serve their own (127.0.0.1:9464 is instance 0's, 9465 instance 1's); port 0
-     * (any free port) stays 0. An address that does not parse is passed on as written: the child names it.
+     * (any free port) stays 0. Instance 0 passes any address on as written (the child names what is wrong with
+     * it); another instance needs a numeric port it can add to, or it would collide with instance 0.
      */
     static String metricsAddress(String configured, int instanceId) {
+        if (instanceId == 0) {
+            return configured;
+        }
         int colon = configured.lastIndexOf(':');
-        if (colon < 0) {
-            return configured;
-        }
+        int port = -1;
         try {
-            int port = Integer.parseInt(configured.substring(colon + 1));
-            if (port == 0 || port + instanceId > 65535) {
-                return configured;
-            }
-            return configured.substring(0, colon + 1) + (port + instanceId);
+            port = colon < 0 ? -1 : Integer.parseInt(configured.substring(colon + 1));
         } catch (NumberFormatException e) {
+            // reported below
+        }
+        if (port == 0) {
             return configured;
         }
+        if (port < 1 || port + instanceId > 65535) {
+            throw new IllegalArgumentException("sink config \"sidecarMetricsAddress\" " + configured + ": instance "
+                    + instanceId + " serves at its port plus " + instanceId + ", which needs a numeric port of at most "
+                    + (65535 - instanceId) + " (or 0 for any free port)");
+        }
+        return configured.substring(0, colon + 1) + (port + instanceId);
     }
 
     /** A number from the config, capped; def when absent or not a number (the child reports a bad key). */
@@ -755,26 +764,40 @@ public class KinesisGoSink implements Sink<GenericObject> {
         return t;
     }
 
-    /** Copies this machine's kinesis-sink out of the NAR (its files lose their mode on extraction). */
     /**
      * Where the child's binary is copied to run: the KPL's tempDirectory (extraKinesisProducerConfig), where the
      * Java sink's KPL puts its native daemon for the same reason, else java.io.tmpdir. A /tmp mounted noexec is
      * the case for setting it.
      */
+    private static final java.util.regex.Pattern TEMP_DIRECTORY =
+            java.util.regex.Pattern.compile("\"(?i:tempDirectory)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+
     static Path tempDirectory(Map<String, Object> config) {
         Object extra = config == null ? null : config.get("extraKinesisProducerConfig");
+        String dir = null;
         if (extra instanceof Map<?, ?> m) {
             for (Map.Entry<?, ?> e : m.entrySet()) {
-                if (String.valueOf(e.getKey()).equalsIgnoreCase("tempDirectory") && e.getValue() != null
-                        && !e.getValue().toString().isBlank()) {
-                    return Path.of(e.getValue().toString().trim());
+                if (String.valueOf(e.getKey()).equalsIgnoreCase("tempDirectory") && e.getValue() != null) {
+                    dir = e.getValue().toString();
                 }
             }
+        } else if (extra instanceof String json) {
+            // The map may come as a JSON object in a string, as the child reads it too.
+            java.util.regex.Matcher mt = TEMP_DIRECTORY.matcher(json);
+            if (mt.find()) {
+                dir = mt.group(1).replaceAll("\\\\(.)", "$1");
+            }
         }
-        return Path.of(System.getProperty("java.io.tmpdir"));
+        if (dir == null || dir.isBlank()) {
+            return Path.of(System.getProperty("java.io.tmpdir"));
+        }
+        return Path.of(dir.trim());
     }
 
-    /** The binary to run as the child: the NAR's own, copied into dir (tests run a stand-in). */
+    /**
+     * The binary to run as the child: this machine's kinesis-sink, copied out of the NAR into dir (its files lose
+     * their mode on extraction; tests run a stand-in).
+     */
     Path extractBinary(Path dir) throws IOException {
         String os = System.getProperty("os.name", "");
         String arch = System.getProperty("os.arch", "");

@@ -61,6 +61,14 @@ class FramesGoldenTest {
                 1767225601000L, KinesisGoSink.IdParts.parse("17:6:-1:-1"), 0, null, enc, new byte[] {(byte) 0xde, (byte) 0xad}).finish();
         b.putU64(KinesisGoSink.SEQ_OFFSET, 45);
         golden("record-encrypted", b);
+
+        // Not a batch (-1), no param, a key without metadata.
+        Frames.Encryption bare = new Frames.Encryption(Map.of("k", new Frames.Encryption.Key(new byte[] {1}, null)), null,
+                "RSA", "NONE", 2, -1);
+        b = Frames.record(Frames.RECORD, 0, "persistent://public/default/secret", false, "", null, 0L,
+                1767225601000L, KinesisGoSink.IdParts.parse("17:7:-1:-1"), 0, null, bare, new byte[] {1}).finish();
+        b.putU64(KinesisGoSink.SEQ_OFFSET, 46);
+        golden("record-encrypted-bare", b);
     }
 
     /** A chunked message with a null value: named by its last chunk, an empty payload, no key, no event time. */

@@ -132,8 +132,12 @@ class KinesisGoSinkTest {
         assertEquals("[::1]:9465", KinesisGoSink.metricsAddress("[::1]:9464", 1));
         assertEquals(":9467", KinesisGoSink.metricsAddress(":9464", 3));
         assertEquals("127.0.0.1:0", KinesisGoSink.metricsAddress("127.0.0.1:0", 5));
-        assertEquals("localhost:http", KinesisGoSink.metricsAddress("localhost:http", 1));
-        assertEquals("127.0.0.1:65535", KinesisGoSink.metricsAddress("127.0.0.1:65535", 1));
+        assertEquals("localhost:http", KinesisGoSink.metricsAddress("localhost:http", 0));
+        // Another instance cannot add to such a port: it would collide with instance 0.
+        for (String bad : new String[] {"localhost:http", "127.0.0.1:65535", "h:-1", "nocolon"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KinesisGoSink.metricsAddress(bad, 1));
+            assertTrue(e.getMessage().startsWith("sink config \"sidecarMetricsAddress\" " + bad + ": instance 1"), e.getMessage());
+        }
     }
 
     @Test
@@ -142,5 +146,9 @@ class KinesisGoSinkTest {
         assertEquals(Path.of("/var/lib/pulsar/tmp"),
                 KinesisGoSink.tempDirectory(Map.of("extraKinesisProducerConfig", Map.of("TempDirectory", " /var/lib/pulsar/tmp "))));
         assertEquals(Path.of("/srv/kpl"), KinesisGoSink.tempDirectory(Map.of("extraKinesisProducerConfig", Map.of("tempDirectory", "/srv/kpl"))));
+        assertEquals(Path.of("/srv/k\"pl"), KinesisGoSink.tempDirectory(
+                Map.of("extraKinesisProducerConfig", "{\"RecordTtl\": \"30000\", \"TempDirectory\" : \"/srv/k\\\"pl\"}")));
+        assertEquals(Path.of(System.getProperty("java.io.tmpdir")),
+                KinesisGoSink.tempDirectory(Map.of("extraKinesisProducerConfig", Map.of("tempDirectory", " "))));
     }
 }
