@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +51,15 @@ type ControlConfig struct {
 	// means 2 s, which fits in the worker's 10 s between SIGTERM and
 	// SIGKILL next to the sink's flush.
 	StopTimeout time.Duration
+	// Also, when set, is served on the same port for every request that is
+	// not gRPC, over HTTP/1.1 and cleartext HTTP/2: the metrics, when the
+	// worker gave the instance one port for both (it picks the two apart,
+	// and Pulsar 4.0.8's worker was seen picking the same one; refusing
+	// that left the instance restarting for ever on the ports it keeps).
+	// The listener then binds as the metrics server does
+	// (KINESIS_SINK_METRICS_BIND), which the worker scrapes on its host
+	// address.
+	Also http.Handler
 }
 
 // ControlServer serves proto.InstanceControl to the function worker.
@@ -67,6 +78,7 @@ type ControlServer struct {
 
 	mu       sync.Mutex
 	srv      *grpc.Server
+	hs       *http.Server // with Also: serves srv and Also on one listener
 	lis      net.Listener
 	served   chan struct{}
 	stopped  chan struct{} // closed by Stop; ends watchdogs
@@ -118,7 +130,11 @@ func (s *ControlServer) Start(ctx context.Context) error {
 		return errors.New("gRPC InstanceControl: Start called after Stop")
 	default:
 	}
-	lis, err := listenTCP(s.cfg.Bind, GRPCBindEnv, s.cfg.Port)
+	bindEnv := GRPCBindEnv
+	if s.cfg.Also != nil {
+		bindEnv = MetricsBindEnv
+	}
+	lis, err := listenTCP(s.cfg.Bind, bindEnv, s.cfg.Port)
 	if err != nil {
 		return err
 	}
@@ -126,12 +142,37 @@ func (s *ControlServer) Start(ctx context.Context) error {
 	s.srv = grpc.NewServer()
 	pb.RegisterInstanceControlServer(s.srv, s)
 	s.served = make(chan struct{})
-	go func() {
-		defer close(s.served)
-		if err := s.srv.Serve(lis); err != nil {
-			s.log.Error("gRPC InstanceControl stopped serving", "addr", lis.Addr().String(), "error", err.Error())
+	if s.cfg.Also != nil {
+		var protocols http.Protocols
+		protocols.SetHTTP1(true)
+		protocols.SetUnencryptedHTTP2(true)
+		grpcSrv, also := s.srv, s.cfg.Also
+		s.hs = &http.Server{
+			Protocols:         &protocols,
+			ReadHeaderTimeout: 10 * time.Second,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+					grpcSrv.ServeHTTP(w, r)
+					return
+				}
+				also.ServeHTTP(w, r)
+			}),
 		}
-	}()
+		go func() {
+			defer close(s.served)
+			if err := s.hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("gRPC InstanceControl and metrics stopped serving", "addr", lis.Addr().String(), "error", err.Error())
+			}
+		}()
+		s.log.Info("the worker gave one port for gRPC InstanceControl and metrics: serving both on it", "addr", lis.Addr().String())
+	} else {
+		go func() {
+			defer close(s.served)
+			if err := s.srv.Serve(lis); err != nil {
+				s.log.Error("gRPC InstanceControl stopped serving", "addr", lis.Addr().String(), "error", err.Error())
+			}
+		}()
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -181,9 +222,19 @@ func (s *ControlServer) Stop() {
 	s.stopOnce.Do(func() {
 		close(s.stopped)
 		s.mu.Lock()
-		srv, served := s.srv, s.served
+		srv, hs, served := s.srv, s.hs, s.served
 		s.mu.Unlock()
 		if srv == nil {
+			return
+		}
+		if hs != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+			if hs.Shutdown(ctx) != nil {
+				hs.Close()
+			}
+			cancel()
+			srv.Stop()
+			<-served
 			return
 		}
 		done := make(chan struct{})

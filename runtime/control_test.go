@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -411,9 +414,22 @@ func TestControlServerWithWorkerClasses(t *testing.T) {
 		t.Skip("needs PULSAR_HOME (a Pulsar distribution) and java")
 	}
 	classpath := probeClasspath(t, filepath.Join(home, "lib"))
+	// Also on the port the worker may give to both gRPC and metrics: its
+	// gRPC client over cleartext HTTP/2 to the shared listener.
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own-port", true: "shared-port"}[shared], func(t *testing.T) {
+			var also http.Handler
+			if shared {
+				also = http.NotFoundHandler()
+			}
+			controlWithWorkerClasses(t, javaBin, classpath, also)
+		})
+	}
+}
 
+func controlWithWorkerClasses(t *testing.T, javaBin, classpath string, also http.Handler) {
 	stats := NewStats(MetricLabels{}, nil)
-	srv, _, _ := startControl(t, ControlConfig{InstanceID: 2, Stats: stats})
+	srv, _, _ := startControl(t, ControlConfig{InstanceID: 2, Stats: stats, Also: also})
 	hcBefore := srv.LastHealthCheck()
 	before := time.Now().UnixMilli()
 	for range 3 {
@@ -537,4 +553,35 @@ func probeClasspath(t *testing.T, lib string) string {
 		cp = append(cp, jars...)
 	}
 	return strings.Join(cp, string(os.PathListSeparator))
+}
+
+// TestControlServerSharedPort: with Also, one listener answers the
+// worker's gRPC calls (cleartext HTTP/2, as its client dials) and plain
+// HTTP for the rest: the metrics, when the worker gave one port for both.
+func TestControlServerSharedPort(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "shared_port_probe_total", Help: "probe"})
+	reg.MustRegister(c)
+	c.Add(7)
+	also := NewMetricsServer(MetricsConfig{Gatherer: reg}).Handler()
+	srv, client, _ := startControl(t, ControlConfig{InstanceID: 1, Stats: NewStats(MetricLabels{}, nil), Also: also})
+	hc, err := client.HealthCheck(rpcCtx(t), &emptypb.Empty{})
+	if err != nil || !hc.GetSuccess() {
+		t.Fatalf("HealthCheck on the shared port: %v %v", hc, err)
+	}
+	for _, path := range []string{"/", "/metrics"} {
+		resp, err := http.Get("http://" + srv.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "shared_port_probe_total 7") {
+			t.Errorf("GET %s on the shared port: HTTP %d\n%s", path, resp.StatusCode, body)
+		}
+	}
+	srv.Stop()
+	if _, err := http.Get("http://" + srv.Addr().String() + "/metrics"); err == nil {
+		t.Error("the shared port still answers after Stop")
+	}
 }

@@ -148,13 +148,19 @@ func (in *Instance) run(ctx context.Context) error {
 
 	// The servers start before the consumers so that the worker's status
 	// calls answer (running=true) while consumers are still being created.
+	metricsOn := !in.opts.DisableMetricsServer && cfg.MetricsPort > 0
+	sharedPort := metricsOn && !in.opts.DisableControlServer && cfg.MetricsPort == cfg.Port
 	if !in.opts.DisableControlServer && cfg.Port > 0 {
-		ctl, err := StartControlServer(ControlConfig{
+		cc := ControlConfig{
 			Port:       cfg.Port,
 			InstanceID: cfg.InstanceID,
 			Stats:      in.stats,
 			Logger:     in.log,
-		})
+		}
+		if sharedPort {
+			cc.Also = NewMetricsServer(MetricsConfig{Gatherer: in.registry, Logger: in.log}).Handler()
+		}
+		ctl, err := StartControlServer(cc)
 		if err != nil {
 			return fmt.Errorf("gRPC InstanceControl on port %d: %w", cfg.Port, err)
 		}
@@ -167,7 +173,7 @@ func (in *Instance) run(ctx context.Context) error {
 			defer stopWatch()
 		}
 	}
-	if !in.opts.DisableMetricsServer && cfg.MetricsPort > 0 {
+	if metricsOn && !sharedPort {
 		ms, err := StartMetricsServer(cfg.MetricsPort, in.registry, in.log)
 		if err != nil {
 			return fmt.Errorf("metrics server on port %d: %w", cfg.MetricsPort, err)

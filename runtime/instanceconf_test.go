@@ -437,7 +437,6 @@ func TestInstanceConfErrors(t *testing.T) {
 		{name: "port beyond int32", json: variant(t, map[string]any{"port": 1 << 40}), want: []string{`"port": must be an integer that fits 32 bits`}},
 		{name: "port fractional", json: variant(t, map[string]any{"port": 9093.5}), want: []string{`"port": must be an integer`}},
 		{name: "metricsPort negative", json: variant(t, map[string]any{"metricsPort": -1}), want: []string{`"metricsPort": must be 0-65535`}},
-		{name: "metricsPort equals port", json: variant(t, map[string]any{"metricsPort": 9093}), want: []string{`"metricsPort": must differ from port`}},
 		{name: "no pulsarServiceURL", json: variant(t, nil, "pulsarServiceURL"), want: []string{`"pulsarServiceURL": is required`}},
 		{name: "unexpanded pulsarServiceURL", json: variant(t, map[string]any{"pulsarServiceURL": "${brokerServiceURL}"}), want: []string{`"pulsarServiceURL": must be`, "${brokerServiceURL}"}},
 		{name: "pulsarServiceURL wrong scheme", json: variant(t, map[string]any{"pulsarServiceURL": "tcp://h:6650"}), want: []string{`"pulsarServiceURL": must use scheme pulsar`}},

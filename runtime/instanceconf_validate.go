@@ -39,9 +39,6 @@ func (b *builtConf) validate() error {
 	if c.MetricsPort < 0 || c.MetricsPort > 65535 {
 		return confErrorf("%q: must be 0-65535 (0 = no metrics server), got %d", "metricsPort", c.MetricsPort)
 	}
-	if c.MetricsPort == c.Port {
-		return confErrorf("%q: must differ from port (the gRPC control port), both are %d", "metricsPort", c.Port)
-	}
 	if c.MaxBufTuples < 0 {
 		return confErrorf("%q: must be >= 0, got %d", "maxBufTuples", c.MaxBufTuples)
 	}
