@@ -47,23 +47,6 @@ func run(t *testing.T, sink runtime.Sink, script []byte) (error, []frame) {
 	return err, frames
 }
 
-func helloFrame(version uint32, config string) []byte {
-	var e enc
-	e.start(frameHello)
-	e.u32(version)
-	e.str(config)
-	e.strMap(map[string]string{"awsCredentialPluginParam": "{}"})
-	e.str("public")
-	e.str("default")
-	e.str("sidecar-unit")
-	e.u32(0)
-	e.u32(1)
-	e.str("")
-	e.u32(0)
-	e.u64(0)
-	return e.finish()
-}
-
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func rawFrame(typ byte, body ...byte) []byte {
@@ -72,7 +55,7 @@ func rawFrame(typ byte, body ...byte) []byte {
 }
 
 func TestBadInput(t *testing.T) {
-	ok := helloFrame(Version, `{}`)
+	ok := helloFrame(Version, `{}`, 0, 0)
 	rec := testRecord{seq: 1, topic: "persistent://public/default/t", payload: []byte("x")}.frame()
 	// One byte more inside the frame than its fields take: its length says so.
 	long := append(append([]byte(nil), rec...), 9)
@@ -86,9 +69,9 @@ func TestBadInput(t *testing.T) {
 		{"nothing", nil, ErrPeerGone.Error(), false},
 		{"half a length", []byte{0, 0}, "reading HELLO: frame length: unexpected EOF", false},
 		{"first frame not HELLO", rec, "first frame has type 0x03, want HELLO", false},
-		{"older version", helloFrame(2, `{}`), "speaks sidecar protocol version 2; this kinesis-sink speaks 3", false},
-		{"newer version", helloFrame(Version+1, `{}`), "version 4", false},
-		{"config not JSON", helloFrame(Version, `{awsRegion`), "the sink configuration is not a JSON object", false},
+		{"older version", helloFrame(2, `{}`, 0, 0), "speaks sidecar protocol version 2; this kinesis-sink speaks 3", false},
+		{"newer version", helloFrame(Version+1, `{}`, 0, 0), "version 4", false},
+		{"config not JSON", helloFrame(Version, `{awsRegion`, 0, 0), "the sink configuration is not a JSON object", false},
 		{"HELLO too short", rawFrame(frameHello, 0, 0, 0, byte(Version), 0, 0), "HELLO frame: config", false},
 		{"zero length", cat(ok, []byte{0, 0, 0, 0}), "frame length 0: allowed 1 to", true},
 		{"oversized", cat(ok, []byte{0x7f, 0xff, 0xff, 0xff}), "frame length 2147483647: allowed 1 to", true},
@@ -246,7 +229,7 @@ func TestClose(t *testing.T) {
 // An Open that fails answers OPEN_FAILED with its one line, and Run ends
 // with the error.
 func TestOpenFailed(t *testing.T) {
-	err, frames := run(t, &failingOpen{}, helloFrame(Version, `{}`))
+	err, frames := run(t, &failingOpen{}, helloFrame(Version, `{}`, 0, 0))
 	if err == nil || len(frames) != 1 || frames[0].typ != frameOpenFailed {
 		t.Fatalf("Run %v, frames %v; want OPEN_FAILED", err, types(frames))
 	}

@@ -85,10 +85,21 @@ func startWith(t *testing.T, sink runtime.Sink, o opts) *peer {
 			t.Error("Run did not return after the pipe closed")
 		}
 	})
+	p.send(helloFrame(Version, `{}`, o.windowRecords, o.windowBytes))
+	if f := p.next(); f.typ != frameReady {
+		t.Fatalf("got frame 0x%02x after HELLO, want READY", f.typ)
+	}
+	return p
+}
+
+// helloFrame is a HELLO as the Java side sends it, for instance 0 of 1 of
+// public/default/sidecar-unit with no secrets; a window of 0 means the
+// defaults.
+func helloFrame(version uint32, config string, windowRecords uint32, windowBytes uint64) []byte {
 	var e enc
 	e.start(frameHello)
-	e.u32(Version)
-	e.bytes([]byte(`{}`))
+	e.u32(version)
+	e.str(config)
 	e.strMap(nil)
 	e.str("public")
 	e.str("default")
@@ -96,13 +107,9 @@ func startWith(t *testing.T, sink runtime.Sink, o opts) *peer {
 	e.u32(0)
 	e.u32(1)
 	e.str("")
-	e.u32(o.windowRecords)
-	e.b = binary.BigEndian.AppendUint64(e.b, o.windowBytes)
-	p.send(e.finish())
-	if f := p.next(); f.typ != frameReady {
-		t.Fatalf("got frame 0x%02x after HELLO, want READY", f.typ)
-	}
-	return p
+	e.u32(windowRecords)
+	e.u64(windowBytes)
+	return e.finish()
 }
 
 func (p *peer) send(b []byte) {
