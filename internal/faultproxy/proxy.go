@@ -621,11 +621,9 @@ func (r *Rules) names(num int64) bool {
 	return false
 }
 
-// entryError builds a per-entry error as Kinesis words it.
+// entryError builds a per-entry error as Kinesis words it; the injector
+// has already given every failed entry its code (throttled by default).
 func entryError(code, stream, shard string) (string, string) {
-	if code == "" {
-		code = CodeThrottled
-	}
 	switch {
 	case code == CodeThrottled && shard != "":
 		return code, fmt.Sprintf("Rate exceeded for shard %s in stream %s under account 000000000000.", shard, stream)
