@@ -52,8 +52,6 @@ import (
 // PutRecordsTarget is the X-Amz-Target of the calls the proxy tampers with.
 const PutRecordsTarget = "Kinesis_20131202.PutRecords"
 
-const listShardsTarget = "Kinesis_20131202.ListShards"
-
 // Per-entry error codes Kinesis returns in a PutRecords response.
 const (
 	CodeThrottled       = "ProvisionedThroughputExceededException"

@@ -19,8 +19,8 @@ import (
 // a record acked that was not written.
 
 // run is one session over a script: the Java side's bytes, then the end
-// of its pipe. It returns Run's error and the frames the child wrote.
-func run(t *testing.T, sink runtime.Sink, script []byte) (error, []frame) {
+// of its pipe. It returns the frames the child wrote and Run's error.
+func run(t *testing.T, sink runtime.Sink, script []byte) ([]frame, error) {
 	t.Helper()
 	var out bytes.Buffer
 	done := make(chan error, 1)
@@ -44,7 +44,7 @@ func run(t *testing.T, sink runtime.Sink, script []byte) (error, []frame) {
 			frames = append(frames, frame{typ, append([]byte(nil), body...)})
 		}
 	}
-	return err, frames
+	return frames, err
 }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -87,7 +87,7 @@ func TestBadInput(t *testing.T) {
 		{"end between frames", cat(ok, rec), ErrPeerGone.Error(), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err, frames := run(t, newFakeSink(), tc.script)
+			frames, err := run(t, newFakeSink(), tc.script)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Run returned %v; want an error with %q", err, tc.want)
 			}
@@ -129,7 +129,6 @@ type slowSink struct {
 	held   []*runtime.Record
 	stuck  bool
 	wrote  chan struct{}
-	closed chan error
 }
 
 func (s *slowSink) Open(context.Context, *runtime.SinkContext) error { return nil }
@@ -229,7 +228,7 @@ func TestClose(t *testing.T) {
 // An Open that fails answers OPEN_FAILED with its one line, and Run ends
 // with the error.
 func TestOpenFailed(t *testing.T) {
-	err, frames := run(t, &failingOpen{}, helloFrame(Version, `{}`, 0, 0))
+	frames, err := run(t, &failingOpen{}, helloFrame(Version, `{}`, 0, 0))
 	if err == nil || len(frames) != 1 || frames[0].typ != frameOpenFailed {
 		t.Fatalf("Run %v, frames %v; want OPEN_FAILED", err, types(frames))
 	}
