@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
 )
 
 // serve starts the model's handler and returns an SDK client for it, with
@@ -31,7 +33,7 @@ func serveURL(t testing.TB, m *kinesisfake.Model) string {
 
 func sdkClient(endpoint string) *kinesis.Client {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}
+		Retryer: func() aws.Retryer { return aws.NopRetryer{} }, APIOptions: []func(*middleware.Stack) error{sdkbody.ReadOnly}}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 

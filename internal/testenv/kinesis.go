@@ -14,6 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
 )
 
 // KinesisEnv is a Kinesis endpoint: kinesalite from Kinesis(t), or any other emulator built by hand, e.g.
@@ -68,7 +71,7 @@ func (k *KinesisEnv) Client(t testing.TB) *kinesis.Client {
 }
 
 func (k *KinesisEnv) client() *kinesis.Client {
-	cfg := aws.Config{Region: k.Region, Credentials: staticCredentials()}
+	cfg := aws.Config{Region: k.Region, Credentials: staticCredentials(), APIOptions: []func(*middleware.Stack) error{sdkbody.ReadOnly}}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		o.BaseEndpoint = aws.String(k.Endpoint)
 	})

@@ -87,7 +87,7 @@ func assumeRoleProvider(ctx context.Context, param string, env Env) (aws.Credent
 	} else if base, err = loadDefaultChain(ctx, p.Profile, env); err != nil {
 		return nil, err
 	}
-	stsCfg := aws.Config{Region: env.Region, Credentials: base, Retryer: finalCertErrorsRetryer}
+	stsCfg := aws.Config{Region: env.Region, Credentials: base, Retryer: finalCertErrorsRetryer, APIOptions: readOnlyBody}
 	if env.HTTPClient != nil {
 		stsCfg.HTTPClient = env.HTTPClient
 	}

@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/producer"
 )
 
@@ -477,4 +484,57 @@ func testRecordsRouteToTheirStream(t *testing.T, c kinesisAPI) {
 		}
 	}
 	closeProducer(t, p)
+}
+
+// requestKeeper serves a handler in process and keeps every request, whose
+// body the SDK closes once the answer is in.
+type requestKeeper struct {
+	h    http.Handler
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (k *requestKeeper) Do(req *http.Request) (*http.Response, error) {
+	k.mu.Lock()
+	k.reqs = append(k.reqs, req)
+	k.mu.Unlock()
+	rec := httptest.NewRecorder()
+	k.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+// Whatever client it is given, the producer sends PutRecords with a body
+// net/http can still read to its end after the SDK closed it: with the
+// SDK's own body that last read fails, net/http closes the connection
+// under the answer, and records Kinesis stored are sent again
+// (internal/sdkbody).
+func TestPutRecordsBodyReadableAfterClose(t *testing.T) {
+	keep := &requestKeeper{h: kinesisfake.AcceptAll(false)}
+	c := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1"), HTTPClient: keep,
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Retryer: aws.NopRetryer{}})
+	col := newCollector(20)
+	p, err := producer.New(c, producer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := p.Put(context.Background(), producer.Entry{Stream: "s", PartitionKey: fmt.Sprint(i), Data: []byte("x"), Tag: i, Callback: col.callback}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeProducer(t, p)
+	col.wait(t, 10*time.Second)
+	puts := 0
+	for _, req := range keep.reqs {
+		if req.Header.Get("X-Amz-Target") != "Kinesis_20131202.PutRecords" {
+			continue
+		}
+		puts++
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			t.Errorf("PutRecords body read after the SDK closed it: %v, want its end", err)
+		}
+	}
+	if puts == 0 {
+		t.Fatal("no PutRecords sent")
+	}
 }

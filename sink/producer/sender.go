@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/kpl"
 )
 
@@ -22,6 +23,11 @@ const throttleCode = "ProvisionedThroughputExceededException"
 // under sustained throttling ("retry quota exceeded"), and it cannot split
 // a request that is too large.
 func noSDKRetries(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
+
+// readOnlyBody keeps a PutRecords that Kinesis answered from failing as a
+// whole, and its records from being sent again, on whatever client the
+// producer was given (see internal/sdkbody).
+func readOnlyBody(o *kinesis.Options) { o.APIOptions = append(o.APIOptions, sdkbody.ReadOnly) }
 
 // arenas recycles the buffers aggregates are encoded into, so that a
 // steady stream of requests does not allocate a new multi-megabyte buffer
@@ -86,7 +92,7 @@ func (p *Producer) attempt(b *batch, ents []kEntry) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
 	start := time.Now()
-	out, err := p.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: st.nameRef, StreamARN: st.arnRef, Records: entries}, noSDKRetries, fastPutRecords)
+	out, err := p.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: st.nameRef, StreamARN: st.arnRef, Records: entries}, noSDKRetries, fastPutRecords, readOnlyBody)
 	cancel()
 	p.requests.Add(1)
 	info := RequestInfo{Stream: st.name, Records: len(ents), Bytes: bytes, UserRecords: users, Duration: time.Since(start)}
