@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/version"
 	"github.com/pulsar-kinesis/kinesis-sink/sink/awscfg"
 )
 
@@ -22,6 +23,7 @@ import (
 // families on the given registry, also with metricsLevel none and without
 // a CloudWatch client.
 func TestPrometheusFamilies(t *testing.T) {
+	ver, commit := version.Resolved()
 	for _, level := range []conf.MetricsLevel{conf.MetricsNone, conf.MetricsDetailed} {
 		reg := prometheus.NewRegistry()
 		m, err := New(nil, Options{Registerer: reg, Level: level})
@@ -55,6 +57,7 @@ func TestPrometheusFamilies(t *testing.T) {
 			{"kinesis_sink_retries_per_record", map[string]string{"stream": s1}, 4},
 			{"kinesis_sink_user_records_per_kinesis_record", map[string]string{"stream": s1}, 2},
 			{"kinesis_sink_kinesis_records_per_request", map[string]string{"stream": s2}, 2},
+			{"kinesis_sink_build_info", map[string]string{"version": ver, "commit": commit}, 1},
 		} {
 			if got := gauge(t, reg, c.name, c.labels); got != c.want {
 				t.Errorf("level %s: %s%v = %v, want %v", level, c.name, c.labels, got, c.want)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsar-kinesis/kinesis-sink/internal/version"
 )
 
 const promNamespace = "kinesis_sink"
@@ -27,6 +29,9 @@ type promFamilies struct {
 	policyFailed         *prometheus.CounterVec
 	blocked, rateLimited prometheus.Counter
 	rateLimitHeld        prometheus.Gauge
+	// buildInfo is 1 for the running build: during a rolled update it says
+	// which instances run the new binary.
+	buildInfo *prometheus.GaugeVec
 }
 
 // streamHandles are one stream's children, looked up once so that
@@ -88,7 +93,10 @@ func newPromFamilies(reg prometheus.Registerer) (*promFamilies, error) {
 			Help: "Times a record was held back by the per-shard rate limit (rateLimit) instead of being sent."}), &firstErr),
 		rateLimitHeld: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: promNamespace, Name: "records_rate_limit_held",
 			Help: "Records waiting for their shard's rate limit (rateLimit)."}), &firstErr),
+		buildInfo: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: promNamespace, Name: "build_info",
+			Help: "1, labelled with the version and commit of the running binary."}, []string{"version", "commit"}), &firstErr),
 	}
+	p.buildInfo.WithLabelValues(version.Resolved()).Set(1)
 	return p, firstErr
 }
 
