@@ -142,7 +142,9 @@ func (s *slowSink) Write(_ context.Context, r *runtime.Record) error {
 }
 
 func (s *slowSink) Close(ctx context.Context) error {
-	if s.stuck {
+	if s.stuck || ctx.Err() != nil {
+		// As the sink does: what is not resolved when its context ends
+		// stays unresolved.
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -193,6 +195,30 @@ func TestClose(t *testing.T) {
 		case err := <-p.done:
 			if err != nil {
 				t.Errorf("Run returned %v after a clean close", err)
+			}
+			p.done <- nil
+		case <-time.After(waitLimit):
+			t.Fatal("Run did not return after CLOSED")
+		}
+	})
+	// CLOSE 0, as the Java side sends it once Pulsar has closed the
+	// consumers: no flush, CLOSED at once with the records left to Java.
+	t.Run("without a flush", func(t *testing.T) {
+		s := &slowSink{wrote: make(chan struct{}, 8)}
+		p := start(t, s)
+		for i := range 3 {
+			p.send(testRecord{seq: uint64(i + 1), topic: "persistent://public/default/t", payload: []byte("x")}.frame())
+			<-s.wrote
+		}
+		p.send(closeFrame(0))
+		f := p.next()
+		if f.typ != frameClosed || !strings.Contains(string(f.body[4:]), context.DeadlineExceeded.Error()) {
+			t.Fatalf("got %s %q, want CLOSED with the records unresolved and no ack", frameName(f.typ), f.body)
+		}
+		select {
+		case err := <-p.done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Run returned %v, want the close's error", err)
 			}
 			p.done <- nil
 		case <-time.After(waitLimit):

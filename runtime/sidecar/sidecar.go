@@ -565,12 +565,10 @@ func (s *session) fatal(err error) {
 	})
 }
 
-// close flushes the sink within timeout and says so; records it could not
-// resolve are failed by the Java side, which holds them.
+// close flushes the sink within timeout (0: not at all, the sink's work
+// in flight ends at once) and says so; records it could not resolve are
+// failed by the Java side, which holds them.
 func (s *session) close(ctx context.Context, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err := s.o.Sink.Close(cctx)
