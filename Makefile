@@ -59,7 +59,7 @@ test-nar-java: ## the NAR's JUnit tests (the sidecar protocol's golden frames, s
 
 # Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.
 SINKS ?= go
-test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records for SINKS (go, java or go,java), table of missing/duplicates/out-of-order/unacked
+test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records for SINKS (go, nar, java, comma-separated), table of missing/duplicates/out-of-order/unacked
 	scripts/lib/with-services.sh env KS_FAULTS_N=$(FAULTS_N) KS_FAULTS_SINKS=$(SINKS) scripts/fault-suite.sh suite
 
 # Pulsar lines the worker tests run on (make test-compat; make test runs them too).

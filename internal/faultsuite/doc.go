@@ -28,10 +28,12 @@
 //	KS_FAULTS_LOG_DIR       where every sink process's stdout/stderr, the broker copy's local-env output and
 //	                        results.txt go (default <repo>/.cache/fault-logs; emptied of the suite's files first)
 //	KS_FAULTS_SINK_BIN      the binary under test (default: built from this checkout)
-//	KS_FAULTS_SINKS         which sinks run the scenarios: go (default), java, or go,java; java is Apache Pulsar's
-//	                        Kinesis sink NAR, deployed with pulsar-admin sinks create through the functions worker,
-//	                        reached through a TLS front of the proxy (the KPL speaks HTTPS only); its figures are
-//	                        reported, not asserted, with the records it left neither acked nor failed
+//	KS_FAULTS_SINKS         which sinks run the scenarios, comma-separated: go (default: localrun of the binary),
+//	                        nar (this sink's NAR, built from the checkout, or KINESIS_SINK_NAR) and java (Apache
+//	                        Pulsar's Kinesis sink NAR); the NARs are deployed with pulsar-admin sinks create through
+//	                        the functions worker; java is reached through a TLS front of the proxy (the KPL speaks
+//	                        HTTPS only) and its figures are reported, not asserted, with the records it left neither
+//	                        acked nor failed; go and nar fail the suite on a missing or reordered record
 //	KS_FAULTS_JAVA_NAR      that NAR (scripts/fault-suite.sh fetches it with Maven when java is asked for)
 //	KS_FAULTS_JAVA_DRAIN    how long a Java run waits for its backlog to drain before counting what is left (default 2m)
 //	KS_FAULTS_KEEP_PULSAR=1 keep the broker-restart scenario's Pulsar state directory (logs) for a post-mortem

@@ -203,11 +203,12 @@ type run struct {
 	notes   []string
 	logName string // scenario name, prefixed by the sink for Java runs
 
-	// sink is "go" (bin/kinesis-sink localrun) or "java" (Apache Pulsar's
-	// Kinesis sink NAR, deployed with pulsar-admin sinks create and reached
-	// through front, since the KPL speaks HTTPS only).
+	// sink is "go" (bin/kinesis-sink localrun), "nar" (this sink's NAR)
+	// or "java" (Apache Pulsar's Kinesis sink NAR, reached through front,
+	// since the KPL speaks HTTPS only); the NARs are deployed with
+	// pulsar-admin sinks create from archive.
 	sink     string
-	nar      string
+	archive  string
 	front    *faultproxy.TLSFront
 	deployed bool
 	lastPID  int
@@ -220,7 +221,7 @@ type run struct {
 }
 
 type runOptions struct {
-	// sink is "go" (default) or "java".
+	// sink is "go" (default), "nar" or "java".
 	sink    string
 	ordered bool
 	shards  int
@@ -238,7 +239,7 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 		o.sink = "go"
 	}
 	r := &run{t: t, name: name, ordered: o.ordered, pulsar: p, kin: s.kin, bin: s.bin, logDir: s.logDir,
-		published: map[int]bool{}, sink: o.sink, nar: s.nar}
+		published: map[int]bool{}, sink: o.sink, archive: s.archive(t, o.sink)}
 	if o.sink != "go" {
 		name = o.sink + "-" + name
 	}
@@ -293,10 +294,10 @@ func newRun(t *testing.T, s *suite, p *testenv.PulsarEnv, name string, o runOpti
 		"retainOrdering": o.ordered,
 		"configs":        configs,
 	}
-	if o.sink == "java" {
+	if r.viaWorker() {
 		// What sinks create takes as --sink-config.
 		b, _ := json.Marshal(configs)
-		r.cfgPath = filepath.Join(t.TempDir(), "java-sink-config.json")
+		r.cfgPath = filepath.Join(t.TempDir(), "worker-sink-config.json")
 		if err := os.WriteFile(r.cfgPath, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -330,8 +331,8 @@ func newClient(t testing.TB, p *testenv.PulsarEnv) pulsar.Client {
 func (r *run) startSink(extra ...string) *sinkProc {
 	r.t.Helper()
 	r.starts++
-	if r.sink == "java" {
-		return r.startJavaSink()
+	if r.viaWorker() {
+		return r.startWorkerSink()
 	}
 	logPath := filepath.Join(r.logDir, fmt.Sprintf("%s-sink-%d.log", r.logName, r.starts))
 	f, err := os.Create(logPath)
@@ -364,12 +365,12 @@ func (r *run) startSink(extra ...string) *sinkProc {
 	return p
 }
 
-// stopSink ends the current sink with SIGTERM (a clean shutdown); a Java
-// sink is deleted, which stops its instance.
+// stopSink ends the current sink with SIGTERM (a clean shutdown); a sink
+// the worker runs is deleted, which stops its instance.
 func (r *run) stopSink() {
 	r.t.Helper()
-	if r.sink == "java" {
-		r.deleteJavaSink()
+	if r.viaWorker() {
+		r.deleteWorkerSink()
 		return
 	}
 	p := r.cur
@@ -458,10 +459,10 @@ func (r *run) waitDrained(timeout time.Duration) error {
 	var last int64 = -1
 	var lastErr error
 	for time.Now().Before(deadline) {
-		if r.sink == "java" && r.cur != nil && !r.cur.running() {
+		if r.viaWorker() && r.cur != nil && !r.cur.running() {
 			// The worker restarts an instance that died; its records
 			// wait for it, so the wait goes on.
-			if p, err := r.javaInstance(time.Minute); err == nil {
+			if p, err := r.workerInstance(time.Minute); err == nil {
 				r.cur = p
 			}
 		}
@@ -483,7 +484,7 @@ func (r *run) waitDrained(timeout time.Duration) error {
 		r.leftUnacked = last
 		if last > 0 {
 			// What the worker says of the sink, for the table.
-			r.notes = append(r.notes, r.javaStatus())
+			r.notes = append(r.notes, r.workerStatus())
 		}
 		return nil
 	}

@@ -24,7 +24,7 @@ import (
 // result is one row of the suite's table.
 type result struct {
 	Scenario string
-	Sink     string // "go" or "java"
+	Sink     string // "go", "nar" or "java"
 	Unacked  int64  // records neither acked nor failed when the drain wait ended (Java sink)
 	// ProducerCopies are the messages the publisher sent twice (resending
 	// what the broker had written but not confirmed); Duplicates includes
@@ -103,8 +103,8 @@ func TestFaultSuite(t *testing.T) {
 		s.sinks = strings.Split(v, ",")
 	}
 	for _, sk := range s.sinks {
-		if sk != "go" && sk != "java" {
-			t.Fatalf("KS_FAULTS_SINKS=%q: want go, java or go,java", os.Getenv("KS_FAULTS_SINKS"))
+		if sk != "go" && sk != "nar" && sk != "java" {
+			t.Fatalf("KS_FAULTS_SINKS=%q: want a comma-separated list of go, nar and java", os.Getenv("KS_FAULTS_SINKS"))
 		}
 	}
 	s.nar = os.Getenv("KS_FAULTS_JAVA_NAR")
@@ -149,12 +149,16 @@ func TestFaultSuite(t *testing.T) {
 	scanForSecret(t, s.logDir)
 }
 
+// sinkRank orders a scenario's rows: ours, then through our NAR, then the
+// Java sink.
+var sinkRank = map[string]int{"go": 0, "nar": 1, "java": 2}
+
 func (s *suite) report(t *testing.T, total time.Duration) {
 	sort.SliceStable(s.results, func(i, j int) bool {
 		if s.results[i].Scenario != s.results[j].Scenario {
 			return s.results[i].Scenario < s.results[j].Scenario
 		}
-		return s.results[i].Sink > s.results[j].Sink // go before java
+		return sinkRank[s.results[i].Sink] < sinkRank[s.results[j].Sink]
 	})
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -479,6 +483,9 @@ func (s *suite) brokerRestart(t *testing.T, sink string) {
 		s.span.Seconds()/3, down.Seconds(), up.Seconds()))
 	if err == nil && r.sink == "go" && !r.cur.running() {
 		err = fmt.Errorf("sink exited during the broker restart: %v\n%s", r.cur.err, r.cur.logTail(3000))
+	}
+	if err == nil && r.viaWorker() {
+		err = r.workerBack()
 	}
 	if e := <-pubErr; err == nil && e != nil {
 		err = fmt.Errorf("publish: %w", e)

@@ -10,16 +10,19 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
+	"github.com/pulsar-kinesis/kinesis-sink/internal/e2e"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
 )
 
-// The Java sink side of the suite (KS_FAULTS_SINKS=go,java): Apache Pulsar's
-// Kinesis sink NAR, deployed through the functions worker with pulsar-admin
-// sinks create, the same configuration as ours where it has the key, and
-// the same fault proxy behind a TLS front (the KPL speaks HTTPS only; the
-// front passes its STS call to moto).
+// The sinks the functions worker runs (KS_FAULTS_SINKS with nar or java):
+// this sink's NAR, and Apache Pulsar's Kinesis sink NAR, both deployed with
+// pulsar-admin sinks create. Ours takes the suite's configuration as it is;
+// the Java sink takes it where it has the key, and reaches the same fault
+// proxy behind a TLS front (the KPL speaks HTTPS only; the front passes its
+// STS call to moto).
 
 // javaKeys are the sink config keys the Java sink has; the suite's others
 // are this sink's own and go to the KPL where it has them.
@@ -59,43 +62,40 @@ func javaSinkConfig(ours map[string]any, port int) map[string]any {
 	return out
 }
 
-// javaName is the sink's name: the topic's, which is unique to the run (the
+// workerName is the sink's name: the topic's, which is unique to the run (the
 // worker keeps a deleted sink's package, and a name used again fails).
-func (r *run) javaName() string { return r.topic[strings.LastIndex(r.topic, "/")+1:] }
+func (r *run) workerName() string { return r.topic[strings.LastIndex(r.topic, "/")+1:] }
 
 func (r *run) admin(args ...string) (string, error) {
 	return r.pulsar.Admin(r.t, args...)
 }
 
-// startJavaSink deploys the sink the first time and otherwise waits for the
+// startWorkerSink deploys the sink the first time and otherwise waits for the
 // worker to start its instance again (after a SIGKILL).
-func (r *run) startJavaSink() *sinkProc {
+func (r *run) startWorkerSink() *sinkProc {
 	r.t.Helper()
-	if r.nar == "" {
-		r.t.Fatal("KS_FAULTS_JAVA_NAR is not set: the Java sink's NAR is needed for KS_FAULTS_SINKS=java (scripts/fault-suite.sh fetches it)")
-	}
 	if !r.deployed {
 		cfg, err := os.ReadFile(r.cfgPath)
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		args := []string{"sinks", "create", "--archive", r.nar, "--tenant", "public", "--namespace", "default",
-			"--name", r.javaName(), "--inputs", r.topic, "--subs-name", r.sub, "--sink-config", string(cfg),
+		args := []string{"sinks", "create", "--archive", r.archive, "--tenant", "public", "--namespace", "default",
+			"--name", r.workerName(), "--inputs", r.topic, "--subs-name", r.sub, "--sink-config", string(cfg),
 			"--processing-guarantees", "ATLEAST_ONCE"}
 		if r.ordered {
 			args = append(args, "--retain-ordering")
 		}
 		if out, err := r.admin(args...); err != nil {
 			// Not err itself: it quotes the arguments, the secret among them.
-			r.t.Fatalf("pulsar-admin sinks create %s failed:\n%s", r.javaName(), out)
+			r.t.Fatalf("pulsar-admin sinks create %s failed:\n%s", r.workerName(), out)
 		}
 		r.deployed = true
-		name := r.javaName()
+		name := r.workerName()
 		r.t.Cleanup(func() {
 			_, _ = r.admin("sinks", "delete", "--tenant", "public", "--namespace", "default", "--name", name)
 		})
 	}
-	p, err := r.javaInstance(3 * time.Minute)
+	p, err := r.workerInstance(3 * time.Minute)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -115,10 +115,10 @@ func (r *run) startJavaSink() *sinkProc {
 	return p
 }
 
-// javaStatus is the worker's word on the sink, for the table: how many
+// workerStatus is the worker's word on the sink, for the table: how many
 // instances run, and the error of those that do not.
-func (r *run) javaStatus() string {
-	out, err := r.admin("sinks", "status", "--tenant", "public", "--namespace", "default", "--name", r.javaName())
+func (r *run) workerStatus() string {
+	out, err := r.admin("sinks", "status", "--tenant", "public", "--namespace", "default", "--name", r.workerName())
 	if err != nil {
 		return "sinks status failed"
 	}
@@ -148,30 +148,30 @@ func (r *run) javaStatus() string {
 	return s
 }
 
-// javaInstance waits for an instance process of the sink other than the
+// workerInstance waits for an instance process of the sink other than the
 // last one seen.
-func (r *run) javaInstance(timeout time.Duration) (*sinkProc, error) {
+func (r *run) workerInstance(timeout time.Duration) (*sinkProc, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		out, _ := exec.Command("pgrep", "-f", "JavaInstanceMain.*"+r.javaName()).Output()
+		out, _ := exec.Command("pgrep", "-f", "JavaInstanceMain.*"+r.workerName()).Output()
 		for _, f := range strings.Fields(string(out)) {
 			pid, err := strconv.Atoi(f)
 			if err != nil || pid == r.lastPID {
 				continue
 			}
 			r.lastPID = pid
-			p := &sinkProc{pid: pid, logPath: r.javaLog(), done: make(chan struct{})}
+			p := &sinkProc{pid: pid, logPath: r.workerLog(), done: make(chan struct{})}
 			p.watchPID()
 			return p, nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	status, _ := r.admin("sinks", "status", "--tenant", "public", "--namespace", "default", "--name", r.javaName())
-	return nil, fmt.Errorf("no instance of the Java sink %s within %s; sinks status: %s", r.javaName(), timeout, strings.Join(strings.Fields(status), " "))
+	status, _ := r.admin("sinks", "status", "--tenant", "public", "--namespace", "default", "--name", r.workerName())
+	return nil, fmt.Errorf("no instance of the sink %s within %s; sinks status: %s", r.workerName(), timeout, strings.Join(strings.Fields(status), " "))
 }
 
-// javaLog is the instance's log file under the worker's log directory.
-func (r *run) javaLog() string {
+// workerLog is the instance's log file under the worker's log directory.
+func (r *run) workerLog() string {
 	var dirs []string
 	if r.pulsar.Home != "" {
 		dirs = append(dirs, r.pulsar.Home)
@@ -182,7 +182,7 @@ func (r *run) javaLog() string {
 	dirs = append(dirs, filepath.Join(repoRoot(r.t), ".local-env"))
 	for _, d := range dirs {
 		for _, pat := range []string{"logs", "*/logs"} {
-			m, _ := filepath.Glob(filepath.Join(d, pat, "functions", "public", "default", r.javaName(), "*.log"))
+			m, _ := filepath.Glob(filepath.Join(d, pat, "functions", "public", "default", r.workerName(), "*.log"))
 			if len(m) > 0 {
 				return m[0]
 			}
@@ -191,28 +191,73 @@ func (r *run) javaLog() string {
 	return ""
 }
 
-// terminate is what a clean stop is for each sink: SIGTERM for ours, sinks
-// stop for the Java sink (the worker sends the instance SIGTERM and does not
-// start it again).
+// terminate is what a clean stop is for each sink: SIGTERM for localrun,
+// sinks stop for a sink the worker runs (the worker sends the instance
+// SIGTERM and does not start it again).
 func (r *run) terminate(p *sinkProc) {
-	if r.sink != "java" {
+	if !r.viaWorker() {
 		p.signal(syscall.SIGTERM)
 		return
 	}
-	if out, err := r.admin("sinks", "stop", "--tenant", "public", "--namespace", "default", "--name", r.javaName()); err != nil {
+	if out, err := r.admin("sinks", "stop", "--tenant", "public", "--namespace", "default", "--name", r.workerName()); err != nil {
 		r.t.Errorf("pulsar-admin sinks stop: %v\n%s", err, out)
 	}
 }
 
-func (r *run) deleteJavaSink() {
+func (r *run) deleteWorkerSink() {
 	if !r.deployed {
 		return
 	}
-	if out, err := r.admin("sinks", "delete", "--tenant", "public", "--namespace", "default", "--name", r.javaName()); err != nil {
+	if out, err := r.admin("sinks", "delete", "--tenant", "public", "--namespace", "default", "--name", r.workerName()); err != nil {
 		r.t.Logf("pulsar-admin sinks delete: %v\n%s", err, out)
 	}
 	r.deployed = false
 	if r.cur != nil {
 		r.cur.wait(15 * time.Second)
 	}
+}
+
+// viaWorker says whether the functions worker runs the sink (the NARs) or
+// the suite runs it (localrun).
+func (r *run) viaWorker() bool { return r.sink != "go" }
+
+// archive is the NAR sinks create deploys for sink: this checkout's
+// (built once, or KINESIS_SINK_NAR), or the Java sink's
+// (KS_FAULTS_JAVA_NAR); "" for go.
+func (s *suite) archive(t *testing.T, sink string) string {
+	t.Helper()
+	switch sink {
+	case "nar":
+		return e2e.NAR(t)
+	case "java":
+		if s.nar == "" {
+			t.Fatal("KS_FAULTS_JAVA_NAR is not set: the Java sink's NAR is needed for KS_FAULTS_SINKS=java (scripts/fault-suite.sh fetches it)")
+		}
+		return s.nar
+	}
+	return ""
+}
+
+// workerBack waits for the worker to run the sink's instance again after a
+// restart of the standalone that holds it. Pulsar's standalone worker starts
+// its instances before its own package service answers: the download of
+// the sink's package fails (HTTP 503) and the worker does not try again, so
+// the instance stays down whatever the sink (the Java sink's column shows
+// it too). What an operator does then is sinks restart; the table says so.
+func (r *run) workerBack() error {
+	p, err := r.workerInstance(time.Minute)
+	if err == nil {
+		r.cur = p
+		return nil
+	}
+	status := r.workerStatus()
+	if out, err := r.admin("sinks", "restart", "--tenant", "public", "--namespace", "default", "--name", r.workerName()); err != nil {
+		return fmt.Errorf("sinks restart after the worker left the instance down (%s): %v\n%s", status, err, out)
+	}
+	r.notes = append(r.notes, "the restarted worker left the instance down ("+status+"): sinks restart")
+	if p, err = r.workerInstance(2 * time.Minute); err != nil {
+		return err
+	}
+	r.cur = p
+	return nil
 }
