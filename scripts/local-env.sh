@@ -536,6 +536,15 @@ set_yaml() {
 	mv "$tmp" "$file"
 }
 
+# set_or_add_yaml FILE KEY VALUE: set_yaml for a top-level key the distribution's file does not list; added at its end.
+set_or_add_yaml() {
+	if grep -q "^$2:" "$1"; then
+		set_yaml "$@"
+	else
+		printf '%s: %s\n' "$2" "$3" >>"$1"
+	fi
+}
+
 pulsar_prepare() {
 	local dir conf data
 	dir=$(svc_dir pulsar)
@@ -569,6 +578,10 @@ pulsar_prepare() {
 	set_yaml "$fw" pulsarWebServiceUrl "$WEB_URL"
 	set_yaml "$fw" functionRuntimeFactoryClassName org.apache.pulsar.functions.runtime.process.ProcessRuntimeFactory
 	set_yaml "$fw" downloadDirectory "$data/functions-download"
+	# The worker and its Java instances unpack every NAR they load here, a new directory for each instance start
+	# of a NAR sink (hundreds of MiB apiece for Pulsar's own connectors); the default, /tmp, keeps them for ever.
+	set_or_add_yaml "$fw" narExtractionDirectory "$data/nar"
+	set_prop "$sc" narExtractionDirectory "$data/nar"
 	set_yaml "$fw" logDirectory "$dir/logs/functions"
 	set_yaml "$fw" connectorsDirectory "$PULSAR_HOME_DIR/connectors"
 	set_yaml "$fw" functionsDirectory "$PULSAR_HOME_DIR/functions"

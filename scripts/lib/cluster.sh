@@ -331,6 +331,7 @@ start_broker() {
 	set_prop "$b" brokerServicePort "$(broker_port "$n")"
 	set_prop "$b" webServicePort "$(web_port "$n")"
 	set_prop "$b" functionsWorkerEnabled true
+	set_prop "$b" narExtractionDirectory "$dir/data/nar"
 	# Two bookies: every entry on both (the distribution's defaults, stated because the test depends on them).
 	set_prop "$b" managedLedgerDefaultEnsembleSize 2
 	set_prop "$b" managedLedgerDefaultWriteQuorum 2
@@ -343,6 +344,8 @@ start_broker() {
 	set_yaml "$fw" functionRuntimeFactoryClassName org.apache.pulsar.functions.runtime.process.ProcessRuntimeFactory
 	set_yaml "$fw" numFunctionPackageReplicas 2
 	set_yaml "$fw" downloadDirectory "$dir/data/functions-download"
+	# Unpacked NARs (one directory per instance start of a NAR sink) stay with the state dir, not in /tmp.
+	set_or_add_yaml "$fw" narExtractionDirectory "$dir/data/nar"
 	set_yaml "$fw" logDirectory "$dir/logs/functions"
 	set_yaml "$fw" connectorsDirectory "$PULSAR_HOME_DIR/connectors"
 	set_yaml "$fw" functionsDirectory "$PULSAR_HOME_DIR/functions"
