@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -674,4 +675,137 @@ func orderExamples(t *testing.T, ks *testenv.KinesisEnv, stream string, max int)
 		}
 	}
 	return out
+}
+
+// TestClusterRolledUpdate replaces the binary of a running deployment
+// (functions update --go with a build stamped with another version) while
+// records flow: the worker restarts every instance on the new package;
+// every record arrives, first copies keep publish order per key
+// (KEY_SHARED, as TestClusterGracefulDrain shows a FAILOVER restart on a
+// backlog does not), and each instance then reports the new version in
+// kinesis_sink_build_info.
+func TestClusterRolledUpdate(t *testing.T) {
+	cl := testenv.Cluster(t)
+	ks := testenv.Kinesis(t)
+	n := clusterN(t)
+	const newVersion = "0.0.0-rolled"
+	next := e2e.KinesisSinkVersion(t, newVersion)
+	d := deployOnCluster(t, cl, ks, 0, viaFunctionsCreate, keyShared)
+	var assigned map[int]string
+	cl.WaitFor(t, 3*time.Minute, func() bool { assigned = d.placement(t, 0); return assigned != nil },
+		"%d instances of %s in the worker assignments", clusterParallelism, d.fqfn)
+	cl.WaitFor(t, 3*time.Minute, func() bool { _, ok := d.runningOn(t, 0, assigned); return ok },
+		"every instance running on its assigned worker")
+	cl.Brokers[0].WaitSubscriptionType(t, 2*time.Minute, d.topic, d.sub, "Key_Shared")
+	var before map[int]string
+	cl.WaitFor(t, time.Minute, func() bool { before = instanceVersions(t, cl); return len(before) == clusterParallelism },
+		"%d instances serving kinesis_sink_build_info", clusterParallelism)
+	for pid, v := range before {
+		if v == newVersion {
+			t.Fatalf("instance process %d reports %s before the update", pid, v)
+		}
+	}
+	t.Logf("placement %v; versions before the update %v", perWorker(assigned), before)
+
+	client := cl.Brokers[0].Client(t)
+	start := time.Now()
+	published := make(chan struct{})
+	go func() { defer close(published); publishCluster(t, client, d.topic, n, 40*time.Second) }()
+	cl.WaitFor(t, 3*time.Minute, func() bool { return d.stored(t) >= n/4 }, "a quarter of the records in Kinesis")
+
+	updated := time.Now()
+	if out, err := cl.Brokers[0].Admin(t, "functions", "update", "--go", next, "--tenant", "public", "--namespace", "default",
+		"--name", d.name); err != nil {
+		t.Fatalf("functions update: %v\n%s", err, out)
+	}
+	t.Logf("functions update with %d records stored, %s into the run", d.stored(t), updated.Sub(start).Round(100*time.Millisecond))
+	var rolled time.Duration
+	var after map[int]string
+	cl.WaitFor(t, 4*time.Minute, func() bool {
+		after = instanceVersions(t, cl)
+		if len(after) != clusterParallelism {
+			return false
+		}
+		for _, v := range after {
+			if v != newVersion {
+				return false
+			}
+		}
+		rolled = time.Since(updated)
+		return true
+	}, "every instance reporting version %s", newVersion)
+	<-published
+	waitBacklogDrained(t, cl.Brokers[0], d.topic, d.sub)
+	took := time.Since(start)
+	if _, ok := d.runningOn(t, 0, assigned); !ok {
+		t.Logf("after the update the placement changed: %v", perWorker(d.placement(t, 0)))
+	}
+
+	res, distinctN := readScale(t, ks, d.stream, n)
+	stall, key := longestStall(t, ks, d.stream, updated)
+	t.Logf("rolled-update: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s; every instance on %s %s after the update (%v); "+
+		"longest stall of a key after the update %s (%s)",
+		n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond), newVersion,
+		rolled.Round(100*time.Millisecond), after, stall.Round(100*time.Millisecond), key)
+	if res.missing != 0 {
+		t.Errorf("%d records missing", res.missing)
+	}
+	if res.outOfOrder != 0 {
+		t.Errorf("%d first copies out of publish order per key with KEY_SHARED and retainOrdering, e.g.\n%s",
+			res.outOfOrder, strings.Join(orderExamples(t, ks, d.stream, 8), "\n"))
+	}
+}
+
+// instanceVersions asks every instance process of the cluster's workers
+// for the version in its kinesis_sink_build_info, on the metrics port the
+// worker gave it; processes that do not answer (starting, stopping) are
+// left out.
+func instanceVersions(t *testing.T, cl *testenv.ClusterEnv) map[int]string {
+	out := map[int]string{}
+	for _, pid := range instanceProcesses(t, cl) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		var conf struct {
+			MetricsPort int `json:"metricsPort"`
+		}
+		for i, a := range args {
+			if a == "-instance-conf" && i+1 < len(args) {
+				_ = json.Unmarshal([]byte(args[i+1]), &conf)
+			}
+		}
+		if conf.MetricsPort == 0 {
+			continue
+		}
+		if v := buildVersion(fmt.Sprintf("http://127.0.0.1:%d/metrics", conf.MetricsPort)); v != "" {
+			out[pid] = v
+		}
+	}
+	return out
+}
+
+// buildVersion is the version label of kinesis_sink_build_info at url, or
+// "" when it cannot be read.
+func buildVersion(url string) string {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "kinesis_sink_build_info{")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest[:strings.IndexByte(rest, '}')], ",") {
+			if v, ok := strings.CutPrefix(kv, `version="`); ok {
+				return strings.TrimSuffix(v, `"`)
+			}
+		}
+	}
+	return ""
 }

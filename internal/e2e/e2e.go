@@ -36,11 +36,16 @@ var (
 
 // Binary builds a main package of this module once per test process and
 // returns the executable's path.
-func Binary(t testing.TB, pkg string) string {
+func Binary(t testing.TB, pkg string) string { return build(t, pkg, "") }
+
+// build builds pkg once per test process; a version other than "" is
+// stamped into internal/version as make build stamps a release.
+func build(t testing.TB, pkg, version string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := builds[pkg]; ok {
+	key := pkg + "@" + version
+	if p, ok := builds[key]; ok {
 		return p
 	}
 	if buildDir == "" {
@@ -51,12 +56,17 @@ func Binary(t testing.TB, pkg string) string {
 		buildDir = d
 	}
 	out := filepath.Join(buildDir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, "github.com/pulsar-kinesis/kinesis-sink/"+pkg)
+	args := []string{"build", "-o", out}
+	if version != "" {
+		out += "-" + version
+		args = []string{"build", "-o", out, "-ldflags", "-X github.com/pulsar-kinesis/kinesis-sink/internal/version.Version=" + version}
+	}
+	cmd := exec.Command("go", append(args, "github.com/pulsar-kinesis/kinesis-sink/"+pkg)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
-	builds[pkg] = out
+	builds[key] = out
 	return out
 }
 
@@ -65,6 +75,10 @@ func TestsinkBinary(t testing.TB) string { return Binary(t, "internal/testsink/c
 
 // KinesisSinkBinary is the product binary.
 func KinesisSinkBinary(t testing.TB) string { return Binary(t, "cmd/kinesis-sink") }
+
+// KinesisSinkVersion is the product binary stamped with version, as a
+// release of that version would be.
+func KinesisSinkVersion(t testing.TB, version string) string { return build(t, "cmd/kinesis-sink", version) }
 
 func FreePort(t testing.TB) int {
 	t.Helper()
