@@ -385,7 +385,19 @@ func (s *Sink) deadLetter(r *runtime.Record, kind string, cause error) {
 	}()
 }
 
+// closeTail bounds what Close still does after the records when its
+// context gave them no time at all: the NAR's close, once Pulsar has
+// closed the consumers, asks for no flush but should not lose the last
+// metrics interval. The Java side waits 10 s for the answer.
+const closeTail = 3 * time.Second
+
 func (s *Sink) Close(ctx context.Context) error {
+	tail := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		tail, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeTail)
+		defer cancel()
+	}
 	var err error
 	if s.prod != nil {
 		err = s.prod.Close(ctx)
@@ -394,7 +406,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	go func() { s.dlq.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-ctx.Done():
+	case <-tail.Done():
 	}
 	if s.stopSampling != nil {
 		s.stopSampling()
@@ -402,7 +414,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	if s.metrics != nil {
 		// The last interval's metrics are uploaded; a failure is logged
 		// by cwmetrics and never fails the close.
-		_ = s.metrics.kpl.Close(ctx)
+		_ = s.metrics.kpl.Close(tail)
 	}
 	if s.clients != nil {
 		s.clients.Close()

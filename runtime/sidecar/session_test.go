@@ -125,10 +125,10 @@ func types(fs []frame) []string {
 // slowSink holds the records it is given until Close, which acks them
 // (its flush) or, when stuck, waits for its context to end.
 type slowSink struct {
-	mu     sync.Mutex
-	held   []*runtime.Record
-	stuck  bool
-	wrote  chan struct{}
+	mu    sync.Mutex
+	held  []*runtime.Record
+	stuck bool
+	wrote chan struct{}
 }
 
 func (s *slowSink) Open(context.Context, *runtime.SinkContext) error { return nil }
@@ -143,8 +143,9 @@ func (s *slowSink) Write(_ context.Context, r *runtime.Record) error {
 
 func (s *slowSink) Close(ctx context.Context) error {
 	if s.stuck || ctx.Err() != nil {
-		// As the sink does: what is not resolved when its context ends
-		// stays unresolved.
+		// Unlike the sink, which fails what it could not resolve, the
+		// records are left to the Java side: the session's part is
+		// only to answer CLOSED at once, with no ACK.
 		<-ctx.Done()
 		return ctx.Err()
 	}

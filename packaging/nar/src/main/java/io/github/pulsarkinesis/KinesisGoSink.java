@@ -255,9 +255,11 @@ public class KinesisGoSink implements Sink<GenericObject> {
             try {
                 send(Frames.close(CLOSE_FLUSH_MS), true);
                 String err = closed.get(CLOSE_WAIT_MS, TimeUnit.MILLISECONDS);
-                if (err != null && !err.isEmpty()) {
+                if (err != null && err.contains("still unresolved")) {
                     // Expected when records were in flight: they fail below and Pulsar redelivers them.
                     LOG.info("kinesis-sink closed without a flush: {}", err);
+                } else if (err != null && !err.isEmpty()) {
+                    LOG.warn("kinesis-sink closed with an error: {}", err);
                 }
             } catch (Exception e) {
                 LOG.warn("kinesis-sink did not close cleanly: {}", e.toString());
