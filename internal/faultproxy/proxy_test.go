@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/faultproxy"
@@ -46,7 +45,7 @@ func client(endpoint string) *kinesis.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint: aws.String(endpoint),
 		Retryer:      aws.NopRetryer{},
-		APIOptions:   []func(*middleware.Stack) error{sdkbody.ReadOnly},
+		APIOptions:   sdkbody.APIOptions(),
 	})
 }
 

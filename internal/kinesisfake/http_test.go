@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/kinesisfake"
 	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
@@ -33,7 +32,7 @@ func serveURL(t testing.TB, m *kinesisfake.Model) string {
 
 func sdkClient(endpoint string) *kinesis.Client {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }, APIOptions: []func(*middleware.Stack) error{sdkbody.ReadOnly}}
+		Retryer: func() aws.Retryer { return aws.NopRetryer{} }, APIOptions: sdkbody.APIOptions()}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 

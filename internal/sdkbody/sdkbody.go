@@ -4,10 +4,11 @@
 // The SDK hands net/http a request body that, once the SDK closes it, has
 // WriteTo return io.EOF. It closes the body as soon as the response headers
 // arrive, and net/http may still be copying the body then: after the last
-// byte it reads once more to check the length. An io.EOF from WriteTo is no
-// end of file to io.Copy but a read error, so net/http closes the
-// connection, and the response body, already on its way, fails with "use of
-// closed network connection" (aws-sdk-go-v2 issue 2737). For PutRecords that
+// byte it copies once more to check the length. An io.EOF from WriteTo is no
+// end of file to io.Copy but an error of the copy, so net/http fails the
+// write and closes the connection, and the response body, already on its
+// way, fails with "use of closed network connection" (aws-sdk-go-v2 issue
+// 2737). For PutRecords that
 // means records Kinesis stored reported as a failed request and sent again:
 // one duplicated batch in a few thousand requests on a fast link. Without
 // WriteTo, net/http reads the closed body with Read, which ends with a plain
@@ -23,6 +24,11 @@ import (
 )
 
 const id = "sdkbody.ReadOnly"
+
+// APIOptions is ReadOnly as a client's APIOptions, a new slice each time.
+func APIOptions() []func(*middleware.Stack) error {
+	return []func(*middleware.Stack) error{ReadOnly}
+}
 
 // ReadOnly is an APIOptions entry: the request body goes to net/http
 // without its WriteTo. Adding it to a stack that has it already does

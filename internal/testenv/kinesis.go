@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
 )
@@ -71,7 +70,7 @@ func (k *KinesisEnv) Client(t testing.TB) *kinesis.Client {
 }
 
 func (k *KinesisEnv) client() *kinesis.Client {
-	cfg := aws.Config{Region: k.Region, Credentials: staticCredentials(), APIOptions: []func(*middleware.Stack) error{sdkbody.ReadOnly}}
+	cfg := aws.Config{Region: k.Region, Credentials: staticCredentials(), APIOptions: sdkbody.APIOptions()}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		o.BaseEndpoint = aws.String(k.Endpoint)
 	})

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
@@ -153,7 +152,7 @@ func New(ctx context.Context, cfg *conf.Config, o Options) (*Clients, error) {
 	}
 
 	c := &Clients{Credentials: creds, Region: region, renewer: ren}
-	awsCfg := aws.Config{Region: region, Credentials: creds, Retryer: finalCertErrorsRetryer, APIOptions: readOnlyBody}
+	awsCfg := aws.Config{Region: region, Credentials: creds, Retryer: finalCertErrorsRetryer, APIOptions: sdkbody.APIOptions()}
 
 	awsCfg.HTTPClient = kinesisHTTPClient(o.KinesisHTTPClient, base, cfg, log)
 	c.Kinesis = kinesis.NewFromConfig(awsCfg, func(ko *kinesis.Options) {
@@ -217,10 +216,6 @@ func refreshInterval(cfg *conf.Config) time.Duration {
 	}
 	return conf.DefaultCredentialsRefreshDelay * time.Millisecond
 }
-
-// readOnlyBody is every client's request bodies without WriteTo: a
-// response the SDK is reading is not cut off (see internal/sdkbody).
-var readOnlyBody = []func(*middleware.Stack) error{sdkbody.ReadOnly}
 
 // configureHTTP applies connectTimeout (TCP connect and TLS handshake) and
 // skipCertificateValidation.

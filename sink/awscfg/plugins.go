@@ -15,6 +15,7 @@ import (
 	"github.com/pulsar-kinesis/kinesis-sink/conf"
 
 	"github.com/pulsar-kinesis/kinesis-sink/internal/errtext"
+	"github.com/pulsar-kinesis/kinesis-sink/internal/sdkbody"
 )
 
 // warnUnknown logs the names (not the values) of param fields the plugin
@@ -58,6 +59,7 @@ func defaultChainProvider(ctx context.Context, param string, env Env) (aws.Crede
 func loadDefaultChain(ctx context.Context, profile string, env Env) (aws.CredentialsProvider, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(env.Region),
+		config.WithAPIOptions(sdkbody.APIOptions()),
 	}
 	if env.Logger != nil {
 		opts = append(opts, config.WithLogger(sdkLogger{env.Logger}))
@@ -87,7 +89,7 @@ func assumeRoleProvider(ctx context.Context, param string, env Env) (aws.Credent
 	} else if base, err = loadDefaultChain(ctx, p.Profile, env); err != nil {
 		return nil, err
 	}
-	stsCfg := aws.Config{Region: env.Region, Credentials: base, Retryer: finalCertErrorsRetryer, APIOptions: readOnlyBody}
+	stsCfg := aws.Config{Region: env.Region, Credentials: base, Retryer: finalCertErrorsRetryer, APIOptions: sdkbody.APIOptions()}
 	if env.HTTPClient != nil {
 		stsCfg.HTTPClient = env.HTTPClient
 	}
