@@ -57,7 +57,7 @@ test-nar-java: ## the NAR's JUnit tests (the sidecar protocol's golden frames, s
 	$(GO) build -o packaging/nar/target/nar_fakechild ./sink/testdata/nar_fakechild
 	$(MVN) -q -B -Dstyle.color=never -f packaging/nar/pom.xml test
 
-# Which sinks the fault suite runs: go (ours), java (Apache Pulsar's Kinesis sink NAR), or go,java.
+# Which sinks the fault suite runs, comma-separated: go (localrun), nar (our NAR), java (Apache Pulsar's Kinesis sink NAR).
 SINKS ?= go
 test-faults: build test-tools ## fault suite: every scenario with FAULTS_N records for SINKS (go, nar, java, comma-separated), table of missing/duplicates/out-of-order/unacked
 	scripts/lib/with-services.sh env KS_FAULTS_N=$(FAULTS_N) KS_FAULTS_SINKS=$(SINKS) scripts/fault-suite.sh suite

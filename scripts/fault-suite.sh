@@ -15,7 +15,8 @@ export KS_FAULTS_SINK_BIN=${KS_FAULTS_SINK_BIN:-$root/bin/kinesis-sink}
 	exit 1
 }
 export KS_FAULTS_LOG_DIR=${KS_FAULTS_LOG_DIR:-$root/.cache/fault-logs}
-# KS_FAULTS_SINKS=go,java also runs Apache Pulsar's Java Kinesis sink through the same scenarios.
+# KS_FAULTS_SINKS (go, nar, java, comma-separated) picks the sinks; java is Apache Pulsar's Java Kinesis sink, whose
+# NAR this fetches.
 if [[ ${KS_FAULTS_SINKS:-go} == *java* && -z ${KS_FAULTS_JAVA_NAR:-} ]]; then
 	KS_FAULTS_JAVA_NAR=$("$root/scripts/lib/java-sink-nar.sh")
 	export KS_FAULTS_JAVA_NAR

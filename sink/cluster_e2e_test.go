@@ -798,10 +798,11 @@ func buildVersion(url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		rest, ok := strings.CutPrefix(line, "kinesis_sink_build_info{")
-		if !ok {
+		end := strings.IndexByte(rest, '}')
+		if !ok || end < 0 {
 			continue
 		}
-		for _, kv := range strings.Split(rest[:strings.IndexByte(rest, '}')], ",") {
+		for _, kv := range strings.Split(rest[:end], ",") {
 			if v, ok := strings.CutPrefix(kv, `version="`); ok {
 				return strings.TrimSuffix(v, `"`)
 			}

@@ -39,7 +39,7 @@ var (
 func Binary(t testing.TB, pkg string) string { return build(t, pkg, "") }
 
 // build builds pkg once per test process; a version other than "" is
-// stamped into internal/version as make build stamps a release.
+// stamped into internal/version.Version, as a release's build stamps it.
 func build(t testing.TB, pkg, version string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -56,11 +56,12 @@ func build(t testing.TB, pkg, version string) string {
 		buildDir = d
 	}
 	out := filepath.Join(buildDir, filepath.Base(pkg))
-	args := []string{"build", "-o", out}
+	args := []string{"build"}
 	if version != "" {
 		out += "-" + version
-		args = []string{"build", "-o", out, "-ldflags", "-X github.com/pulsar-kinesis/kinesis-sink/internal/version.Version=" + version}
+		args = append(args, "-ldflags", "-X github.com/pulsar-kinesis/kinesis-sink/internal/version.Version="+version)
 	}
+	args = append(args, "-o", out)
 	cmd := exec.Command("go", append(args, "github.com/pulsar-kinesis/kinesis-sink/"+pkg)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -78,7 +79,9 @@ func KinesisSinkBinary(t testing.TB) string { return Binary(t, "cmd/kinesis-sink
 
 // KinesisSinkVersion is the product binary stamped with version, as a
 // release of that version would be.
-func KinesisSinkVersion(t testing.TB, version string) string { return build(t, "cmd/kinesis-sink", version) }
+func KinesisSinkVersion(t testing.TB, version string) string {
+	return build(t, "cmd/kinesis-sink", version)
+}
 
 func FreePort(t testing.TB) int {
 	t.Helper()

@@ -201,7 +201,7 @@ type run struct {
 	starts  int
 	cur     *sinkProc
 	notes   []string
-	logName string // scenario name, prefixed by the sink for Java runs
+	logName string // scenario name, prefixed by the sink unless it is go
 
 	// sink is "go" (bin/kinesis-sink localrun), "nar" (this sink's NAR)
 	// or "java" (Apache Pulsar's Kinesis sink NAR, reached through front,

@@ -52,7 +52,7 @@ type suite struct {
 	seed        uint64
 	aggregation string // "": the sink's default (on)
 	sinks       []string
-	nar         string        // the Java sink's NAR (KS_FAULTS_JAVA_NAR)
+	javaNAR     string        // the Java sink's NAR (KS_FAULTS_JAVA_NAR)
 	javaDrain   time.Duration // how long a Java run waits for its backlog to drain
 
 	mu      sync.Mutex
@@ -107,7 +107,7 @@ func TestFaultSuite(t *testing.T) {
 			t.Fatalf("KS_FAULTS_SINKS=%q: want a comma-separated list of go, nar and java", os.Getenv("KS_FAULTS_SINKS"))
 		}
 	}
-	s.nar = os.Getenv("KS_FAULTS_JAVA_NAR")
+	s.javaNAR = os.Getenv("KS_FAULTS_JAVA_NAR")
 	s.javaDrain = envDuration(t, "KS_FAULTS_JAVA_DRAIN", 2*time.Minute)
 	switch v := os.Getenv("KS_FAULTS_AGGREGATION"); v {
 	case "", "false", "true":
@@ -224,8 +224,12 @@ func (s *suite) finish(t *testing.T, r *run, res result, started time.Time, err 
 	t.Logf("%s: records=%d stored=%d missing=%d duplicates=%d out-of-order=%d faults=%s in %s",
 		r.name, res.Records, res.Stored, res.Missing, res.Duplicates, res.OutOfOrder, res.Faults, res.Duration.Round(time.Millisecond))
 	if res.Missing > 0 {
-		t.Errorf("%s: %d of %d records missing from Kinesis (first ids %v); sink logs: %s/%s-sink-*.log",
-			r.name, res.Missing, res.Records, res.MissingIDs, s.logDir, r.name)
+		logs := fmt.Sprintf("%s/%s-sink-*.log", s.logDir, r.name)
+		if r.viaWorker() {
+			logs = r.workerLog()
+		}
+		t.Errorf("%s: %d of %d records missing from Kinesis (first ids %v); sink logs: %s",
+			r.name, res.Missing, res.Records, res.MissingIDs, logs)
 	}
 	if res.Ordered && res.OutOfOrder > 0 {
 		t.Errorf("%s: %d records out of order per key with retainOrdering", r.name, res.OutOfOrder)

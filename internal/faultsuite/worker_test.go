@@ -230,10 +230,10 @@ func (s *suite) archive(t *testing.T, sink string) string {
 	case "nar":
 		return e2e.NAR(t)
 	case "java":
-		if s.nar == "" {
+		if s.javaNAR == "" {
 			t.Fatal("KS_FAULTS_JAVA_NAR is not set: the Java sink's NAR is needed for KS_FAULTS_SINKS=java (scripts/fault-suite.sh fetches it)")
 		}
-		return s.nar
+		return s.javaNAR
 	}
 	return ""
 }
@@ -245,6 +245,9 @@ func (s *suite) archive(t *testing.T, sink string) string {
 // the instance stays down whatever the sink (the Java sink's column shows
 // it too). What an operator does then is sinks restart; the table says so.
 func (r *run) workerBack() error {
+	if r.cur != nil && r.cur.running() {
+		return nil
+	}
 	p, err := r.workerInstance(time.Minute)
 	if err == nil {
 		r.cur = p
