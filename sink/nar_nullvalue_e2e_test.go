@@ -238,13 +238,18 @@ func TestNARSinkPlainNullValue(t *testing.T) {
 	var recs []testenv.KinesisRecord
 	env.WaitFor(t, 2*time.Minute, func() bool {
 		recs = ks.ReadAll(t, stream)
-		return len(recs) >= 3 || len(recs) == 2 && strings.Contains(instanceLog(t, env, name), pulsarCheck)
-	}, "the two records before the null value, and the instance to fail on it or write it")
+		return len(recs) >= 3 || strings.Contains(instanceLog(t, env, name), pulsarCheck)
+	}, "the instance to fail on the null value, or write it")
 	if len(recs) >= 3 {
 		t.Fatalf("the Java instance passed a STRING null value to the sink (%d records): check that the NAR writes what the function path writes, and update docs/deployment.md", len(recs))
 	}
-	if got := string(recs[0].Data) + "," + string(recs[1].Data); got != "s-0,s-1" {
-		t.Errorf("the records before the null value: %s, want s-0,s-1", got)
+	// The two records before it may or may not be in Kinesis: the instance
+	// fails as soon as it reads the null value, and the NAR's close writes
+	// nothing more (Pulsar has closed the consumer, so no ack could follow).
+	for i, r := range recs {
+		if want := fmt.Sprintf("s-%d", i); string(r.Data) != want {
+			t.Errorf("record %d before the null value: %q, want %q", i, r.Data, want)
+		}
 	}
 	if log := instanceLog(t, env, name); strings.Contains(log, "at io.github.pulsarkinesis.") {
 		t.Errorf("an exception out of the NAR's own code:\n%s", e2e.Tail(log, 40))
