@@ -78,6 +78,9 @@ type clusterDeployment struct {
 	topic  string
 	sub    string
 	stream string
+	// childMetrics is the NAR's sidecarMetricsAddress port: instance N's
+	// child serves its metrics on it plus N.
+	childMetrics int
 }
 
 // kind is the admin API's name for what was deployed: functions or sinks.
@@ -139,6 +142,10 @@ func deployOnCluster(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEn
 			t.Fatalf("kinesis-sink deploy create: %v\n%s", err, out)
 		}
 	case viaNAR:
+		d.childMetrics = e2e.FreePorts(t, clusterParallelism)
+		withMetrics := maps.Clone(configs)
+		withMetrics["sidecarMetricsAddress"] = fmt.Sprintf("127.0.0.1:%d", d.childMetrics)
+		uc, _ := json.Marshal(withMetrics)
 		if out, err := env.Admin(t, "sinks", "create", "--archive", e2e.NAR(t), "--tenant", "public",
 			"--namespace", "default", "--name", d.name, "--inputs", d.topic, "--subs-name", d.sub, "--parallelism", par,
 			ordering, "--sink-config", string(uc)); err != nil {
@@ -677,20 +684,29 @@ func orderExamples(t *testing.T, ks *testenv.KinesisEnv, stream string, max int)
 	return out
 }
 
-// TestClusterRolledUpdate replaces the binary of a running deployment
-// (functions update --go with a build stamped with another version) while
-// records flow: the worker restarts every instance on the new package;
-// every record arrives, first copies keep publish order per key
-// (KEY_SHARED, as TestClusterGracefulDrain shows a FAILOVER restart on a
-// backlog does not), and each instance then reports the new version in
-// kinesis_sink_build_info.
+// TestClusterRolledUpdate replaces the build of a running deployment
+// while records flow: functions update --go with a binary, or sinks update
+// with a NAR, stamped with another version. The worker restarts every
+// instance on the new package; every record arrives, first copies keep
+// publish order per key (KEY_SHARED, as TestClusterGracefulDrain shows a
+// FAILOVER restart on a backlog does not), and each instance then reports
+// the new version in kinesis_sink_build_info.
 func TestClusterRolledUpdate(t *testing.T) {
 	cl := testenv.Cluster(t)
 	ks := testenv.Kinesis(t)
+	for _, way := range []clusterWay{viaFunctionsCreate, viaNAR} {
+		t.Run(string(way), func(t *testing.T) { runClusterRolledUpdate(t, cl, ks, way) })
+	}
+}
+
+func runClusterRolledUpdate(t *testing.T, cl *testenv.ClusterEnv, ks *testenv.KinesisEnv, way clusterWay) {
 	n := clusterN(t)
 	const newVersion = "0.0.0-rolled"
-	next := e2e.KinesisSinkVersion(t, newVersion)
-	d := deployOnCluster(t, cl, ks, 0, viaFunctionsCreate, keyShared)
+	update := []string{"functions", "update", "--go", e2e.KinesisSinkVersion(t, newVersion)}
+	if way == viaNAR {
+		update = []string{"sinks", "update", "--archive", e2e.NARVersion(t, newVersion)}
+	}
+	d := deployOnCluster(t, cl, ks, 0, way, keyShared)
 	var assigned map[int]string
 	cl.WaitFor(t, 3*time.Minute, func() bool { assigned = d.placement(t, 0); return assigned != nil },
 		"%d instances of %s in the worker assignments", clusterParallelism, d.fqfn)
@@ -698,11 +714,11 @@ func TestClusterRolledUpdate(t *testing.T) {
 		"every instance running on its assigned worker")
 	cl.Brokers[0].WaitSubscriptionType(t, 2*time.Minute, d.topic, d.sub, "Key_Shared")
 	var before map[int]string
-	cl.WaitFor(t, time.Minute, func() bool { before = instanceVersions(t, cl); return len(before) == clusterParallelism },
+	cl.WaitFor(t, time.Minute, func() bool { before = d.versions(t); return len(before) == clusterParallelism },
 		"%d instances serving kinesis_sink_build_info", clusterParallelism)
 	for pid, v := range before {
 		if v == newVersion {
-			t.Fatalf("instance process %d reports %s before the update", pid, v)
+			t.Fatalf("instance %d reports %s before the update", pid, v)
 		}
 	}
 	t.Logf("placement %v; versions before the update %v", perWorker(assigned), before)
@@ -714,15 +730,14 @@ func TestClusterRolledUpdate(t *testing.T) {
 	cl.WaitFor(t, 3*time.Minute, func() bool { return d.stored(t) >= n/4 }, "a quarter of the records in Kinesis")
 
 	updated := time.Now()
-	if out, err := cl.Brokers[0].Admin(t, "functions", "update", "--go", next, "--tenant", "public", "--namespace", "default",
-		"--name", d.name); err != nil {
-		t.Fatalf("functions update: %v\n%s", err, out)
+	if out, err := cl.Brokers[0].Admin(t, append(update, "--tenant", "public", "--namespace", "default", "--name", d.name)...); err != nil {
+		t.Fatalf("%s update: %v\n%s", d.kind(), err, out)
 	}
-	t.Logf("functions update with %d records stored, %s into the run", d.stored(t), updated.Sub(start).Round(100*time.Millisecond))
+	t.Logf("%s update with %d records stored, %s into the run", d.kind(), d.stored(t), updated.Sub(start).Round(100*time.Millisecond))
 	var rolled time.Duration
 	var after map[int]string
 	cl.WaitFor(t, 4*time.Minute, func() bool {
-		after = instanceVersions(t, cl)
+		after = d.versions(t)
 		if len(after) != clusterParallelism {
 			return false
 		}
@@ -743,9 +758,9 @@ func TestClusterRolledUpdate(t *testing.T) {
 
 	res, distinctN := readScale(t, ks, d.stream, n)
 	stall, key := longestStall(t, ks, d.stream, updated)
-	t.Logf("rolled-update: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s; every instance on %s %s after the update (%v); "+
+	t.Logf("rolled-update %s: records=%d distinct=%d missing=%d duplicates=%d out-of-order=%d in %s; every instance on %s %s after the update (%v); "+
 		"longest stall of a key after the update %s (%s)",
-		n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond), newVersion,
+		way, n, distinctN, res.missing, res.duplicates, res.outOfOrder, took.Round(100*time.Millisecond), newVersion,
 		rolled.Round(100*time.Millisecond), after, stall.Round(100*time.Millisecond), key)
 	if res.missing != 0 {
 		t.Errorf("%d records missing", res.missing)
@@ -756,13 +771,22 @@ func TestClusterRolledUpdate(t *testing.T) {
 	}
 }
 
-// instanceVersions asks every instance process of the cluster's workers
-// for the version in its kinesis_sink_build_info, on the metrics port the
-// worker gave it; processes that do not answer (starting, stopping) are
-// left out.
-func instanceVersions(t *testing.T, cl *testenv.ClusterEnv) map[int]string {
+// versions asks every instance for the version in its
+// kinesis_sink_build_info, keyed by instance id (the NAR's children, on
+// sidecarMetricsAddress's port plus the id) or by process id (the Go
+// instances, on the metrics port the worker gave each); an instance that
+// does not answer (starting, stopping) is left out.
+func (d *clusterDeployment) versions(t *testing.T) map[int]string {
 	out := map[int]string{}
-	for _, pid := range instanceProcesses(t, cl) {
+	if d.way == viaNAR {
+		for id := range clusterParallelism {
+			if v := buildVersion(fmt.Sprintf("http://127.0.0.1:%d/metrics", d.childMetrics+id)); v != "" {
+				out[id] = v
+			}
+		}
+		return out
+	}
+	for _, pid := range instanceProcesses(t, d.cl) {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil {
 			continue

@@ -336,9 +336,17 @@ func NAR(t testing.TB) string {
 	if p := os.Getenv("KINESIS_SINK_NAR"); p != "" {
 		return p
 	}
+	return NARVersion(t, "0.0.0-e2e")
+}
+
+// NARVersion is the kinesis-go NAR of this checkout stamped with version,
+// as a release of that version would be, built once per test process.
+func NARVersion(t testing.TB, version string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := builds["nar"]; ok {
+	key := "nar@" + version
+	if p, ok := builds[key]; ok {
 		return p
 	}
 	root, err := exec.Command("go", "env", "GOMOD").Output()
@@ -351,10 +359,10 @@ func NAR(t testing.TB) string {
 	}
 	out := filepath.Join(dir, "pulsar-io-kinesis-go.nar")
 	cmd := exec.Command(filepath.Join(filepath.Dir(strings.TrimSpace(string(root))), "scripts", "build-nar.sh"), out)
-	cmd.Env = append(os.Environ(), "ARCHES="+goruntime.GOARCH, "VERSION=0.0.0-e2e")
+	cmd.Env = append(os.Environ(), "ARCHES="+goruntime.GOARCH, "VERSION="+version)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/build-nar.sh: %v\n%s", err, b)
 	}
-	builds["nar"] = out
+	builds[key] = out
 	return out
 }
